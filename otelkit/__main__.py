@@ -1,0 +1,3 @@
+from otelkit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The ``otelkit`` command: ``otelkit config`` checks the environment, ``otelkit demo`` runs the demo."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from otelkit import config
+
+__all__ = ["main"]
+
+
+def _config_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    rows = config.effective(environ)
+    if args.markdown:
+        sys.stdout.write(config.markdown_table())
+        return 0
+    bad = [r for r in rows if r.source == "invalid"]
+    if args.json:
+        payload = [
+            {"name": r.name, "value": r.value, "source": r.source, "error": r.error} for r in rows
+        ]
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        shown = rows if args.all else [r for r in rows if r.source != "default" or not r.setting.standard]
+        width = max(len(r.name) for r in shown) if shown else 10
+        vwidth = min(40, max((len(r.value) for r in shown), default=5))
+        print(f"{'variable':<{width}}  {'value':<{vwidth}}  source")
+        print(f"{'-' * width}  {'-' * vwidth}  -------")
+        for r in shown:
+            print(f"{r.name:<{width}}  {r.value:<{vwidth}}  {r.source}")
+    if bad:
+        print(f"\n{len(bad)} invalid variable(s):", file=sys.stderr)
+        for r in bad:
+            print(f"  {r.error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otelkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    cfg = sub.add_parser(
+        "config",
+        help="print the effective configuration; exit 2 listing every invalid variable",
+    )
+    cfg.add_argument("--all", action="store_true", help="also list standard OTEL_* variables left at their default")
+    cfg.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cfg.add_argument("--markdown", action="store_true", help="print the documentation table of every variable")
+    try:
+        demo = importlib.import_module("otelkit.demo")
+    except ImportError:
+        demo = None
+    if demo is not None:
+        demo_parser = sub.add_parser("demo", help="run an example server under load with the whole pipeline")
+        demo.add_arguments(demo_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    if args.command == "config":
+        return _config_command(args, env)
+    if args.command == "demo":
+        demo = importlib.import_module("otelkit.demo")
+        return int(demo.run(args))
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

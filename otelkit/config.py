@@ -1,0 +1,506 @@
+"""Every setting otelkit reads, declared once, with typed parsers.
+
+Each setting is one :class:`Setting`: its environment variable name, type, default,
+what values are allowed and a one-line doc. Settings are read through the same typed
+helpers everywhere, with an injectable ``environ`` mapping (tests never patch
+``os.environ``):
+
+* ``setting.get(environ)`` returns the parsed value, or the documented default when the
+  variable is missing or empty. An invalid value logs one rate-limited warning naming
+  the variable, the bad value and what is allowed, and the default is used: the host
+  application never crashes on a typo.
+* ``setting.resolve(explicit, environ)`` returns ``explicit`` when it is not ``None``:
+  explicit constructor arguments always win over environment variables.
+* ``setting.parse(raw)`` raises :class:`ValueError` with the same message; ``otelkit
+  config`` uses it to fail a deployment check.
+
+Standard ``OTEL_*`` variables that otelkit honours are declared here as well (marked
+``standard=True``) so ``otelkit config`` shows the whole effective configuration.
+otelkit-only knobs are ``OTELKIT_*``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from otelkit._warn import warn_limited
+
+__all__ = [
+    "Setting",
+    "SETTINGS",
+    "Row",
+    "bool_setting",
+    "int_setting",
+    "float_setting",
+    "enum_setting",
+    "str_setting",
+    "size_setting",
+    "effective",
+    "invalid",
+    "markdown_table",
+]
+
+_logger = logging.getLogger("otelkit.config")
+
+T = TypeVar("T")
+
+SETTINGS: dict[str, Setting[Any]] = {}
+"""Every declared setting by variable name, in declaration order."""
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One environment variable: its name, parser, default and documentation."""
+
+    name: str
+    default: T
+    doc: str
+    allowed: str
+    parser: Callable[[str], T] = field(repr=False)
+    component: str = "core"
+    standard: bool = False
+    secret: bool = False
+
+    def parse(self, raw: str) -> T:
+        """Parse ``raw``; raise ValueError naming the variable and what is allowed."""
+        try:
+            return self.parser(raw.strip())
+        except (ValueError, TypeError, OverflowError):
+            raise ValueError(
+                f"{self.name}={self._show(raw)!r} is invalid: expected {self.allowed}"
+            ) from None
+
+    def raw(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The raw value from ``environ`` (default ``os.environ``), ``None`` if unset or blank."""
+        env = os.environ if environ is None else environ
+        value = env.get(self.name)
+        if value is None or not value.strip():
+            return None
+        return value
+
+    def get(self, environ: Mapping[str, str] | None = None) -> T:
+        """The parsed value, or the default (with a warning) when the value is invalid."""
+        raw = self.raw(environ)
+        if raw is None:
+            return self.default
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            warn_limited(
+                _logger,
+                "config:" + self.name,
+                "%s; using the default %r",
+                exc,
+                self.default,
+            )
+            return self.default
+
+    def resolve(self, explicit: T | None, environ: Mapping[str, str] | None = None) -> T:
+        """``explicit`` when given (constructor arguments win), else :meth:`get`."""
+        if explicit is not None:
+            return explicit
+        return self.get(environ)
+
+    def _show(self, raw: str) -> str:
+        return "<redacted>" if self.secret else raw
+
+
+def _declare(setting: Setting[T]) -> Setting[T]:
+    if setting.name in SETTINGS:
+        raise ValueError(f"setting {setting.name} is declared twice")
+    SETTINGS[setting.name] = setting
+    return setting
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _parse_bool(raw: str) -> bool:
+    low = raw.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+def bool_setting(name: str, default: bool, doc: str, **kw: Any) -> Setting[bool]:
+    """Declare a boolean variable (true/false, 1/0, yes/no, on/off; case-insensitive)."""
+    return _declare(Setting(name, default, doc, "true or false", _parse_bool, **kw))
+
+
+def _bounds_text(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f" from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f" >= {lo:g}"
+    if hi is not None:
+        return f" <= {hi:g}"
+    return ""
+
+
+def _check_bounds(value: float, lo: float | None, hi: float | None) -> None:
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(value)
+
+
+def int_setting(
+    name: str,
+    default: int,
+    doc: str,
+    *,
+    min: int | None = None,  # noqa: A002 - reads naturally at declaration sites
+    max: int | None = None,  # noqa: A002
+    **kw: Any,
+) -> Setting[int]:
+    """Declare an integer variable with optional inclusive bounds."""
+
+    def parse(raw: str) -> int:
+        value = int(raw, 10)
+        _check_bounds(value, min, max)
+        return value
+
+    allowed = "an integer" + _bounds_text(min, max)
+    return _declare(Setting(name, default, doc, allowed, parse, **kw))
+
+
+def float_setting(
+    name: str,
+    default: float,
+    doc: str,
+    *,
+    min: float | None = None,  # noqa: A002
+    max: float | None = None,  # noqa: A002
+    **kw: Any,
+) -> Setting[float]:
+    """Declare a finite float variable with optional inclusive bounds."""
+
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
+        _check_bounds(value, min, max)
+        return value
+
+    allowed = "a number" + _bounds_text(min, max)
+    return _declare(Setting(name, default, doc, allowed, parse, **kw))
+
+
+def enum_setting(
+    name: str, default: str, choices: Iterable[str], doc: str, **kw: Any
+) -> Setting[str]:
+    """Declare a variable taking one of ``choices`` (case-insensitive, stored lower-case)."""
+    options = tuple(choices)
+
+    def parse(raw: str) -> str:
+        low = raw.lower()
+        if low not in options:
+            raise ValueError(raw)
+        return low
+
+    allowed = "one of " + ", ".join(options)
+    return _declare(Setting(name, default, doc, allowed, parse, **kw))
+
+
+def str_setting(name: str, default: str, doc: str, allowed: str = "any string", **kw: Any) -> Setting[str]:
+    """Declare a free-form string variable."""
+    return _declare(Setting(name, default, doc, allowed, str, **kw))
+
+
+_SIZE_RE = re.compile(r"^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$", re.IGNORECASE)
+_SIZE_UNITS = {
+    None: 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+
+
+def parse_size(raw: str) -> int:
+    """Parse a byte size such as ``4096``, ``64KiB`` or ``64MiB``."""
+    match = _SIZE_RE.match(raw.strip())
+    if not match:
+        raise ValueError(raw)
+    unit = match.group(2).lower() if match.group(2) else None
+    return int(match.group(1)) * _SIZE_UNITS[unit]
+
+
+def size_setting(
+    name: str, default: int, doc: str, *, min: int = 0, **kw: Any  # noqa: A002
+) -> Setting[int]:
+    """Declare a byte-size variable (an integer with an optional B/KiB/MiB/GiB/KB/MB/GB unit)."""
+
+    def parse(raw: str) -> int:
+        value = parse_size(raw)
+        _check_bounds(value, min, None)
+        return value
+
+    allowed = f"a byte size such as 1048576, 512KiB or 64MiB (>= {min})"
+    return _declare(Setting(name, default, doc, allowed, parse, **kw))
+
+
+# --------------------------------------------------------------------------------------
+# Standard OTEL_* variables otelkit honours (spec meaning; declared for `otelkit config`)
+# --------------------------------------------------------------------------------------
+
+OTEL_SDK_DISABLED = bool_setting(
+    "OTEL_SDK_DISABLED", False, "Disable the SDK: configure() returns a no-op pipeline.", standard=True
+)
+OTEL_SERVICE_NAME = str_setting(
+    "OTEL_SERVICE_NAME", "", "Sets the `service.name` resource attribute.", standard=True
+)
+OTEL_RESOURCE_ATTRIBUTES = str_setting(
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "",
+    "Extra resource attributes, `key1=value1,key2=value2`.",
+    allowed="key=value pairs separated by commas",
+    standard=True,
+)
+OTEL_TRACES_SAMPLER = str_setting(
+    "OTEL_TRACES_SAMPLER",
+    "parentbased_always_on",
+    "Sampler name: a stock one (`always_on`, `parentbased_traceidratio`, ...) or an "
+    "`opentelemetry_traces_sampler` entry point such as `otelkit_adaptive`.",
+    allowed="a sampler entry-point name",
+    standard=True,
+)
+OTEL_TRACES_SAMPLER_ARG = str_setting(
+    "OTEL_TRACES_SAMPLER_ARG",
+    "",
+    "Argument passed to the sampler factory (a ratio for the ratio samplers, "
+    "`key=value,...` for otelkit samplers).",
+    standard=True,
+)
+OTEL_TRACES_EXPORTER = str_setting(
+    "OTEL_TRACES_EXPORTER",
+    "otlp",
+    "Comma-separated `opentelemetry_traces_exporter` entry points (`otlp`, `console`, "
+    "`otelkit_otlp`, `otelkit_kafka`, `none`).",
+    allowed="comma-separated exporter entry-point names",
+    standard=True,
+)
+OTEL_BSP_SCHEDULE_DELAY = int_setting(
+    "OTEL_BSP_SCHEDULE_DELAY", 5000, "Batch processor maximum delay between exports (ms).", min=0, standard=True
+)
+OTEL_BSP_EXPORT_TIMEOUT = int_setting(
+    "OTEL_BSP_EXPORT_TIMEOUT", 30000, "Batch processor export timeout (ms).", min=0, standard=True
+)
+OTEL_BSP_MAX_QUEUE_SIZE = int_setting(
+    "OTEL_BSP_MAX_QUEUE_SIZE", 2048, "Batch processor queue capacity (spans).", min=1, standard=True
+)
+OTEL_BSP_MAX_EXPORT_BATCH_SIZE = int_setting(
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, "Batch processor maximum batch size (spans).", min=1, standard=True
+)
+
+COMPRESSIONS = ("none", "gzip", "deflate", "zstd")
+
+OTEL_EXPORTER_OTLP_ENDPOINT = str_setting(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "http://localhost:4318",
+    "Base OTLP endpoint; `/v1/traces` is appended for HTTP.",
+    allowed="a URL",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = str_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "",
+    "Full traces endpoint URL (used as is); wins over OTEL_EXPORTER_OTLP_ENDPOINT.",
+    allowed="a URL",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_PROTOCOL = enum_setting(
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "http/protobuf",
+    ("http/protobuf", "grpc", "http/json"),
+    "OTLP transport for the stock `otlp` exporter name.",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_HEADERS = str_setting(
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "",
+    "Request headers, `k1=v1,k2=v2` (values URL-encoded). Never logged.",
+    allowed="key=value pairs separated by commas",
+    standard=True,
+    secret=True,
+)
+OTEL_EXPORTER_OTLP_TRACES_HEADERS = str_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "",
+    "Traces request headers; merged over OTEL_EXPORTER_OTLP_HEADERS. Never logged.",
+    allowed="key=value pairs separated by commas",
+    standard=True,
+    secret=True,
+)
+OTEL_EXPORTER_OTLP_TIMEOUT = int_setting(
+    "OTEL_EXPORTER_OTLP_TIMEOUT", 10000, "Export timeout per call (ms), retries included.", min=0, standard=True
+)
+OTEL_EXPORTER_OTLP_TRACES_TIMEOUT = int_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10000, "Traces export timeout (ms); wins over OTEL_EXPORTER_OTLP_TIMEOUT.",
+    min=0, standard=True,
+)
+OTEL_EXPORTER_OTLP_COMPRESSION = enum_setting(
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "none",
+    COMPRESSIONS,
+    "Body compression. otelkit exporters also accept `zstd` (the stock exporter does not).",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_TRACES_COMPRESSION = enum_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "none",
+    COMPRESSIONS,
+    "Traces body compression; wins over OTEL_EXPORTER_OTLP_COMPRESSION.",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_CERTIFICATE = str_setting(
+    "OTEL_EXPORTER_OTLP_CERTIFICATE", "", "CA bundle file to verify the server (HTTPS).", allowed="a file path",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE = str_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "", "Traces CA bundle file.", allowed="a file path", standard=True
+)
+OTEL_EXPORTER_OTLP_CLIENT_KEY = str_setting(
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY", "", "Client private key file for mTLS.", allowed="a file path", standard=True
+)
+OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY = str_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "", "Traces client private key file.", allowed="a file path",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE = str_setting(
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "", "Client certificate file for mTLS.", allowed="a file path",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE = str_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "", "Traces client certificate file.", allowed="a file path",
+    standard=True,
+)
+
+# --------------------------------------------------------------------------------------
+# otelkit core
+# --------------------------------------------------------------------------------------
+
+OTELKIT_PROCESSOR = enum_setting(
+    "OTELKIT_PROCESSOR",
+    "smart",
+    ("smart", "stock"),
+    "Export span processor the otelkit configurator puts in front of each exporter: "
+    "`smart` (SmartBatchSpanProcessor) or `stock` (the SDK's BatchSpanProcessor).",
+)
+OTELKIT_WARN_INTERVAL_S = float_setting(
+    "OTELKIT_WARN_INTERVAL_S",
+    10.0,
+    "Minimum seconds between two warnings about the same kind of bad input.",
+    min=0.0,
+)
+OTELKIT_SELF_METRICS = bool_setting(
+    "OTELKIT_SELF_METRICS",
+    True,
+    "Report otelkit's own metrics (queue sizes, drops, kept/dropped counts) through the "
+    "OpenTelemetry metrics API.",
+)
+
+# --------------------------------------------------------------------------------------
+# exporters (otelkit.exporter)
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# smart batch span processor and pools (otelkit.batch, otelkit.pool)
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# head sampling (otelkit.sampling)
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# tail sampling (otelkit.tail)
+# --------------------------------------------------------------------------------------
+
+OTELKIT_TAIL_ENABLED = bool_setting(
+    "OTELKIT_TAIL_ENABLED",
+    False,
+    "Put the TailSamplingProcessor in front of the export processor.",
+    component="tail",
+)
+
+
+# --------------------------------------------------------------------------------------
+# carriers and middleware (otelkit.propagation, otelkit.middleware)
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# demo (otelkit.demo)
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the effective configuration."""
+
+    name: str
+    value: str
+    source: str  # "env", "default" or "invalid"
+    error: str | None
+    setting: Setting[Any]
+
+
+def _display(setting: Setting[Any], value: Any) -> str:
+    if setting.secret and value:
+        return "<redacted>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def effective(environ: Mapping[str, str] | None = None) -> list[Row]:
+    """The effective value and its source for every declared setting."""
+    rows = []
+    for setting in SETTINGS.values():
+        raw = setting.raw(environ)
+        if raw is None:
+            rows.append(Row(setting.name, _display(setting, setting.default), "default", None, setting))
+            continue
+        try:
+            value = setting.parse(raw)
+        except ValueError as exc:
+            rows.append(Row(setting.name, _display(setting, setting.default), "invalid", str(exc), setting))
+        else:
+            rows.append(Row(setting.name, _display(setting, value), "env", None, setting))
+    return rows
+
+
+def invalid(environ: Mapping[str, str] | None = None) -> list[Row]:
+    """Rows whose environment value does not parse."""
+    return [row for row in effective(environ) if row.source == "invalid"]
+
+
+def markdown_table() -> str:
+    """A Markdown table of every setting (what docs/configuration.md is generated from)."""
+    lines = [
+        "| variable | default | allowed | component | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS.values():
+        default = _display(s, s.default)
+        comp = "standard" if s.standard else s.component
+        lines.append(f"| `{s.name}` | `{default}` | {s.allowed} | {comp} | {s.doc} |")
+    return "\n".join(lines) + "\n"

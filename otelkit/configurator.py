@@ -1,0 +1,62 @@
+"""``OTEL_PYTHON_CONFIGURATOR=otelkit``: the otelkit pipeline under ``opentelemetry-instrument``.
+
+Registered in the ``opentelemetry_configurator`` and ``opentelemetry_distro`` entry-point
+groups. The configurator passes the SDK's ``_initialize_components`` the otelkit head
+sampler and an export-processor factory (``export_span_processor``, SDK >= 1.40), so the
+rest of the SDK set-up (metrics, logs, id generator, resource detectors) is unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
+from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.sdk._configuration import _initialize_components, _OTelSDKConfigurator
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from otelkit import config
+from otelkit import pipeline as _cfg
+
+__all__ = ["OtelkitConfigurator", "OtelkitDistro"]
+
+
+class OtelkitConfigurator(_OTelSDKConfigurator):
+    """Configurator that assembles the otelkit pipeline from environment variables."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        env = os.environ
+        if config.OTEL_SDK_DISABLED.get(env):
+            return
+        sampler = kwargs.pop("sampler", None) or _cfg.build_sampler(env)
+        if config.OTELKIT_TAIL_ENABLED.get(env):
+            sampler = _cfg._wrap_head_for_tail(sampler, env)
+        processors: list[SpanProcessor] = []
+        exporters: list[SpanExporter] = []
+
+        def export_processor(exporter: SpanExporter, *args: Any, **kw: Any) -> SpanProcessor:
+            processor = _cfg.build_export_processor(exporter, env)
+            processors.append(processor)
+            exporters.append(exporter)
+            return processor
+
+        kwargs.setdefault("export_span_processor", export_processor)
+        _initialize_components(sampler=sampler, **kwargs)
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            _cfg._set_current(
+                _cfg.Pipeline(provider=provider, sampler=sampler, processors=processors, exporters=exporters)
+            )
+
+
+class OtelkitDistro(BaseDistro):
+    """Distro defaults: traces over OTLP/HTTP (no metrics/logs exporters unless asked)."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        os.environ.setdefault(OTEL_TRACES_EXPORTER, _cfg.DEFAULT_EXPORTER)
+        os.environ.setdefault("OTEL_METRICS_EXPORTER", "none")
+        os.environ.setdefault("OTEL_LOGS_EXPORTER", "none")
+        os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")

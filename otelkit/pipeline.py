@@ -1,0 +1,313 @@
+"""Assemble the otelkit tracing pipeline from environment variables (or arguments).
+
+Two entry points share the builders here:
+
+* :func:`configure` - one call in application code; returns a :class:`Pipeline` handle
+  with the provider, its parts, aggregated ``stats()`` and a clean ``shutdown()``.
+* :class:`otelkit.configurator.OtelkitConfigurator` - the ``OTEL_PYTHON_CONFIGURATOR=otelkit``
+  entry point used by ``opentelemetry-instrument``; it hands the SDK's
+  ``_initialize_components`` an otelkit sampler and export-processor factory, so
+  metrics, logs, id generators and resource detectors keep their stock behaviour.
+
+The pipeline, in order: head sampler (``OTEL_TRACES_SAMPLER``) -> optional tail-sampling
+processor (``OTELKIT_TAIL_ENABLED``) -> export processor (``OTELKIT_PROCESSOR``) ->
+exporters (``OTEL_TRACES_EXPORTER``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+from urllib.parse import unquote
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, ALWAYS_ON, Sampler
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
+
+from otelkit import config
+from otelkit._warn import warn_limited
+
+__all__ = [
+    "Pipeline",
+    "configure",
+    "build_sampler",
+    "build_exporters",
+    "build_export_processor",
+    "current_pipeline",
+]
+
+_logger = logging.getLogger("otelkit.configure")
+
+SAMPLER_GROUP = "opentelemetry_traces_sampler"
+EXPORTER_GROUP = "opentelemetry_traces_exporter"
+_RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+
+DEFAULT_EXPORTER = "otlp"
+"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset."""
+
+_OTLP_BY_PROTOCOL = {
+    "grpc": "otlp_proto_grpc",
+    "http/protobuf": "otlp_proto_http",
+    "http/json": "otlp_proto_http",
+}
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def _load_entry_point(group: str, name: str) -> Any:
+    for ep in entry_points(group=group, name=name):
+        return ep.load()
+    raise LookupError(f"no entry point {name!r} in group {group!r}")
+
+
+def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
+    """The head sampler named by ``OTEL_TRACES_SAMPLER`` (entry point), with its argument.
+
+    An unknown name or a factory that fails logs a warning naming the value and falls
+    back to ``parentbased_always_on`` (the spec default): a typo never breaks the app.
+    """
+    env = _env(environ)
+    name = config.OTEL_TRACES_SAMPLER.get(env).strip().lower()
+    raw_arg = config.OTEL_TRACES_SAMPLER_ARG.raw(env)
+    try:
+        factory = _load_entry_point(SAMPLER_GROUP, name)
+        arg: float | str | None = raw_arg
+        if name in _RATIO_SAMPLERS:
+            try:
+                arg = float(raw_arg) if raw_arg is not None else 1.0
+            except ValueError:
+                warn_limited(
+                    _logger,
+                    "sampler-arg",
+                    "OTEL_TRACES_SAMPLER_ARG=%r is invalid: expected a number from 0 to 1; using 1.0",
+                    raw_arg,
+                )
+                arg = 1.0
+        sampler = factory(arg)
+        if not isinstance(sampler, Sampler):
+            raise TypeError(f"factory returned {type(sampler).__name__}, not a Sampler")
+        return sampler
+    except Exception as exc:  # noqa: BLE001 - a bad sampler config must not crash the app
+        warn_limited(
+            _logger,
+            "sampler:" + name,
+            "OTEL_TRACES_SAMPLER=%r could not be used (%s); allowed: the names in the "
+            "'opentelemetry_traces_sampler' entry-point group; using parentbased_always_on",
+            name,
+            exc,
+        )
+        return ParentBased(ALWAYS_ON)
+
+
+def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Entry-point names from ``OTEL_TRACES_EXPORTER`` with ``otlp`` resolved by protocol."""
+    env = _env(environ)
+    raw = config.OTEL_TRACES_EXPORTER.raw(env) or DEFAULT_EXPORTER
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    if names == ["none"]:
+        return []
+    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or config.OTEL_EXPORTER_OTLP_PROTOCOL.get(env)
+    return [_OTLP_BY_PROTOCOL.get(protocol.strip(), "otlp_proto_http") if n == "otlp" else n for n in names]
+
+
+def build_exporters(environ: Mapping[str, str] | None = None) -> list[SpanExporter]:
+    """Instantiate every exporter named by ``OTEL_TRACES_EXPORTER``; unknown names warn and are skipped."""
+    exporters: list[SpanExporter] = []
+    for name in exporter_names(environ):
+        try:
+            cls = _load_entry_point(EXPORTER_GROUP, name)
+            exporters.append(cls())
+        except Exception as exc:  # noqa: BLE001
+            warn_limited(
+                _logger,
+                "exporter:" + name,
+                "OTEL_TRACES_EXPORTER names %r, which could not be loaded (%s); allowed: the "
+                "names in the 'opentelemetry_traces_exporter' entry-point group; skipping it",
+                name,
+                exc,
+            )
+    return exporters
+
+
+def build_export_processor(
+    exporter: SpanExporter, environ: Mapping[str, str] | None = None
+) -> SpanProcessor:
+    """The processor in front of one exporter: smart batcher (default) or the stock one,
+    behind the tail-sampling processor when ``OTELKIT_TAIL_ENABLED`` is true."""
+    env = _env(environ)
+    kind = config.OTELKIT_PROCESSOR.get(env)
+    processor: SpanProcessor = _smart_or_stock(kind, exporter, env)
+    if config.OTELKIT_TAIL_ENABLED.get(env):
+        processor = _wrap_tail(processor, env)
+    return processor
+
+
+def _smart_or_stock(kind: str, exporter: SpanExporter, env: Mapping[str, str]) -> SpanProcessor:
+    # The smart batcher plugs in here (otelkit.batch); until then both names are stock.
+    return BatchSpanProcessor(exporter)
+
+
+def _wrap_tail(downstream: SpanProcessor, env: Mapping[str, str]) -> SpanProcessor:
+    # The tail-sampling processor plugs in here (otelkit.tail).
+    return downstream
+
+
+def _wrap_head_for_tail(sampler: Sampler, env: Mapping[str, str]) -> Sampler:
+    # With tail sampling on, head-dropped spans must still be recorded for the tail's
+    # consideration (otelkit.tail provides the wrapper).
+    return sampler
+
+
+def parse_key_values(raw: str) -> dict[str, str]:
+    """Parse ``k1=v1,k2=v2`` (values URL-decoded); malformed pairs warn and are skipped."""
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            warn_limited(
+                _logger,
+                "kv:" + key.strip()[:32],
+                "ignoring malformed key=value pair %r (expected key=value)",
+                part.strip()[:64],
+            )
+            continue
+        out[unquote(key.strip())] = unquote(value.strip())
+    return out
+
+
+def build_resource(
+    environ: Mapping[str, str] | None = None,
+    service_name: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Resource:
+    """Resource from ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` (the latter wins),
+    then explicit ``attributes`` and ``service_name`` (which win over both)."""
+    env = _env(environ)
+    attrs: dict[str, Any] = dict(parse_key_values(config.OTEL_RESOURCE_ATTRIBUTES.get(env)))
+    env_name = config.OTEL_SERVICE_NAME.get(env)
+    if env_name:
+        attrs[SERVICE_NAME] = env_name
+    if attributes:
+        attrs.update(attributes)
+    if service_name:
+        attrs[SERVICE_NAME] = service_name
+    return Resource.create(attrs)
+
+
+@dataclass
+class Pipeline:
+    """What :func:`configure` built: the provider and its parts, with a clean shutdown."""
+
+    provider: TracerProvider
+    sampler: Sampler
+    processors: list[SpanProcessor] = field(default_factory=list)
+    exporters: list[SpanExporter] = field(default_factory=list)
+    _shutdown: bool = field(default=False, repr=False)
+
+    def tracer(self, name: str = "otelkit") -> trace.Tracer:
+        return self.provider.get_tracer(name)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.provider.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Flush and stop every processor and exporter once; later calls do nothing."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self.provider.shutdown()
+
+    def stats(self) -> dict[str, Any]:
+        """Snapshots of every part that offers ``stats()``, keyed by role."""
+        out: dict[str, Any] = {}
+        parts: list[tuple[str, Any]] = [("sampler", self.sampler)]
+        parts += [(f"processor{i}", p) for i, p in enumerate(self.processors)]
+        parts += [(f"exporter{i}", e) for i, e in enumerate(self.exporters)]
+        for role, part in parts:
+            snap = getattr(part, "stats", None)
+            if callable(snap):
+                try:
+                    out[role] = snap()
+                except Exception:  # noqa: BLE001 - stats must never break the caller
+                    _logger.debug("stats() of %s failed", role, exc_info=True)
+        return out
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+_current_lock = threading.Lock()
+_current: Pipeline | None = None
+
+
+def current_pipeline() -> Pipeline | None:
+    """The pipeline built last by :func:`configure` or the otelkit configurator."""
+    return _current
+
+
+def _set_current(pipeline: Pipeline) -> None:
+    global _current
+    with _current_lock:
+        _current = pipeline
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    sampler: Sampler | None = None,
+    exporters: Sequence[SpanExporter] | None = None,
+    span_processors: Sequence[SpanProcessor] = (),
+    set_global: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> Pipeline:
+    """Build the otelkit pipeline from env vars; explicit arguments win.
+
+    Args:
+        service_name: ``service.name``; default ``OTEL_SERVICE_NAME``.
+        resource_attributes: extra resource attributes (win over ``OTEL_RESOURCE_ATTRIBUTES``).
+        sampler: head sampler; default from ``OTEL_TRACES_SAMPLER``/``_ARG``.
+        exporters: span exporters; default from ``OTEL_TRACES_EXPORTER``.
+        span_processors: extra processors added before the export processors.
+        set_global: install the provider as the global tracer provider (only the first
+            global install takes effect, as in the SDK).
+        environ: mapping to read instead of ``os.environ``.
+
+    Returns:
+        a :class:`Pipeline`; call ``shutdown()`` (or use it as a context manager) to flush.
+    """
+    env = _env(environ)
+    resource = build_resource(env, service_name, resource_attributes)
+    head = sampler if sampler is not None else build_sampler(env)
+    if config.OTELKIT_TAIL_ENABLED.get(env):
+        head = _wrap_head_for_tail(head, env)
+    provider = TracerProvider(sampler=head, resource=resource)
+    pipeline = Pipeline(provider=provider, sampler=head)
+    for extra in span_processors:
+        provider.add_span_processor(extra)
+        pipeline.processors.append(extra)
+    exps = list(exporters) if exporters is not None else build_exporters(env)
+    for exporter in exps:
+        processor = build_export_processor(exporter, env)
+        provider.add_span_processor(processor)
+        pipeline.processors.append(processor)
+        pipeline.exporters.append(exporter)
+    if set_global:
+        trace.set_tracer_provider(provider)
+    _set_current(pipeline)
+    return pipeline

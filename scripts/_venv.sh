@@ -1,0 +1,19 @@
+# Sourced by scripts/test and scripts/demo: create .venv and install otelkit with the
+# pinned, pip-check-clean set in constraints.txt; install the Debian tools tests use.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+VENV=${OTELKIT_VENV:-$root/.venv}
+PY=$VENV/bin/python
+extras=${1:-dev}
+stamp=$VENV/.otelkit-installed-$extras
+if [ ! -x "$PY" ]; then
+  python3 -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  echo "==> installing otelkit[$extras] into $VENV (pinned by constraints.txt)"
+  "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$extras]" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  "$PY" -m pip check
+  touch "$stamp"
+fi

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+
+from otelkit import pipeline as pl
+
+
+def _configure(env: dict[str, str], **kw: Any) -> pl.Pipeline:
+    return pl.configure(environ=env, set_global=False, **kw)
+
+
+def test_explicit_exporter_receives_spans() -> None:
+    exporter = InMemorySpanExporter()
+    with _configure({"OTEL_SERVICE_NAME": "svc"}, exporters=[exporter]) as p:
+        with p.tracer().start_as_current_span("work"):
+            pass
+        assert p.force_flush()
+    [span] = exporter.get_finished_spans()
+    assert span.name == "work"
+    assert span.resource.attributes["service.name"] == "svc"
+
+
+def test_service_name_argument_wins_over_env() -> None:
+    p = _configure({"OTEL_SERVICE_NAME": "env-name", "OTEL_RESOURCE_ATTRIBUTES": "team=a,service.name=ra"},
+                   service_name="arg-name", exporters=[])
+    attrs = p.provider.resource.attributes
+    assert attrs["service.name"] == "arg-name"
+    assert attrs["team"] == "a"
+    p.shutdown()
+
+
+def test_env_service_name_wins_over_resource_attributes() -> None:
+    p = _configure({"OTEL_SERVICE_NAME": "env-name", "OTEL_RESOURCE_ATTRIBUTES": "service.name=ra"}, exporters=[])
+    assert p.provider.resource.attributes["service.name"] == "env-name"
+    p.shutdown()
+
+
+def test_malformed_resource_attribute_pair_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
+        attrs = pl.parse_key_values("a=1,broken,b=x%20y")
+    assert attrs == {"a": "1", "b": "x y"}
+    assert "broken" in caplog.text
+
+
+def test_sampler_from_env_entry_point() -> None:
+    sampler = pl.build_sampler({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"})
+    assert isinstance(sampler, ParentBased)
+    assert "0.25" in sampler.get_description()
+
+
+def test_ratio_sampler_bad_arg_warns_and_uses_one(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
+        sampler = pl.build_sampler({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "lots"})
+    assert isinstance(sampler, TraceIdRatioBased)
+    assert sampler.rate == 1.0
+    assert "'lots'" in caplog.text
+
+
+def test_unknown_sampler_falls_back_to_parentbased_always_on(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
+        sampler = pl.build_sampler({"OTEL_TRACES_SAMPLER": "no_such_sampler"})
+    assert isinstance(sampler, ParentBased)
+    assert "no_such_sampler" in caplog.text
+
+
+def test_explicit_sampler_wins() -> None:
+    p = _configure({"OTEL_TRACES_SAMPLER": "always_on"}, sampler=ALWAYS_OFF, exporters=[])
+    assert p.sampler is ALWAYS_OFF
+    p.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, [pl.DEFAULT_EXPORTER if pl.DEFAULT_EXPORTER != "otlp" else "otlp_proto_http"]),
+        ({"OTEL_TRACES_EXPORTER": "none"}, []),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ["otlp_proto_grpc"]),
+        ({"OTEL_TRACES_EXPORTER": "console, otlp"}, ["console", "otlp_proto_http"]),
+    ],
+)
+def test_exporter_names(env: dict[str, str], expected: list[str]) -> None:
+    assert pl.exporter_names(env) == expected
+
+
+def test_unknown_exporter_is_skipped_with_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
+        exporters = pl.build_exporters({"OTEL_TRACES_EXPORTER": "console,bogus"})
+    assert len(exporters) == 1
+    assert "bogus" in caplog.text
+
+
+def test_stock_processor_when_asked() -> None:
+    exporter = InMemorySpanExporter()
+    processor = pl.build_export_processor(exporter, {"OTELKIT_PROCESSOR": "stock"})
+    assert isinstance(processor, BatchSpanProcessor)
+    processor.shutdown()
+
+
+def test_shutdown_is_idempotent_and_current_pipeline_is_tracked() -> None:
+    p = _configure({}, exporters=[InMemorySpanExporter()])
+    assert pl.current_pipeline() is p
+    p.shutdown()
+    p.shutdown()
+
+
+def test_stats_collects_parts_that_offer_it() -> None:
+    class Counting(InMemorySpanExporter):
+        def stats(self) -> dict[str, int]:
+            return {"spans": len(self.get_finished_spans())}
+
+    exporter = Counting()
+    with _configure({}, exporters=[exporter]) as p:
+        p.tracer().start_span("x").end()
+        p.force_flush()
+        assert p.stats()["exporter0"] == {"spans": 1}
