@@ -1,0 +1,1 @@
+"""Head samplers with spec-consistent thresholds (``th``) so counts stay correct."""
