@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
-from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _initialize_components, _OTelSDKConfigurator
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -52,7 +52,7 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
             )
 
 
-class OtelkitDistro(BaseDistro):
+class OtelkitDistro(BaseDistro):  # type: ignore[misc]
     """Distro defaults: traces over OTLP/HTTP (no metrics/logs exporters unless asked)."""
 
     def _configure(self, **kwargs: Any) -> None:

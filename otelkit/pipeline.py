@@ -29,7 +29,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, ALWAYS_ON, Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otelkit import config
@@ -293,6 +293,12 @@ def configure(
     """
     env = _env(environ)
     resource = build_resource(env, service_name, resource_attributes)
+    if config.OTEL_SDK_DISABLED.get(env):
+        # Spec: a disabled SDK records nothing; hand back a pipeline that drops every span
+        # and leave the global provider alone.
+        disabled = Pipeline(provider=TracerProvider(sampler=ALWAYS_OFF, resource=resource), sampler=ALWAYS_OFF)
+        _set_current(disabled)
+        return disabled
     head = sampler if sampler is not None else build_sampler(env)
     if config.OTELKIT_TAIL_ENABLED.get(env):
         head = _wrap_head_for_tail(head, env)

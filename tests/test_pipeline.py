@@ -119,3 +119,11 @@ def test_stats_collects_parts_that_offer_it() -> None:
         p.tracer().start_span("x").end()
         p.force_flush()
         assert p.stats()["exporter0"] == {"spans": 1}
+
+
+def test_sdk_disabled_records_nothing_and_builds_no_exporters() -> None:
+    p = _configure({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"})
+    span = p.tracer().start_span("x")
+    assert not span.is_recording()
+    assert p.exporters == [] and p.processors == []
+    p.shutdown()

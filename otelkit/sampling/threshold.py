@@ -58,7 +58,7 @@ def probability_to_threshold(probability: float, precision: int = 4) -> int:
     digits = f"{exact:014x}"
     leading_f = len(digits) - len(digits.lstrip("f"))
     keep = min(_HEX_DIGITS, leading_f + precision)
-    step = 16 ** (_HEX_DIGITS - keep)
+    step = 1 << (4 * (_HEX_DIGITS - keep))
     rounded = ((exact + step // 2) // step) * step
     # Rounding up may reach 2^56 (never sample); stay at the largest expressible threshold.
     return min(rounded, MAX_THRESHOLD - step) if rounded >= MAX_THRESHOLD else rounded
