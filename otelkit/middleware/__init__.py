@@ -1,0 +1,1 @@
+"""Tracing middleware and helpers for ASGI, aiohttp, WebSocket and Kafka."""
