@@ -414,6 +414,55 @@ OTELKIT_SELF_METRICS = bool_setting(
 # exporters (otelkit.exporter)
 # --------------------------------------------------------------------------------------
 
+# OTLP over Kafka (otelkit.exporter.kafka)
+KAFKA_COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
+
+OTELKIT_KAFKA_BOOTSTRAP_SERVERS = str_setting(
+    "OTELKIT_KAFKA_BOOTSTRAP_SERVERS",
+    "localhost:9092",
+    "Kafka brokers the `otelkit_kafka` exporter connects to, `host:port,host:port`.",
+    allowed="comma-separated host:port list",
+    component="exporter",
+)
+OTELKIT_KAFKA_TOPIC = str_setting(
+    "OTELKIT_KAFKA_TOPIC",
+    "otlp_spans",
+    "Topic the `otelkit_kafka` exporter writes to (the Collector kafka receiver's default).",
+    allowed="a Kafka topic name",
+    component="exporter",
+)
+OTELKIT_KAFKA_COMPRESSION = enum_setting(
+    "OTELKIT_KAFKA_COMPRESSION",
+    "zstd",
+    KAFKA_COMPRESSIONS,
+    "Kafka-level (record batch) compression of the `otelkit_kafka` exporter.",
+    component="exporter",
+)
+OTELKIT_KAFKA_KEYING = enum_setting(
+    "OTELKIT_KAFKA_KEYING",
+    "trace",
+    ("trace", "none"),
+    "`trace`: one message per trace keyed by the 32-hex-digit trace ID (all spans of a trace "
+    "on one partition); `none`: one unkeyed message per export batch.",
+    component="exporter",
+)
+OTELKIT_KAFKA_TIMEOUT_MS = int_setting(
+    "OTELKIT_KAFKA_TIMEOUT_MS",
+    10000,
+    "How long one `otelkit_kafka` export waits for broker acknowledgements (ms); also the "
+    "shutdown flush bound.",
+    min=1,
+    component="exporter",
+)
+OTELKIT_KAFKA_PRODUCER_CONFIG = str_setting(
+    "OTELKIT_KAFKA_PRODUCER_CONFIG",
+    "",
+    "Extra librdkafka producer properties, `k1=v1,k2=v2` (e.g. SASL settings). Never logged.",
+    allowed="key=value pairs separated by commas",
+    component="exporter",
+    secret=True,
+)
+
 
 # --------------------------------------------------------------------------------------
 # smart batch span processor and pools (otelkit.batch, otelkit.pool)
@@ -440,6 +489,25 @@ OTELKIT_TAIL_ENABLED = bool_setting(
 # --------------------------------------------------------------------------------------
 # carriers and middleware (otelkit.propagation, otelkit.middleware)
 # --------------------------------------------------------------------------------------
+
+# Kafka consumer helpers (otelkit.middleware.kafka_consumer)
+OTELKIT_KAFKA_CONSUMER_CONTEXT = enum_setting(
+    "OTELKIT_KAFKA_CONSUMER_CONTEXT",
+    "link",
+    ("link", "parent"),
+    "How a per-message `process` span relates to the producer's context: `link` (the "
+    "messaging semconv default: keep the current trace, link the producer) or `parent` "
+    "(continue the producer's trace, and link it too).",
+    component="middleware",
+)
+OTELKIT_KAFKA_MAX_LINKS = int_setting(
+    "OTELKIT_KAFKA_MAX_LINKS",
+    128,
+    "Most producer links one Kafka batch span carries; the rest are counted in "
+    "`otelkit.kafka.links_dropped`.",
+    min=0,
+    component="middleware",
+)
 
 
 # --------------------------------------------------------------------------------------
