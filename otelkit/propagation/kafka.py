@@ -50,11 +50,7 @@ def _pairs(carrier: object) -> Iterator[tuple[str, object]]:
     """``(name, raw value)`` for every well-formed entry of ``carrier``; never raises."""
     if carrier is None:
         return
-    if isinstance(carrier, Mapping):
-        items: Any = carrier.items()
-    elif isinstance(carrier, (list, tuple)):
-        items = carrier
-    else:
+    if not isinstance(carrier, (Mapping, list, tuple)):
         warn_limited(
             _logger,
             "kafka-carrier-type:" + type(carrier).__name__,
@@ -64,6 +60,7 @@ def _pairs(carrier: object) -> Iterator[tuple[str, object]]:
         )
         return
     try:
+        items: Any = carrier.items() if isinstance(carrier, Mapping) else carrier
         for item in items:
             if not isinstance(item, (tuple, list)) or len(item) != 2:
                 warn_limited(
