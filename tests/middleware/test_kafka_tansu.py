@@ -78,7 +78,7 @@ def check(exporter: InMemorySpanExporter, topic: str, fetches: list[int]) -> Non
         assert len(poll.links) == min(count, MAX_LINKS)
         assert (poll.attributes or {}).get(LINKS_DROPPED, 0) == max(0, count - MAX_LINKS)
         assert {link.context.span_id for link in poll.links} <= send_ids
-    assert sum(len(p.links) + (p.attributes or {}).get(LINKS_DROPPED, 0) for p in polls) == N  # type: ignore[misc]
+    assert sum(len(p.links) + (p.attributes or {}).get(LINKS_DROPPED, 0) for p in polls) == N
     # Each process span continues its producer's trace (parent mode) and links it.
     assert len(processes) == N
     for proc in processes:
