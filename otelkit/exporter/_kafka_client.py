@@ -9,6 +9,8 @@ thread-safe. confluent-kafka is imported only when :class:`ConfluentProducer` is
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -77,8 +79,6 @@ class ConfluentProducer:
         message_timeout_ms: int,
         extra: Mapping[str, str] | None = None,
     ) -> None:
-        import confluent_kafka  # lazy: optional dependency (extra "kafka")
-
         conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
             "compression.type": compression,
@@ -88,27 +88,49 @@ class ConfluentProducer:
             "client.id": "otelkit-kafka-exporter",
         }
         conf.update(extra or {})
-        self._producer: Any = confluent_kafka.Producer(conf)
+        self._conf = conf
+        self._pid = os.getpid()
+        self._closed = False
+        self._fork_lock = threading.Lock()
+        self._producer: Any = self._new_producer()
+
+    def _new_producer(self) -> Any:
+        import confluent_kafka  # lazy: optional dependency (extra "kafka")
+
+        return confluent_kafka.Producer(self._conf)
+
+    def _current(self) -> Any:
+        """The producer of this process: librdkafka's threads do not survive ``fork``, so a
+        forked child (gunicorn ``--preload``, multiprocessing) gets a fresh one."""
+        pid = os.getpid()
+        if pid != self._pid:
+            with self._fork_lock:
+                if pid != self._pid and not self._closed:
+                    self._producer = self._new_producer()
+                    self._pid = pid
+        return self._producer
 
     def send(self, topic: str, key: bytes | None, value: bytes, on_done: DeliveryCallback) -> None:
         def report(err: Any, _msg: Any) -> None:
             on_done(None if err is None else RuntimeError(str(err)))
 
+        producer = self._current()
         try:
-            self._producer.produce(topic, value=value, key=key, on_delivery=report)
+            producer.produce(topic, value=value, key=key, on_delivery=report)
         except BufferError:
             # Local queue full: serve delivery reports once to make room, then try again.
-            self._producer.poll(0)
-            self._producer.produce(topic, value=value, key=key, on_delivery=report)
+            producer.poll(0)
+            producer.produce(topic, value=value, key=key, on_delivery=report)
 
     def poll(self, timeout_s: float) -> None:
-        self._producer.poll(max(0.0, timeout_s))
+        self._current().poll(max(0.0, timeout_s))
 
     def flush(self, timeout_s: float) -> int:
-        return int(self._producer.flush(max(0.0, timeout_s)))
+        return int(self._current().flush(max(0.0, timeout_s)))
 
     def close(self) -> None:
         # confluent_kafka.Producer has no close(); dropping the reference frees librdkafka.
+        self._closed = True
         self._producer = _Closed()
 
 

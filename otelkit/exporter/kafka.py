@@ -174,13 +174,16 @@ class KafkaSpanExporter(SpanExporter):
         start = self._clock()
         deadline = start + self.timeout_s
         call = _Call()
+        handled = 0  # spans already accounted for (by a delivery report or as failed)
         try:
             for key, group in self._groups(spans):
                 self._send_group(call, key, group)
+                handled += len(group)
             call.queued()
             self._wait(call, deadline)
         except Exception:  # noqa: BLE001 - export must never raise into the processor
             _logger.debug("Kafka export failed unexpectedly", exc_info=True)
+            self._count(failed=len(spans) - handled)
             call.failed = True
         with self._lock:
             self._latencies_ms.append((self._clock() - start) * 1000.0)

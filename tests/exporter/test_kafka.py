@@ -355,3 +355,34 @@ def test_end_to_end_with_tansu_one_partition_per_trace(tansu: Tansu) -> None:
         for key, value in (original.attributes or {}).items():
             got_value = attrs[key].int_value if isinstance(value, int) else attrs[key].string_value
             assert got_value == value
+
+
+def test_spans_of_a_batch_that_cannot_be_grouped_are_counted_failed() -> None:
+    clock = FakeClock()
+    exporter = exporter_with(FakeProducer(clock), clock)
+    assert exporter.export([object(), object()]) is SpanExportResult.FAILURE  # type: ignore[list-item]
+    assert exporter.stats()["spans_failed"] == 2
+
+
+@pytest.mark.peers
+def test_a_forked_child_exports_through_a_fresh_producer(tansu: Tansu) -> None:
+    import multiprocessing
+
+    topic = "otlp-fork-" + uuid.uuid4().hex[:8]
+    tansu.create_topic(topic, partitions=1)
+    exporter = KafkaSpanExporter(bootstrap_servers=tansu.bootstrap, topic=topic, timeout_ms=10000, environ={})
+    try:
+        assert exporter.export(make_spans(1, 1)) is SpanExportResult.SUCCESS  # parent's librdkafka running
+
+        def child() -> None:
+            ok = exporter.export(make_spans(2, 2)) is SpanExportResult.SUCCESS
+            exporter.shutdown()
+            raise SystemExit(0 if ok else 3)
+
+        proc = multiprocessing.get_context("fork").Process(target=child)
+        proc.start()
+        proc.join(30)
+        assert proc.exitcode == 0
+    finally:
+        exporter.shutdown()
+    assert len(consume_all(tansu, topic, expected=3)) == 3
