@@ -25,8 +25,6 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from otelkit.propagation._common import header_text
-
 __all__ = [
     "RecordFields",
     "record_fields",
@@ -77,13 +75,21 @@ def record_fields(record: object) -> RecordFields:
 
 
 def key_text(key: object) -> str | None:
-    """A message key as text for ``messaging.kafka.message.key`` (at most 256 characters)."""
-    if key is None:
-        return None
-    if isinstance(key, (str, bytes, bytearray, memoryview)):
-        text = header_text(key, "kafka-key")
-        return None if text is None else text[:_MAX_KEY_CHARS]
-    return str(key)[:_MAX_KEY_CHARS]
+    """A message key as text for ``messaging.kafka.message.key`` (at most 256 characters).
+
+    ``str`` keys and UTF-8 ``bytes`` keys are recorded; binary keys (not UTF-8) are not
+    strings, so they are left out, as the semantic conventions record string keys only.
+    """
+    if isinstance(key, str):
+        return key[:_MAX_KEY_CHARS]
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(key[: _MAX_KEY_CHARS * 4]).decode("utf-8")[:_MAX_KEY_CHARS]
+        except UnicodeDecodeError:
+            return None
+    if isinstance(key, (int, float)) and not isinstance(key, bool):
+        return str(key)
+    return None
 
 
 def base_attributes(

@@ -118,10 +118,11 @@ async def aiokafka_send(
     timestamp_ms: int | None = None,
     wait: bool = False,
     tracer_provider: trace.TracerProvider | None = None,
+    **kwargs: Any,
 ) -> Any:
     """``AIOKafkaProducer.send`` with a producer span and injected context.
 
-    Returns what ``send`` returns (a future of the ``RecordMetadata``), or, with
+    Other keyword arguments go to ``send`` unchanged. Returns what ``send`` returns (a future of the ``RecordMetadata``), or, with
     ``wait=True``, the awaited ``RecordMetadata`` (the span then covers the broker
     acknowledgement and records partition and offset).
     """
@@ -130,7 +131,7 @@ async def aiokafka_send(
         hdrs,
     ):
         future = await producer.send(
-            topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=hdrs
+            topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=hdrs, **kwargs
         )
         if not wait:
             return future
@@ -150,10 +151,11 @@ def kafka_python_send(
     timestamp_ms: int | None = None,
     wait_s: float | None = None,
     tracer_provider: trace.TracerProvider | None = None,
+    **kwargs: Any,
 ) -> Any:
     """``kafka.KafkaProducer.send`` with a producer span and injected context.
 
-    Returns the ``FutureRecordMetadata``, or, when ``wait_s`` (seconds) is given, the
+    Other keyword arguments go to ``send`` unchanged. Returns the ``FutureRecordMetadata``, or, when ``wait_s`` (seconds) is given, the
     ``RecordMetadata`` obtained with ``future.get(timeout=wait_s)`` inside the span.
     """
     with producer_span(topic, headers, key=key, partition=partition, tracer_provider=tracer_provider) as (
@@ -161,7 +163,7 @@ def kafka_python_send(
         hdrs,
     ):
         future = producer.send(
-            topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=hdrs
+            topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=hdrs, **kwargs
         )
         if wait_s is None:
             return future
@@ -180,19 +182,21 @@ def confluent_produce(
     headers: object = None,
     on_delivery: Any = None,
     tracer_provider: trace.TracerProvider | None = None,
+    **kwargs: Any,
 ) -> None:
     """``confluent_kafka.Producer.produce`` with a producer span and injected context.
 
-    The span covers the (non-blocking) ``produce`` call; delivery is reported to
+    Other keyword arguments (``timestamp``, ...) go to ``produce`` unchanged. The span covers
+    the (non-blocking) ``produce`` call; delivery is reported to
     ``on_delivery`` as usual, from the application's own ``poll``/``flush``.
     """
     with producer_span(topic, headers, key=key, partition=partition, tracer_provider=tracer_provider) as (
         _span,
         hdrs,
     ):
-        kwargs: dict[str, Any] = {"value": value, "key": key, "headers": hdrs}
+        args: dict[str, Any] = {"value": value, "key": key, "headers": hdrs, **kwargs}
         if partition is not None:
-            kwargs["partition"] = partition
+            args["partition"] = partition
         if on_delivery is not None:
-            kwargs["on_delivery"] = on_delivery
-        producer.produce(topic, **kwargs)
+            args["on_delivery"] = on_delivery
+        producer.produce(topic, **args)

@@ -206,9 +206,20 @@ def test_producer_span_is_a_child_of_the_current_span(memory: Memory) -> None:
     assert sent_context(headers).trace_id == parent.get_span_context().trace_id
 
 
-def test_key_of_any_type_is_recorded_as_text(memory: Memory) -> None:
+@pytest.mark.parametrize(
+    ("key", "recorded"),
+    [(b"order-1", "order-1"), ("order-2", "order-2"), (12, "12"), (b"\xff\xfe", None), (None, None),
+     (object(), None), ("k" * 300, "k" * 256)],
+    ids=["utf8-bytes", "str", "int", "binary", "none", "object", "long"],
+)
+def test_message_key_recorded_only_as_a_string(memory: Memory, key: object, recorded: str | None) -> None:
     provider, exporter = memory
-    kafka_python_send(KafkaPythonProducer(), "orders", key=b"\xff\xfe", tracer_provider=provider)
-    kafka_python_send(KafkaPythonProducer(), "orders", key=12, tracer_provider=provider)
-    keys = [(s.attributes or {})[MESSAGING_KAFKA_MESSAGE_KEY] for s in exporter.get_finished_spans()]
-    assert keys == ["\xff\xfe", "12"]
+    kafka_python_send(KafkaPythonProducer(), "orders", key=key, tracer_provider=provider)
+    assert (exporter.get_finished_spans()[0].attributes or {}).get(MESSAGING_KAFKA_MESSAGE_KEY) == recorded
+
+
+def test_extra_keyword_arguments_reach_the_client(memory: Memory) -> None:
+    provider, _ = memory
+    producer = ConfluentProducer()
+    confluent_produce(producer, "orders", b"v", timestamp=123, tracer_provider=provider)
+    assert producer.calls[0]["timestamp"] == 123
