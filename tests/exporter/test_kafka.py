@@ -386,3 +386,43 @@ def test_a_forked_child_exports_through_a_fresh_producer(tansu: Tansu) -> None:
     finally:
         exporter.shutdown()
     assert len(consume_all(tansu, topic, expected=3)) == 3
+
+
+_ENV_ONLY_APP = """
+import json, otelkit
+from opentelemetry import trace
+pipeline = otelkit.configure()
+tracer = trace.get_tracer("app")
+with tracer.start_as_current_span("root"):
+    for i in range(2):
+        with tracer.start_as_current_span("child", attributes={"i": i}):
+            pass
+pipeline.shutdown()
+print(json.dumps(pipeline.stats()))
+"""
+
+
+@pytest.mark.peers
+def test_env_only_configuration_exports_through_kafka(tansu: Tansu) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from otelkit.testing import scrubbed_env
+
+    topic = "otlp-env-" + uuid.uuid4().hex[:8]
+    tansu.create_topic(topic, partitions=2)
+    env = scrubbed_env({
+        "OTEL_TRACES_EXPORTER": "otelkit_kafka",
+        "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": tansu.bootstrap,
+        "OTELKIT_KAFKA_TOPIC": topic,
+        "OTELKIT_KAFKA_COMPRESSION": "gzip",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    })
+    out = subprocess.run([sys.executable, "-c", _ENV_ONLY_APP], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    (message,) = consume_all(tansu, topic, expected=1)
+    spans = decode(message.value())
+    assert sorted(s.name for s in spans) == ["child", "child", "root"]
+    assert message.key() == spans[0].trace_id.hex().encode()
+    assert '"spans_exported": 3' in out.stdout
