@@ -441,6 +441,42 @@ OTELKIT_TAIL_ENABLED = bool_setting(
 # carriers and middleware (otelkit.propagation, otelkit.middleware)
 # --------------------------------------------------------------------------------------
 
+OTELKIT_ASGI_EXCLUDED_PATHS = str_setting(
+    "OTELKIT_ASGI_EXCLUDED_PATHS",
+    "",
+    "Request paths the ASGI and aiohttp middleware do not trace, comma-separated: exact "
+    "paths, or prefixes ending in `*` (`/health,/metrics,/internal/*`). Replaces the "
+    "OTEL_PYTHON_*_EXCLUDED_URLS regexes when set.",
+    allowed="comma-separated paths; a trailing * makes a prefix",
+    component="carriers",
+)
+OTEL_PYTHON_ASGI_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_ASGI_EXCLUDED_URLS",
+    "",
+    "Contrib's comma-separated regexes of URLs the ASGI middleware skips; otelkit searches "
+    "them in the request path. Wins over OTEL_PYTHON_EXCLUDED_URLS.",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
+    "",
+    "Contrib's regexes of URLs the aiohttp server middleware skips (searched in the path). "
+    "Wins over OTEL_PYTHON_EXCLUDED_URLS.",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+OTEL_PYTHON_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_EXCLUDED_URLS",
+    "",
+    "Contrib's regexes of URLs no HTTP server instrumentation traces (searched in the path).",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+
 
 # --------------------------------------------------------------------------------------
 # demo (otelkit.demo)
