@@ -202,14 +202,16 @@ def _unwrap_text(text: str) -> tuple[str, Context | None]:
         except ValueError:
             _warn_malformed("the _otel member is not valid JSON")
             return text, None
-        ctx = _context(fields)
+        if not isinstance(fields, dict):
+            _warn_malformed("the _otel member is not an object")
+            return text, None
         tail = text[end:]
         if tail.startswith(","):
             tail = tail[1:]
         elif not tail.lstrip(_WS).startswith("}"):
             _warn_malformed("the _otel member is not followed by ',' or '}'")
             return text, None
-        return text[:start] + "{" + tail, ctx
+        return text[:start] + "{" + tail, _context(fields)
     if '"' + ENVELOPE_FIELD + '"' in text:
         try:
             obj = json.loads(text)
