@@ -19,22 +19,39 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from contextvars import Token
 from timeit import default_timer
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otelkit.config import OTEL_PYTHON_ASGI_EXCLUDED_URLS
 from otelkit.middleware import _http
-from otelkit.middleware._asgi_websocket import trace_websocket
+from otelkit.middleware._asgi_websocket import (
+    CLOSE_CODE,
+    MESSAGE_CONTEXT_KEY,
+    MESSAGE_TYPE,
+    MESSAGES_RECEIVED,
+    MESSAGES_SENT,
+    trace_websocket,
+)
 from otelkit.middleware._http import route_of
 from otelkit.propagation._common import header_text
 from otelkit.propagation._context import extract_context
 from otelkit.propagation.asgi import header_index, index_getter
 
-__all__ = ["ASGITracingMiddleware", "route_of"]
+__all__ = [
+    "ASGITracingMiddleware",
+    "route_of",
+    "CLOSE_CODE",
+    "MESSAGE_CONTEXT_KEY",
+    "MESSAGE_TYPE",
+    "MESSAGES_RECEIVED",
+    "MESSAGES_SENT",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -150,7 +167,7 @@ class ASGITracingMiddleware:
         finally:
             self._finish(scope, span, attrs, token, start)
 
-    def _start(self, scope: Scope) -> tuple[trace.Span, dict[str, Any], object]:
+    def _start(self, scope: Scope) -> tuple[trace.Span, dict[str, Any], Token[Context]]:
         index = header_index(scope)
         parent = extract_context(index, index_getter, "asgi")
         query = scope.get("query_string")
@@ -172,7 +189,9 @@ class ASGITracingMiddleware:
         self.count("requests")
         return span, attrs, token
 
-    def _finish(self, scope: Scope, span: trace.Span, attrs: dict[str, Any], token: object, start: float) -> None:
+    def _finish(
+        self, scope: Scope, span: trace.Span, attrs: dict[str, Any], token: Token[Context], start: float
+    ) -> None:
         try:
             route = route_of(scope)
             if route:
@@ -187,4 +206,4 @@ class ASGITracingMiddleware:
             self.failed("asgi-finish", exc)
         finally:
             span.end()
-            otel_context.detach(token)  # type: ignore[arg-type]
+            otel_context.detach(token)
