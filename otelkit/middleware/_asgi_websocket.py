@@ -150,15 +150,18 @@ class _Connection:
 
 async def trace_websocket(mw: ASGITracingMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
     """Run the app for one WebSocket connection inside a connection span; never raises its own errors."""
+    if mw.excluded.active and mw.is_excluded(scope):
+        mw.count("excluded")
+        await mw.app(scope, receive, send)
+        return
+    started = False
     try:
-        if mw.excluded.active and mw.excluded(scope.get("path") or ""):
-            mw.count("excluded")
-            await mw.app(scope, receive, send)
-            return
         conn = _Connection(mw, scope)
         token = otel_context.attach(trace.set_span_in_context(conn.span))
+        started = True
     except Exception as exc:
         mw.failed("websocket-start", exc)
+    if not started:
         await mw.app(scope, receive, send)
         return
 

@@ -192,8 +192,9 @@ def set_status(span: Span, attrs: dict[str, Any], status: int) -> None:
     attrs[STATUS] = status
     span.set_attribute(STATUS, status)
     if status >= 500:
-        attrs[ERROR_TYPE] = str(status)
-        span.set_attribute(ERROR_TYPE, str(status))
+        if ERROR_TYPE not in attrs:  # an exception's type, when there was one, is more telling
+            attrs[ERROR_TYPE] = str(status)
+            span.set_attribute(ERROR_TYPE, str(status))
         span.set_status(Status(StatusCode.ERROR))
 
 

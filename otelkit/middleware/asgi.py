@@ -123,6 +123,14 @@ class ASGITracingMiddleware:
         self.count("telemetry_failures")
         _http.telemetry_failed(where, exc)
 
+    def is_excluded(self, scope: Scope) -> bool:
+        """True when the scope's path is excluded; never raises."""
+        try:
+            return self.excluded(str(scope.get("path") or ""))
+        except Exception as exc:  # pragma: no cover - ExcludedPaths only does str operations
+            self.failed("excluded-paths", exc)
+            return False
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
         if kind == "http":
@@ -133,15 +141,18 @@ class ASGITracingMiddleware:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.excluded.active and self.is_excluded(scope):
+            self.count("excluded")
+            await self.app(scope, receive, send)
+            return
+        started = False
         try:
-            if self.excluded.active and self.excluded(scope.get("path") or ""):
-                self.count("excluded")
-                await self.app(scope, receive, send)
-                return
             start = default_timer()
             span, attrs, token = self._start(scope)
+            started = True
         except Exception as exc:
             self.failed("asgi-start", exc)
+        if not started:  # outside the except block: the app's errors must not chain onto ours
             await self.app(scope, receive, send)
             return
 

@@ -62,10 +62,13 @@ def traced_handler(handler: Handler[C], *, tracer_provider: trace.TracerProvider
 
     @functools.wraps(handler)
     async def wrapper(connection: C) -> None:
+        started = False
         try:
             span, token = _start(tracer, connection)
+            started = True
         except Exception as exc:
             _http.telemetry_failed("websockets-start", exc)
+        if not started:
             await handler(connection)
             return
         try:

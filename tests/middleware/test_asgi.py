@@ -259,6 +259,18 @@ def test_excluded_paths_make_no_span(telemetry: Any, kw: dict[str, Any], path: s
     assert sent[0]["status"] == 404 and telemetry.spans() == [] and mw.stats()["excluded"] == 1
 
 
+def test_excluded_path_app_exception_is_reraised_and_app_called_once(telemetry: Any) -> None:
+    calls = []
+
+    async def app(s: Any, receive: Any, send: Any) -> None:
+        calls.append(1)
+        raise Boom("excluded app broke")
+
+    with pytest.raises(Boom):
+        call(middleware(telemetry, app, excluded_paths=["/health"]), scope("/health"))
+    assert calls == [1] and telemetry.spans() == []
+
+
 def test_explicit_excluded_paths_win_over_env(telemetry: Any) -> None:
     mw = middleware(telemetry, excluded_paths=["/other"], environ={"OTELKIT_ASGI_EXCLUDED_PATHS": "/health"})
     call(mw, scope("/health"))
