@@ -67,9 +67,21 @@ def index_headers(headers: object) -> HeaderIndex:
     Returns:
         Lower-cased name -> raw value; repeated names are joined with ``","``.
     """
-    index: HeaderIndex = {}
     if not headers:
-        return index
+        return {}
+    if isinstance(headers, (list, tuple)):
+        try:  # fast path: bytes names, no repeats (the common request)
+            index: HeaderIndex = {k.decode("latin-1").lower(): v for k, v in headers}
+            if len(index) == len(headers):
+                return index
+        except Exception:
+            pass
+    return _index_slow(headers)
+
+
+def _index_slow(headers: object) -> HeaderIndex:
+    """Item by item: str names, repeated names, malformed items (skipped with a warning)."""
+    index: HeaderIndex = {}
     try:
         items: Iterable[Any] = headers  # type: ignore[assignment]
         for item in items:
