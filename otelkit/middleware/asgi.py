@@ -159,6 +159,7 @@ class ASGITracingMiddleware:
         async def traced_send(message: Message) -> None:
             if message.get("type") == "http.response.start":
                 try:
+                    self._name_by_route(scope, span, attrs)  # routing is done by now
                     _http.set_status(span, attrs, int(message.get("status") or 0))
                 except Exception as exc:
                     self.failed("asgi-status", exc)
@@ -200,16 +201,21 @@ class ASGITracingMiddleware:
         self.count("requests")
         return span, attrs, token
 
+    @staticmethod
+    def _name_by_route(scope: Scope, span: trace.Span, attrs: dict[str, Any]) -> None:
+        route = route_of(scope)
+        if route:
+            attrs[_http.ROUTE] = route
+            span.set_attribute(_http.ROUTE, route)
+            method = attrs[_http.METHOD]
+            span.update_name(f"{'HTTP' if method == '_OTHER' else method} {route}")
+
     def _finish(
         self, scope: Scope, span: trace.Span, attrs: dict[str, Any], token: Token[Context], start: float
     ) -> None:
         try:
-            route = route_of(scope)
-            if route:
-                attrs[_http.ROUTE] = route
-                span.set_attribute(_http.ROUTE, route)
-                method = attrs[_http.METHOD]
-                span.update_name(f"{'HTTP' if method == '_OTHER' else method} {route}")
+            if _http.ROUTE not in attrs:  # no response was started (the app raised first)
+                self._name_by_route(scope, span, attrs)
             if _http.ERROR_TYPE in attrs:
                 self.count("server_errors")
             self.instruments.record(default_timer() - start, attrs)

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.semconv.attributes import (
     client_attributes,
@@ -220,6 +222,22 @@ def test_bad_header_warning_is_logged_once(telemetry: Any, caplog: pytest.LogCap
         for _ in range(3):
             call(mw, scope(headers=[(b"traceparent", b"nope")]))
     assert caplog.text.count("malformed traceparent") == 1
+
+
+_header_bytes = st.binary(max_size=40)
+_header_item = st.one_of(
+    st.tuples(st.sampled_from([b"traceparent", b"tracestate", b"baggage", b"host", b"user-agent", b"x"]),
+              st.one_of(_header_bytes, st.text(max_size=40))),
+    st.tuples(st.one_of(_header_bytes, st.text(max_size=10)), _header_bytes),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=st.lists(_header_item, max_size=12))
+def test_random_request_headers_never_break_the_request(telemetry: Any, headers: list[Any]) -> None:
+    telemetry.exporter.clear()
+    sent = call(middleware(telemetry), scope(headers=headers))
+    assert sent[0]["status"] == 200 and len(telemetry.spans()) == 1
 
 
 # --- pass-through and exclusion -----------------------------------------------------------
