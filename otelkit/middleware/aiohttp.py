@@ -24,8 +24,9 @@ from timeit import default_timer
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.semconv.attributes import http_attributes, server_attributes, url_attributes
+from opentelemetry.semconv.metrics import http_metrics
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otelkit import __version__
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from aiohttp import TraceConfig, web
 
 __all__ = ["aiohttp_tracing_middleware", "aiohttp_client_trace_config"]
+
+_CLIENT_METRIC_KEYS = frozenset({
+    _http.METHOD, _http.STATUS, _http.ERROR_TYPE, server_attributes.SERVER_ADDRESS, server_attributes.SERVER_PORT,
+})
 
 Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
@@ -177,19 +182,37 @@ def _request_attributes(request: Any) -> dict[str, Any]:
     )
 
 
-def aiohttp_client_trace_config(*, tracer_provider: trace.TracerProvider | None = None) -> TraceConfig:
+def aiohttp_client_trace_config(
+    *, tracer_provider: trace.TracerProvider | None = None, meter_provider: Any = None
+) -> TraceConfig:
     """An ``aiohttp.TraceConfig`` giving each client request a CLIENT span and propagating it.
 
     The span is named by the method (semconv), carries ``http.request.method``,
     ``url.full`` (without credentials), ``server.address``/``server.port`` and
     ``http.response.status_code``; status >= 400 or a transport error marks it ERROR with
     ``error.type``. Its context is injected into the outgoing headers with the global
-    propagator. Failures in this code are logged (rate-limited), never raised.
+    propagator, and ``http.client.request.duration`` (seconds) is recorded. Failures in
+    this code are logged (rate-limited), never raised.
+
+    Args:
+        tracer_provider: default the global one.
+        meter_provider: default the global one.
     """
     import aiohttp
 
     tracer = trace.get_tracer("otelkit.middleware.aiohttp.client", __version__, tracer_provider)
+    duration = metrics.get_meter("otelkit.middleware.aiohttp.client", __version__, meter_provider).create_histogram(
+        http_metrics.HTTP_CLIENT_REQUEST_DURATION,
+        unit="s",
+        description="Duration of HTTP client requests.",
+        explicit_bucket_boundaries_advisory=list(_http.DURATION_BUCKETS),
+    )
     config = aiohttp.TraceConfig()
+
+    def done(ctx: Any, span: trace.Span) -> None:
+        attrs = {k: v for k, v in ctx.otelkit_attrs.items() if k in _CLIENT_METRIC_KEYS}
+        duration.record(max(default_timer() - ctx.otelkit_start, 0.0), attrs)
+        span.end()
 
     async def on_start(session: Any, ctx: Any, params: Any) -> None:
         try:
@@ -205,6 +228,8 @@ def aiohttp_client_trace_config(*, tracer_provider: trace.TracerProvider | None 
             span = tracer.start_span("HTTP" if method == "_OTHER" else method, kind=SpanKind.CLIENT,
                                      attributes=attrs)
             ctx.otelkit_span = span
+            ctx.otelkit_attrs = attrs
+            ctx.otelkit_start = default_timer()
             inject_context(params.headers, aiohttp_headers_setter, trace.set_span_in_context(span))
         except Exception as exc:
             _http.telemetry_failed("aiohttp-client-start", exc)
@@ -215,13 +240,15 @@ def aiohttp_client_trace_config(*, tracer_provider: trace.TracerProvider | None 
             return
         try:
             status = int(params.response.status)
+            ctx.otelkit_attrs[_http.STATUS] = status
             span.set_attribute(_http.STATUS, status)
             if status >= 400:
+                ctx.otelkit_attrs[_http.ERROR_TYPE] = str(status)
                 span.set_attribute(_http.ERROR_TYPE, str(status))
                 span.set_status(Status(StatusCode.ERROR))
+            done(ctx, span)
         except Exception as exc:
             _http.telemetry_failed("aiohttp-client-end", exc)
-        finally:
             span.end()
 
     async def on_exception(session: Any, ctx: Any, params: Any) -> None:
@@ -231,11 +258,12 @@ def aiohttp_client_trace_config(*, tracer_provider: trace.TracerProvider | None 
         try:
             exc = params.exception
             span.record_exception(exc)
+            ctx.otelkit_attrs[_http.ERROR_TYPE] = type(exc).__qualname__
             span.set_attribute(_http.ERROR_TYPE, type(exc).__qualname__)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            done(ctx, span)
         except Exception as inner:
             _http.telemetry_failed("aiohttp-client-exception", inner)
-        finally:
             span.end()
 
     config.on_request_start.append(on_start)

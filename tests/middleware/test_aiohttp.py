@@ -223,6 +223,23 @@ def test_client_and_server_spans_share_one_trace(telemetry: Any) -> None:
     assert client.attributes[url_attributes.URL_FULL].endswith("/users/3")
 
 
+def test_client_duration_histogram_is_recorded(telemetry: Any) -> None:
+    config = aiohttp_client_trace_config(tracer_provider=telemetry.tracer_provider,
+                                         meter_provider=telemetry.meter_provider)
+
+    async def body(base: str) -> int:
+        async with aiohttp.ClientSession(trace_configs=[config]) as session, session.get(base + "/fail") as r:
+            return r.status
+
+    asyncio.run(_serve_and(build_app(server_mw(telemetry)), body))
+    scopes = telemetry.reader.get_metrics_data().resource_metrics[0].scope_metrics
+    (metric,) = [m for sm in scopes for m in sm.metrics if m.name == http_metrics.HTTP_CLIENT_REQUEST_DURATION]
+    point = metric.data.data_points[0]
+    assert metric.unit == "s" and point.count == 1
+    assert point.attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] == 502
+    assert point.attributes[error_attributes.ERROR_TYPE] == "502"
+
+
 def test_client_span_marks_5xx_error(telemetry: Any) -> None:
     config = aiohttp_client_trace_config(tracer_provider=telemetry.tracer_provider)
 
