@@ -267,3 +267,56 @@ def test_real_websockets_server_with_traced_handler(telemetry: Any) -> None:
 def test_traced_handler_rejects_non_callable() -> None:
     with pytest.raises(ValueError, match="expected an async callable"):
         traced_handler(None)  # type: ignore[arg-type]
+
+
+def test_chain_aiohttp_client_to_asgi_to_websocket_broadcast_is_one_trace(telemetry: Any, serve_asgi: Any) -> None:
+    import aiohttp
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from otelkit.middleware.aiohttp import aiohttp_client_trace_config
+
+    hub: list[WebSocket] = []
+
+    async def subscribe(websocket: WebSocket) -> None:
+        await websocket.accept()
+        hub.append(websocket)
+        try:
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            hub.remove(websocket)
+
+    async def publish(request: Request) -> PlainTextResponse:
+        for ws in list(hub):
+            await ws.send_text('{"event":"published"}')
+        return PlainTextResponse("sent")
+
+    chain = Starlette(routes=[WebSocketRoute("/subscribe", subscribe), Route("/publish", publish, methods=["POST"])])
+    mw = ASGITracingMiddleware(chain, tracer_provider=telemetry.tracer_provider, environ={},
+                               websocket_message_spans=True, websocket_envelope=True)
+    config = aiohttp_client_trace_config(tracer_provider=telemetry.tracer_provider)
+
+    async def main(port: int) -> tuple[Any, Context | None]:
+        async with connect(f"ws://127.0.0.1:{port}/subscribe") as ws:
+            deadline = asyncio.get_running_loop().time() + 5
+            while not hub and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            async with aiohttp.ClientSession(trace_configs=[config]) as session:
+                async with session.post(f"http://127.0.0.1:{port}/publish") as r:
+                    assert r.status == 200
+            return await recv_traced(ws)
+
+    with serve_asgi(mw) as port:
+        payload, ctx = asyncio.run(main(port))
+        spans = telemetry.wait_for(4)
+    client = [s for s in spans if s.kind is SpanKind.CLIENT][0]
+    server = telemetry.span("POST /publish")
+    send = telemetry.span("send /subscribe")
+    assert payload == '{"event":"published"}'
+    assert server.parent.span_id == client.context.span_id
+    assert send.parent.span_id == server.context.span_id  # the broadcast runs inside the request
+    assert trace.get_current_span(ctx).get_span_context().span_id == send.context.span_id
+    assert {client.context.trace_id, server.context.trace_id, send.context.trace_id} == {client.context.trace_id}
+    assert send.links[0].context == telemetry.span("WEBSOCKET /subscribe").context
