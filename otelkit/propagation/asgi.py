@@ -42,7 +42,7 @@ __all__ = [
 _logger = logging.getLogger("otelkit.propagation")
 
 _CACHE_KEY = "otelkit.header_index"
-"""Scope key under which the index is cached, with the header list it was built from."""
+"""Scope key caching ``(header list, its length, index)``: a replaced or appended-to list is re-indexed."""
 
 HeaderIndex = dict[str, Any]
 """Lower-cased header name -> raw value (bytes or str); repeats already joined."""
@@ -118,17 +118,25 @@ def header_index(scope: object) -> HeaderIndex:
     """The scope's header index, built once per request and cached in the scope."""
     if not isinstance(scope, Mapping):
         return {}
-    headers = scope.get("headers")
-    cached = scope.get(_CACHE_KEY)
-    if cached is not None and cached[0] is headers:
-        return cached[1]  # type: ignore[no-any-return]
+    try:
+        headers = scope.get("headers")
+        cached = scope.get(_CACHE_KEY)
+        if (type(cached) is tuple and len(cached) == 3 and cached[0] is headers
+                and cached[1] == _size(headers) and type(cached[2]) is dict):
+            return cached[2]
+    except Exception:  # a Mapping whose get() misbehaves
+        return {}
     index = index_headers(headers)
     if isinstance(scope, MutableMapping):
         try:
-            scope[_CACHE_KEY] = (headers, index)
+            scope[_CACHE_KEY] = (headers, _size(headers), index)
         except Exception:  # pragma: no cover - a read-only mapping posing as mutable
             pass
     return index
+
+
+def _size(headers: object) -> int:
+    return len(headers) if isinstance(headers, (list, tuple)) else -1
 
 
 class HeaderIndexGetter(textmap.Getter[HeaderIndex]):

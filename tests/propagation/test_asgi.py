@@ -56,6 +56,13 @@ def test_index_is_rebuilt_when_headers_are_replaced() -> None:
     assert asgi.asgi_getter.get(s, "a") == ["2"]
 
 
+def test_index_is_rebuilt_when_a_header_is_appended() -> None:
+    s = scope((b"a", b"1"))
+    asgi.header_index(s)
+    s["headers"].append((b"traceparent", TP.encode()))
+    assert asgi.asgi_getter.get(s, "traceparent") == [TP]
+
+
 def test_valid_traceparent_is_extracted() -> None:
     sc = parent_of(scope((b"traceparent", TP.encode())))
     assert sc.trace_id == int(TRACE_ID, 16) and sc.is_remote
@@ -134,6 +141,13 @@ def test_malformed_header_lists_never_raise(headers: Any) -> None:
 def test_non_scope_carriers_never_raise(carrier: Any) -> None:
     assert asgi.asgi_getter.get(carrier, "traceparent") is None
     assert asgi.asgi_getter.keys(carrier) == []
+
+
+@pytest.mark.parametrize("junk", [5, (1,), ("x", "y"), (None, 1, "not a dict")])
+def test_junk_in_the_cache_key_is_ignored(junk: Any) -> None:
+    s = scope((b"traceparent", TP.encode()))
+    s["otelkit.header_index"] = junk
+    assert asgi.asgi_getter.get(s, "traceparent") == [TP]
 
 
 def test_setter_appends_lowercase_byte_pair() -> None:
