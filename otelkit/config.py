@@ -498,7 +498,7 @@ OTELKIT_KAFKA_CONSUMER_CONTEXT = enum_setting(
     "How a per-message `process` span relates to the producer's context: `link` (the "
     "messaging semconv default: keep the current trace, link the producer) or `parent` "
     "(continue the producer's trace, and link it too).",
-    component="middleware",
+    component="carriers",
 )
 OTELKIT_KAFKA_MAX_LINKS = int_setting(
     "OTELKIT_KAFKA_MAX_LINKS",
@@ -506,7 +506,42 @@ OTELKIT_KAFKA_MAX_LINKS = int_setting(
     "Most producer links one Kafka batch span carries; the rest are counted in "
     "`otelkit.kafka.links_dropped`.",
     min=0,
-    component="middleware",
+    component="carriers",
+)
+OTELKIT_ASGI_EXCLUDED_PATHS = str_setting(
+    "OTELKIT_ASGI_EXCLUDED_PATHS",
+    "",
+    "Request paths the ASGI and aiohttp middleware do not trace, comma-separated: exact "
+    "paths, or prefixes ending in `*` (`/health,/metrics,/internal/*`). Replaces the "
+    "OTEL_PYTHON_*_EXCLUDED_URLS regexes when set.",
+    allowed="comma-separated paths; a trailing * makes a prefix",
+    component="carriers",
+)
+OTEL_PYTHON_ASGI_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_ASGI_EXCLUDED_URLS",
+    "",
+    "Contrib's comma-separated regexes of URLs the ASGI middleware skips; otelkit searches "
+    "them in the request path. Wins over OTEL_PYTHON_EXCLUDED_URLS.",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
+    "",
+    "Contrib's regexes of URLs the aiohttp server middleware skips (searched in the path). "
+    "Wins over OTEL_PYTHON_EXCLUDED_URLS.",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+OTEL_PYTHON_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_EXCLUDED_URLS",
+    "",
+    "Contrib's regexes of URLs no HTTP server instrumentation traces (searched in the path).",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
 )
 
 
