@@ -6,19 +6,19 @@ from opentelemetry.trace import StatusCode
 from otelkit.tail.policies import StatusCodePolicy
 from otelkit.tail.policy import Outcome
 
-E, O, U = StatusCode.ERROR, StatusCode.OK, StatusCode.UNSET
+E, OK, U = StatusCode.ERROR, StatusCode.OK, StatusCode.UNSET
 
 
 @pytest.mark.parametrize(
     ("codes", "statuses", "outcome"),
     [
         (["ERROR"], [U, E], Outcome.SAMPLED),
-        (["ERROR"], [U, O], Outcome.NOT_SAMPLED),
+        (["ERROR"], [U, OK], Outcome.NOT_SAMPLED),
         (["error"], [E], Outcome.SAMPLED),
-        (["OK"], [U, O], Outcome.SAMPLED),
+        (["OK"], [U, OK], Outcome.SAMPLED),
         (["OK", "ERROR"], [U, U], Outcome.NOT_SAMPLED),
         (["UNSET"], [U], Outcome.SAMPLED),
-        ([StatusCode.OK], [O], Outcome.SAMPLED),
+        ([StatusCode.OK], [OK], Outcome.SAMPLED),
         ("ERROR", [E], Outcome.SAMPLED),
     ],
 )
