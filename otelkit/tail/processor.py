@@ -137,6 +137,11 @@ class TailSamplingProcessor(SpanProcessor):
         self._dropped: DecisionCache[bool] = DecisionCache(self.limits.decision_cache_size)
         self._buffered_spans = 0
         self._buffered_bytes = 0
+        # limits copied to plain attributes for the hot path
+        self._wait_s = self.limits.decision_wait_s
+        self._max_spans = self.limits.max_spans
+        self._max_bytes = self.limits.max_bytes
+        self._max_per_trace = self.limits.max_spans_per_trace
 
     # -- hot path ----------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -147,10 +152,6 @@ class TailSamplingProcessor(SpanProcessor):
             ctx = span.context
             if ctx is None:
                 return
-            if self._stopped:
-                with self._lock:
-                    self.counters.after_shutdown()
-                return
             tid = ctx.trace_id
             size = estimate_span_bytes(span)
             parent = span.parent
@@ -159,36 +160,49 @@ class TailSamplingProcessor(SpanProcessor):
             with self._lock:
                 trace = self._traces.get(tid)
                 if trace is None:
-                    pending = self._deciding.get(tid)
-                    if pending is not None:
-                        pending.append(span)
-                        return
-                    late = self._kept.get(tid)
-                    if late is not None:
-                        self.counters.late_kept(late[0])
-                    elif tid in self._dropped:
-                        self.counters.late_dropped()
-                        return
-                    else:
-                        trace = self._traces[tid] = _Trace(now)
+                    trace, late = self._route_locked(tid, span, now)
                 if trace is not None:
-                    trace.spans.append(span)
+                    spans = trace.spans
+                    spans.append(span)
                     trace.bytes += size
                     self._buffered_spans += 1
                     self._buffered_bytes += size
                     if parent is None or parent.is_remote:
-                        self._root_due.append((now + self.limits.decision_wait_s, tid))
+                        self._root_due.append((now + self._wait_s, tid))
                     if (
-                        len(trace.spans) > self.limits.max_spans_per_trace
-                        or self._buffered_spans > self.limits.max_spans
-                        or self._buffered_bytes > self.limits.max_bytes
+                        len(spans) > self._max_per_trace
+                        or self._buffered_spans > self._max_spans
+                        or self._buffered_bytes > self._max_bytes
                     ):
                         self._overflow_locked(tid, trace)
-                    return
             if late is not None:
                 self.downstream.on_end(exportable(span, late[0], late[1]))
         except Exception:  # noqa: BLE001 - the hot path never raises into the app
             _logger.debug("tail on_end failed", exc_info=True)
+
+    def _route_locked(
+        self, tid: int, span: ReadableSpan, now: float
+    ) -> tuple[_Trace | None, tuple[str, int | None] | None]:
+        """A span of a trace not in the buffer: in flight, late (kept/dropped) or new.
+
+        Returns (buffer to append to, or None) and the cached keep decision for a late span.
+        """
+        pending = self._deciding.get(tid)
+        if pending is not None:
+            pending.append(span)
+            return None, None
+        late = self._kept.get(tid)
+        if late is not None:
+            self.counters.late_kept(late[0])
+            return None, late
+        if tid in self._dropped:
+            self.counters.late_dropped()
+            return None, None
+        if self._stopped:
+            self.counters.after_shutdown()
+            return None, None
+        trace = self._traces[tid] = _Trace(now)
+        return trace, None
 
     def _take_locked(self, tid: int) -> _Trace | None:
         trace = self._traces.pop(tid, None)
