@@ -29,19 +29,17 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otelkit import config
-from otelkit._warn import warn_limited
 from otelkit.tail._limits import Limits
 from otelkit.tail._stats import Counters
 from otelkit.tail.cache import DecisionCache
 from otelkit.tail.forward import exportable
-from otelkit.tail.policy import Outcome, Policy, TraceView
+from otelkit.tail.policy import Policy, TraceView
 from otelkit.tail.size import estimate_span_bytes
+from otelkit.tail.verdict import evaluate
 
 __all__ = ["TailSamplingProcessor"]
 
 _logger = logging.getLogger("otelkit.tail")
-_NO_MATCH = "no_match"
-_EVICTED = "evicted"
 
 
 class _Trace:
@@ -230,6 +228,7 @@ class TailSamplingProcessor(SpanProcessor):
             if taken is None:
                 continue
             if decide:
+                self._deciding[victim] = []  # spans arriving meanwhile join the decision
                 self._early.append((victim, taken))
                 self._early_spans += len(taken.spans)
                 self.counters.decided_early += 1
@@ -250,18 +249,18 @@ class TailSamplingProcessor(SpanProcessor):
             batch = self._collect_due(at, everything)
             if not batch:
                 return 0
-            verdicts = [self._evaluate(TraceView(tid, trace.spans)) for tid, trace in batch]
+            verdicts = [evaluate(self.policies, TraceView(tid, trace.spans), self.counters) for tid, trace in batch]
             forward: list[tuple[list[ReadableSpan], str, int | None]] = []
             with self._lock:
-                for (tid, trace), (label, threshold) in zip(batch, verdicts, strict=True):
+                for (tid, trace), (keep, label, threshold) in zip(batch, verdicts, strict=True):
                     spans = trace.spans + self._deciding.pop(tid, [])
-                    if label is not None and not label.startswith("!"):
+                    if keep:
                         self._kept.put(tid, (label, threshold))
                         self.counters.kept(label, len(spans))
                         forward.append((spans, label, threshold))
                     else:
                         self._dropped.put(tid, True)
-                        self.counters.dropped(label[1:] if label else _NO_MATCH, len(spans))
+                        self.counters.dropped(label, len(spans))
             for spans, label, threshold in forward:
                 for span in spans:
                     self.downstream.on_end(exportable(span, label, threshold))
@@ -285,35 +284,8 @@ class TailSamplingProcessor(SpanProcessor):
                 self._take_locked(tid)
                 batch.append((tid, trace))
             for tid, _ in batch:
-                self._deciding[tid] = []
+                self._deciding.setdefault(tid, [])
             return batch
-
-    def _evaluate(self, view: TraceView) -> tuple[str | None, int | None]:
-        """(label, threshold): label of the keeping policy, ``"!name"`` for a veto by
-        ``name``, or None when no policy kept the trace."""
-        start = time.perf_counter()
-        keeper: str | None = None
-        thresholds: list[int | None] = []
-        for policy in self.policies:
-            try:
-                decision = policy.evaluate(view)
-            except Exception as exc:  # noqa: BLE001 - a broken policy must not stop decisions
-                warn_limited(_logger, "tail-policy:" + policy.name, "tail policy %r failed: %s", policy.name, exc)
-                continue
-            if decision.outcome is Outcome.DROPPED:
-                return "!" + policy.name, None
-            if decision.sampled:
-                if keeper is None:
-                    keeper = policy.name if decision.via is None else f"{policy.name}/{decision.via}"
-                thresholds.append(decision.threshold)
-        self.counters.observe_decision(time.perf_counter() - start)
-        if keeper is None:
-            return None, None
-        if 0 in thresholds:
-            return keeper, 0
-        if None in thresholds:
-            return keeper, None
-        return keeper, min(t for t in thresholds if t is not None)
 
     # -- worker, lifecycle ---------------------------------------------------------------
     def _start_worker(self) -> None:

@@ -280,3 +280,24 @@ def test_default_policies_come_from_env(clock, span) -> None:
                                  self_metrics=False, environ={"OTELKIT_TAIL_POLICIES": "latency(threshold_ms=5)"})
     assert [p.name for p in proc.policies] == ["latency"]
     assert isinstance(proc.policies[0], LatencyPolicy)
+
+
+def test_after_fork_the_child_starts_empty(clock, span) -> None:
+    proc, exporter = make(clock)
+    proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
+    proc._after_fork()  # what os.register_at_fork runs in the child
+    assert proc.stats()["buffered_spans"] == 0
+    proc.on_end(span(trace_id=1, span_id=3, status=StatusCode.ERROR))
+    clock.advance(1)
+    proc.process_due()
+    assert exported_ids(exporter) == [3]  # the parent's buffered span is never exported by the child
+
+
+def test_span_arriving_while_trace_is_decided_early_joins_it(clock, span) -> None:
+    proc, exporter = make(clock, max_spans_per_trace=1, overflow="decide")
+    proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=1, span_id=3, parent_id=1))  # overflows: queued for an early decision
+    proc.on_end(span(trace_id=1, span_id=4, parent_id=1))  # arrives before the worker decided
+    assert proc.stats()["buffered_traces"] == 0
+    proc.process_due()
+    assert sorted(exported_ids(exporter)) == [2, 3, 4]
