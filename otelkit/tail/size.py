@@ -35,8 +35,11 @@ def estimate_span_bytes(span: ReadableSpan) -> int:
         for value in plain.values():
             if value.__class__ is str:
                 size += len(value)
-    if span._events:
-        size += EVENT_BYTES * len(span._events)
-    if span._links:
-        size += LINK_BYTES * len(span._links)
+    # BoundedList's deque: its own __len__ is a Python-level call.
+    events = getattr(span._events, "_dq", span._events)
+    if events:
+        size += EVENT_BYTES * len(events)
+    links = getattr(span._links, "_dq", span._links)
+    if links:
+        size += LINK_BYTES * len(links)
     return size
