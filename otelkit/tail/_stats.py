@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Counters"]
+__all__ = ["Counters", "LATE_AGE_BOUNDS_S"]
+
+LATE_AGE_BOUNDS_S = (0.1, 1.0, 10.0, 60.0, 600.0)
+"""Upper bounds (s) of the late-span age buckets: time from the decision to the late span."""
+
+
+def _age_key(age_s: float) -> str:
+    for bound in LATE_AGE_BOUNDS_S:
+        if age_s <= bound:
+            return f"<={bound:g}s"
+    return f">{LATE_AGE_BOUNDS_S[-1]:g}s"
 
 
 class Counters:
@@ -27,6 +37,7 @@ class Counters:
         self.spans_dropped_by_policy: dict[str, int] = {}
         self.late_spans_kept = 0
         self.late_spans_dropped = 0
+        self.late_span_age: dict[str, int] = {}
         self.evicted_traces = 0
         self.decided_early = 0
         self.decisions = 0
@@ -52,12 +63,18 @@ class Counters:
         self.evicted_traces += 1
         self.dropped("evicted", spans)
 
-    def late_kept(self, policy: str) -> None:
+    def _late_age(self, age_s: float) -> None:
+        key = _age_key(age_s)
+        self.late_span_age[key] = self.late_span_age.get(key, 0) + 1
+
+    def late_kept(self, policy: str, age_s: float = 0.0) -> None:
+        self._late_age(age_s)
         self.late_spans_kept += 1
         self.spans_kept += 1
         self.spans_kept_by_policy[policy] = self.spans_kept_by_policy.get(policy, 0) + 1
 
-    def late_dropped(self) -> None:
+    def late_dropped(self, age_s: float = 0.0) -> None:
+        self._late_age(age_s)
         self.late_spans_dropped += 1
         self._dropped_spans("late", 1)
 
@@ -83,6 +100,7 @@ class Counters:
             "spans_dropped_by_policy": dict(self.spans_dropped_by_policy),
             "late_spans_kept": self.late_spans_kept,
             "late_spans_dropped": self.late_spans_dropped,
+            "late_span_age": dict(self.late_span_age),
             "evicted_traces": self.evicted_traces,
             "decided_early": self.decided_early,
             "decisions": self.decisions,

@@ -10,6 +10,7 @@ instrument                                  unit   attributes / meaning
 ``otelkit.tail.traces`` (counter)           1      ``decision`` kept/dropped, ``policy``
 ``otelkit.tail.spans`` (counter)            1      ``decision`` kept/dropped, ``policy``
 ``otelkit.tail.late_spans`` (counter)       1      ``outcome`` kept/dropped
+``otelkit.tail.late_span_age`` (counter)    1      ``age`` bucket: ``<=0.1s`` ... ``>600s``
 ``otelkit.tail.evicted_traces`` (counter)   1      traces dropped by a buffer overflow
 ``otelkit.tail.decided_early`` (counter)    1      traces decided early by a buffer overflow
 ``otelkit.tail.buffered.traces`` (gauge)    1      undecided traces
@@ -78,6 +79,12 @@ def register(processor: TailSamplingProcessor) -> Any:
                                  Observation(s["late_spans_dropped"], {"outcome": "dropped"})])],
         unit="1",
         description="Spans that ended after their trace was decided, by outcome.",
+    )
+    meter.create_observable_counter(
+        "otelkit.tail.late_span_age",
+        [_reader(ref, lambda s: [Observation(n, {"age": bucket}) for bucket, n in s["late_span_age"].items()])],
+        unit="1",
+        description="Late spans by time since their trace's decision (bucket upper bounds).",
     )
     for key, what in (("evicted_traces", "evicted by a buffer overflow"),
                       ("decided_early", "decided early by a buffer overflow")):

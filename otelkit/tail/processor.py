@@ -131,8 +131,9 @@ class TailSamplingProcessor(SpanProcessor):
         self._early: list[tuple[int, _Trace]] = []
         self._early_spans = 0
         self._deciding: dict[int, list[ReadableSpan]] = {}
-        self._kept: DecisionCache[tuple[str, int | None]] = DecisionCache(self.limits.decision_cache_size)
-        self._dropped: DecisionCache[bool] = DecisionCache(self.limits.decision_cache_size)
+        # trace ID -> (label, threshold, decided at) / decided at
+        self._kept: DecisionCache[tuple[str, int | None, float]] = DecisionCache(self.limits.decision_cache_size)
+        self._dropped: DecisionCache[float] = DecisionCache(self.limits.decision_cache_size)
         self._buffered_spans = 0
         self._buffered_bytes = 0
         # limits copied to plain attributes for the hot path
@@ -189,12 +190,13 @@ class TailSamplingProcessor(SpanProcessor):
         if pending is not None:
             pending.append(span)
             return None, None
-        late = self._kept.get(tid)
-        if late is not None:
-            self.counters.late_kept(late[0])
-            return None, late
-        if tid in self._dropped:
-            self.counters.late_dropped()
+        kept = self._kept.get(tid)
+        if kept is not None:
+            self.counters.late_kept(kept[0], now - kept[2])
+            return None, (kept[0], kept[1])
+        dropped_at = self._dropped.get(tid)
+        if dropped_at is not None:
+            self.counters.late_dropped(now - dropped_at)
             return None, None
         if self._stopped:
             self.counters.after_shutdown()
@@ -233,7 +235,7 @@ class TailSamplingProcessor(SpanProcessor):
                 self._early_spans += len(taken.spans)
                 self.counters.decided_early += 1
             else:
-                self._dropped.put(victim, True)
+                self._dropped.put(victim, self._clock())
                 self.counters.evicted(len(taken.spans))
         if decide:
             self._wake.set()
@@ -251,15 +253,16 @@ class TailSamplingProcessor(SpanProcessor):
                 return 0
             verdicts = [evaluate(self.policies, TraceView(tid, trace.spans), self.counters) for tid, trace in batch]
             forward: list[tuple[list[ReadableSpan], str, int | None]] = []
+            decided_at = self._clock()
             with self._lock:
                 for (tid, trace), (keep, label, threshold) in zip(batch, verdicts, strict=True):
                     spans = trace.spans + self._deciding.pop(tid, [])
                     if keep:
-                        self._kept.put(tid, (label, threshold))
+                        self._kept.put(tid, (label, threshold, decided_at))
                         self.counters.kept(label, len(spans))
                         forward.append((spans, label, threshold))
                     else:
-                        self._dropped.put(tid, True)
+                        self._dropped.put(tid, decided_at)
                         self.counters.dropped(label, len(spans))
             for spans, label, threshold in forward:
                 for span in spans:
@@ -334,12 +337,18 @@ class TailSamplingProcessor(SpanProcessor):
         self.downstream.shutdown()
 
     def stats(self) -> dict[str, Any]:
-        """Counters and buffer gauges (plain ints/dicts) plus the downstream's ``stats()``."""
+        """Counters and buffer gauges (plain ints/dicts) plus the downstream's ``stats()``.
+
+        ``buffered_*`` describe the buffer the limits apply to; ``awaiting_decision_spans``
+        counts spans of traces an overflow queued for an early decision (at most
+        ``max_spans``) that the worker has not decided yet.
+        """
         with self._lock:
             out = self.counters.snapshot()
             out["buffered_traces"] = len(self._traces)
-            out["buffered_spans"] = self._buffered_spans + self._early_spans
+            out["buffered_spans"] = self._buffered_spans
             out["buffered_bytes"] = self._buffered_bytes
+            out["awaiting_decision_spans"] = self._early_spans
         inner = getattr(self.downstream, "stats", None)
         if callable(inner):
             try:

@@ -85,9 +85,11 @@ def test_late_span_follows_the_decision(clock, span, status, late_kept, late_dro
     proc.on_end(span(span_id=1, status=status))
     clock.advance(1)
     proc.process_due()
-    proc.on_end(span(span_id=9, parent_id=1))  # ends after the decision
+    clock.advance(5)
+    proc.on_end(span(span_id=9, parent_id=1))  # ends 5 s after the decision
     stats = proc.stats()
     assert (stats["late_spans_kept"], stats["late_spans_dropped"]) == (late_kept, late_dropped)
+    assert stats["late_span_age"] == {"<=10s": 1}
     assert (9 in exported_ids(exporter)) == bool(late_kept)
     assert proc.stats()["buffered_spans"] == 0  # no new buffer was started
 

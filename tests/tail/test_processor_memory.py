@@ -80,7 +80,8 @@ def test_decide_mode_keeps_errors_under_span_pressure(clock, span) -> None:
     proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
     for tid in range(2, 30):
         proc.on_end(span(trace_id=tid, span_id=2, parent_id=1))
-    assert proc.stats()["buffered_spans"] <= 10 + 10  # buffer plus at most max_spans awaiting the worker
+    assert proc.stats()["buffered_spans"] <= 10
+    assert proc.stats()["awaiting_decision_spans"] == 10  # at most max_spans wait for the worker
     proc.process_due()  # decides the 10 early ones; the 10 buffered are not due yet
     proc.process_due(everything=True)
     assert [s.context.trace_id for s in exporter.get_finished_spans()] == [1]
