@@ -1,0 +1,366 @@
+"""SmartBatchSpanProcessor: a drop-in for the SDK's BatchSpanProcessor that adapts to load.
+
+``on_end`` appends to a deque after one length check: no lock, no logging, no metric call.
+One worker thread turns the queue into batches whose size and wait follow EWMAs of the
+arrival rate, export latency and encoded bytes/span (``otelkit.batch._adaptive``), and hands
+them to up to k export threads (``otelkit.batch._exports``). Counting is exact: at quiescence
+``spans_received == spans_exported + spans_failed + dropped_queue_full + dropped_shutdown +
+queue_size``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from otelkit._warn import warn_limited
+from otelkit.batch._adaptive import Adaptation
+from otelkit.batch._exports import DROPPED, EXPORTED, ExportSlots, Job
+from otelkit.batch._metrics import BatchMetrics
+from otelkit.batch._options import BatchOptions
+
+__all__ = ["SmartBatchSpanProcessor"]
+
+_logger = logging.getLogger("otelkit.batch")
+_POLL_S = 0.1  # longest the worker sleeps while every export slot is busy
+
+
+class SmartBatchSpanProcessor(SpanProcessor):
+    """Adaptive batching span processor; same constructor shape as ``BatchSpanProcessor``.
+
+    Args:
+        span_exporter: where batches go. With ``max_concurrent_exports > 1`` its ``export``
+            is called from several threads at once, so it must be thread-safe (otelkit's
+            exporters and the stock OTLP exporters are).
+        max_queue_size: queue capacity (spans); default ``OTELKIT_BATCH_MAX_QUEUE``, else
+            ``OTEL_BSP_MAX_QUEUE_SIZE``, else 65536.
+        schedule_delay_millis: upper bound of the adaptive wait (ms); default
+            ``OTEL_BSP_SCHEDULE_DELAY`` (5000).
+        max_export_batch_size: largest batch (spans); default ``OTELKIT_BATCH_MAX_SIZE``,
+            else ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, else 8192.
+        export_timeout_millis: one export call's timeout and the shutdown budget (ms);
+            default ``OTEL_BSP_EXPORT_TIMEOUT`` (30000).
+        **options: keyword-only ``min_batch``, ``freshness_ms``, ``startup_ms``,
+            ``max_concurrent_exports``, ``overflow`` (``drop``/``block``),
+            ``block_timeout_ms``, ``max_request_bytes``, ``self_metrics`` (see
+            :class:`~otelkit.batch._options.BatchOptions`), plus ``meter_provider`` and
+            ``environ`` (mapping read instead of ``os.environ``).
+
+    Raises:
+        ValueError: an explicit option is out of range or unknown.
+    """
+
+    def __init__(
+        self,
+        span_exporter: SpanExporter,
+        max_queue_size: int | None = None,
+        schedule_delay_millis: float | None = None,
+        max_export_batch_size: int | None = None,
+        export_timeout_millis: float | None = None,
+        *,
+        meter_provider: MeterProvider | None = None,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> None:
+        self._exporter = span_exporter
+        self.options = BatchOptions.resolve(
+            environ,
+            max_queue_size=max_queue_size,
+            max_wait_ms=None if schedule_delay_millis is None else int(schedule_delay_millis),
+            max_batch=max_export_batch_size,
+            export_timeout_ms=None if export_timeout_millis is None else int(export_timeout_millis),
+            **options,
+        )
+        o = self.options
+        self._capacity = o.max_queue_size
+        self._block_s = o.block_timeout_ms / 1e3 if o.overflow == "block" else 0.0
+        self._timeout_s = o.export_timeout_ms / 1e3
+        self._exporter_stats = getattr(span_exporter, "stats", None)
+        self._closed = False
+        self._metrics = BatchMetrics(self.stats, meter_provider) if o.self_metrics else None
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            weak_reset = weakref.WeakMethod(self._reset)
+
+            def _after_in_child() -> None:
+                reset = weak_reset()
+                if reset is not None:
+                    reset()
+
+            os.register_at_fork(after_in_child=_after_in_child)
+
+    def _reset(self) -> None:
+        """Fresh state: at construction and in a forked child (empty queue, zero counters)."""
+        o = self.options
+        self._pid = os.getpid()
+        self._queue: deque[ReadableSpan] = deque()
+        self._cv = threading.Condition(threading.Lock())
+        self._space = threading.Condition(threading.Lock())
+        self._wake = threading.Event()
+        self._wake_at = 1  # on_end kicks the worker once the queue holds this many spans
+        self._limit = 0 if self._closed else self._capacity  # 0 routes every span to _reject
+        self._taken = self._exported = self._failed = 0
+        self._dropped_queue_full = self._rejected_shutdown = self._discarded_shutdown = 0
+        self._warned_drops = 0
+        self._flush_target = 0
+        self._drain_until: float | None = None
+        self._bytes_seen = (0, 0)
+        self._adapt = Adaptation(
+            min_batch=o.min_batch, max_batch=o.max_batch, max_bytes=o.max_request_bytes,
+            freshness_s=o.freshness_ms / 1e3, max_wait_s=o.max_wait_ms / 1e3,
+            startup_s=o.startup_ms / 1e3, concurrency=o.max_concurrent_exports,
+        )
+        self._slots = ExportSlots(self._exporter, o.max_concurrent_exports, self._timeout_s, self._cv,
+                                  self._job_ended, self._export_called)
+        self._unfinished: dict[int, Job] = {}
+        if self._closed:
+            self._slots.stopped = True
+            return
+        self._worker = threading.Thread(target=self._run, name="OtelkitBatchWorker", daemon=True)
+        self._worker.start()
+
+    # ------------------------------------------------------------------ hot path
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Nothing to do when a span starts."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Queue a sampled span: one length check and an append; never blocks unless the
+        ``block`` overflow policy is on (then at most ``block_timeout_ms``), never raises."""
+        if not span.context.trace_flags.sampled:
+            return
+        if self._pid != os.getpid():
+            self._forked()
+        queue = self._queue
+        if len(queue) >= self._limit:
+            self._reject(span)
+            return
+        queue.append(span)
+        if len(queue) >= self._wake_at and not self._wake.is_set():
+            self._wake.set()
+
+    def _forked(self) -> None:
+        # uWSGI-style fork without Python's at-fork hooks: the PID check catches it.
+        self._pid = os.getpid()
+        self._reset()
+
+    def _reject(self, span: ReadableSpan) -> None:
+        if self._block_s > 0 and not self._closed and self._wait_for_space():
+            self._queue.append(span)
+            self._wake.set()
+            return
+        with self._cv:
+            if self._closed:
+                self._rejected_shutdown += 1
+            else:
+                self._dropped_queue_full += 1
+
+    def _wait_for_space(self) -> bool:
+        deadline = time.monotonic() + self._block_s
+        self._wake.set()
+        with self._space:
+            while len(self._queue) >= self._capacity and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._space.wait(left)
+        return not self._closed
+
+    # ------------------------------------------------------------------ worker
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # pragma: no cover - a bug here must be visible, not silent
+            _logger.exception("otelkit batch worker stopped")
+
+    def _loop(self) -> None:
+        queue, adapt, wake = self._queue, self._adapt, self._wake
+        since: float | None = None  # when the oldest queued span was first seen
+        while True:
+            now = time.monotonic()
+            with self._cv:
+                next_reap = self._slots.reap(now)
+            self._warn_drops()
+            draining = self._drain_until is not None
+            if draining and (not queue or now >= self._drain_until):  # type: ignore[operator]
+                self._wait_unfinished()
+                return
+            if not queue:
+                since = None
+                wake.clear()
+                self._wake_at = 1
+                if not queue and self._drain_until is None:
+                    wake.wait(next_reap)
+                continue
+            if since is None:
+                since = now
+            due = since + adapt.current_wait()
+            flushing = self._flush_target > self._taken
+            if not (draining or flushing or len(queue) >= adapt.target or now >= due):
+                wake.clear()
+                self._wake_at = adapt.target
+                if len(queue) < adapt.target and self._flush_target <= self._taken and self._drain_until is None:
+                    wake.wait(due - now if next_reap is None else min(due - now, next_reap))
+                continue
+            if self._dispatch(now):
+                since = now if queue else None
+
+    def _dispatch(self, now: float) -> bool:
+        """Take one batch and hand it to a free export slot; False if no slot became free."""
+        with self._cv:
+            if not self._slots.free():
+                self._cv.wait(_POLL_S)
+                if not self._slots.free() or self._slots.stopped:
+                    return False
+            queue = self._queue
+            self._adapt.observe_arrivals(self._taken + len(queue) + self._dropped_queue_full, now)
+            n = min(len(queue), self._adapt.cap)
+            batch = [queue.popleft() for _ in range(n)]
+            job = Job(batch, self._taken)
+            self._taken += n
+            self._unfinished[job.start_seq] = job
+            self._slots.submit(job)
+        if self._block_s > 0:
+            with self._space:
+                self._space.notify_all()
+        return True
+
+    def _wait_unfinished(self) -> None:
+        with self._cv:
+            while self._unfinished and self._drain_until is not None:
+                left = self._drain_until - time.monotonic()
+                if left <= 0:
+                    return
+                self._cv.wait(left)
+
+    def _job_ended(self, job: Job, outcome: str, seconds: float) -> None:
+        # Under self._cv (called by ExportSlots).
+        n = len(job.batch)
+        del self._unfinished[job.start_seq]
+        if outcome == EXPORTED:
+            self._exported += n
+        elif outcome == DROPPED:
+            self._discarded_shutdown += n
+        else:
+            self._failed += n
+        if outcome != DROPPED:
+            self._adapt.observe_export(seconds)
+        self._cv.notify_all()
+
+    def _export_called(self, seconds: float, ok: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.record_export(seconds, ok)
+        if callable(self._exporter_stats):
+            try:
+                snap = self._exporter_stats()
+                raw, spans = int(snap["raw_bytes"]), int(snap["spans_exported"])
+            except Exception:  # noqa: BLE001 - bytes/span is optional: skip when unknown
+                return
+            with self._cv:
+                last_raw, last_spans = self._bytes_seen
+                self._bytes_seen = (raw, spans)
+                self._adapt.observe_bytes(raw - last_raw, spans - last_spans)
+
+    def _warn_drops(self) -> None:
+        dropped = self._dropped_queue_full
+        if dropped > self._warned_drops:
+            self._warned_drops = dropped
+            warn_limited(_logger, "batch:queue-full",
+                         "SmartBatchSpanProcessor queue full (capacity %d spans): %d spans dropped so far",
+                         self._capacity, dropped)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Export every span queued before this call; True when all of them reached an outcome
+        (exported or failed) within ``timeout_millis``, False otherwise (or after shutdown)."""
+        deadline = time.monotonic() + max(0, timeout_millis) / 1e3
+        if self._pid != os.getpid():
+            self._forked()
+        with self._cv:
+            if self._closed:
+                return False
+            target = self._taken + len(self._queue)
+            self._flush_target = max(self._flush_target, target)
+        self._wake.set()
+        with self._cv:
+            while True:
+                now = time.monotonic()
+                self._slots.reap(now)
+                first = next(iter(self._unfinished), target)
+                if self._taken >= target and first >= target:
+                    return True
+                if now >= deadline:
+                    return False
+                self._cv.wait(min(deadline - now, _POLL_S))
+
+    def shutdown(self) -> None:
+        """Drain within the export timeout, then stop: spans still queued or never started
+        count as ``dropped_shutdown``, exports still running as ``spans_failed``; no export
+        starts after this returns. Later calls do nothing."""
+        with self._cv:
+            if self._closed:
+                return
+            self._closed = True
+            self._limit = 0
+            deadline = time.monotonic() + self._timeout_s
+            self._drain_until = deadline
+            self._cv.notify_all()
+        with self._space:
+            self._space.notify_all()
+        self._wake.set()
+        self._worker.join(max(0.0, deadline - time.monotonic()))
+        with self._cv:
+            self._slots.stop(time.monotonic())
+            while self._queue:
+                self._queue.popleft()
+                self._taken += 1
+                self._discarded_shutdown += 1
+        self._shutdown_exporter(deadline)
+
+    def _shutdown_exporter(self, deadline: float) -> None:
+        def run() -> None:
+            try:
+                self._exporter.shutdown()
+            except Exception as exc:  # noqa: BLE001
+                warn_limited(_logger, "batch:exporter-shutdown", "exporter shutdown raised: %r", exc)
+
+        thread = threading.Thread(target=run, name="OtelkitBatchExporterShutdown", daemon=True)
+        thread.start()
+        thread.join(max(0.01, deadline - time.monotonic()))
+
+    # ------------------------------------------------------------------ stats
+
+    def stats(self) -> dict[str, Any]:
+        """A consistent snapshot of counters and adaptive targets (plain ints/floats)."""
+        with self._cv:
+            queued = len(self._queue)
+            adapt = self._adapt
+            dropped_shutdown = self._rejected_shutdown + self._discarded_shutdown
+            return {
+                "spans_received": self._taken + queued + self._dropped_queue_full + self._rejected_shutdown,
+                "spans_exported": self._exported,
+                "spans_failed": self._failed,
+                "dropped_queue_full": self._dropped_queue_full,
+                "dropped_shutdown": dropped_shutdown,
+                "queue_size": queued,
+                "queue_capacity": self._capacity,
+                "target_batch": adapt.target,
+                "target_wait_ms": adapt.wait_s * 1e3,
+                "arrival_rate_ewma": adapt.rate or 0.0,
+                "export_latency_ms_ewma": (adapt.latency_s or 0.0) * 1e3,
+                "bytes_per_span_ewma": adapt.bytes_per_span or 0.0,
+                **self._slots.snapshot(),
+            }
