@@ -50,7 +50,7 @@ def batch_cap(max_batch: int, max_bytes: int, bytes_per_span: float | None) -> i
 def target_batch(rate: float | None, wait_s: float, min_batch: int, cap: int) -> int:
     """Spans to collect before flushing: what arrives in one wait, within ``[min_batch, cap]``."""
     expected = 0.0 if rate is None else rate * wait_s
-    return int(clamp(math.ceil(expected), min(min_batch, cap), cap))
+    return int(clamp(math.ceil(expected - 1e-6), min(min_batch, cap), cap))
 
 
 def target_wait(latency_s: float | None, concurrency: int, freshness_s: float, max_wait_s: float) -> float:

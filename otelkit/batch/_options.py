@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from otelkit import config
+from otelkit._warn import warn_limited
 from otelkit.config import Setting
 
 __all__ = ["BatchOptions", "OVERFLOW_POLICIES"]
 
 OVERFLOW_POLICIES = ("drop", "block")
+
+_config_logger = logging.getLogger("otelkit.config")
 
 
 def _pick(explicit: int | None, own: Setting[int], stock: Setting[int], env: Mapping[str, str] | None) -> int:
@@ -21,8 +25,12 @@ def _pick(explicit: int | None, own: Setting[int], stock: Setting[int], env: Map
         return explicit
     if own.raw(env) is not None:
         return own.get(env)
-    if stock.raw(env) is not None:
-        return stock.get(env)
+    raw = stock.raw(env)
+    if raw is not None:
+        try:
+            return stock.parse(raw)
+        except ValueError as exc:
+            warn_limited(_config_logger, "config:" + stock.name, "%s; using the default %r", exc, own.default)
     return own.default
 
 

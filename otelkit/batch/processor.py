@@ -104,6 +104,7 @@ class SmartBatchSpanProcessor(SpanProcessor):
         """Fresh state: at construction and in a forked child (empty queue, zero counters)."""
         o = self.options
         self._pid = os.getpid()
+        self._generation = getattr(self, "_generation", 0) + 1  # a worker of an older one exits
         self._queue: deque[ReadableSpan] = deque()
         self._cv = threading.Condition(threading.Lock())
         self._space = threading.Condition(threading.Lock())
@@ -186,9 +187,9 @@ class SmartBatchSpanProcessor(SpanProcessor):
             _logger.exception("otelkit batch worker stopped")
 
     def _loop(self) -> None:
-        queue, adapt, wake = self._queue, self._adapt, self._wake
+        queue, adapt, wake, generation = self._queue, self._adapt, self._wake, self._generation
         since: float | None = None  # when the oldest queued span was first seen
-        while True:
+        while generation == self._generation:
             now = time.monotonic()
             with self._cv:
                 next_reap = self._slots.reap(now)
