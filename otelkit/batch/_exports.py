@@ -110,6 +110,7 @@ class ExportSlots:
             self._end(self._waiting.popleft(), DROPPED, 0.0)
         for job in list(self.running.values()):
             assert job.started is not None
+            self.timeouts += 1  # still running at the shutdown deadline
             self._end(job, FAILED, now - job.started)
         self._cv.notify_all()
 
