@@ -23,6 +23,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import TraceFlags
 
 from otelkit._warn import warn_limited
 from otelkit.batch._adaptive import Adaptation
@@ -34,6 +35,8 @@ __all__ = ["SmartBatchSpanProcessor"]
 
 _logger = logging.getLogger("otelkit.batch")
 _POLL_S = 0.1  # longest the worker sleeps while every export slot is busy
+_SAMPLED = int(TraceFlags.SAMPLED)
+_NEVER = 1 << 62  # a wake mark the queue never reaches
 
 
 class SmartBatchSpanProcessor(SpanProcessor):
@@ -139,24 +142,41 @@ class SmartBatchSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         """Queue a sampled span: one length check and an append; never blocks unless the
         ``block`` overflow policy is on (then at most ``block_timeout_ms``), never raises."""
-        if not span.context.trace_flags.sampled:
+        if not span.context.trace_flags & _SAMPLED:  # the int test: no .sampled property call
             return
-        if self._pid != os.getpid():
-            self._forked()
         queue = self._queue
         if len(queue) >= self._limit:
             self._reject(span)
             return
         queue.append(span)
-        if len(queue) >= self._wake_at and not self._wake.is_set():
-            self._wake.set()
+        if len(queue) >= self._wake_at:
+            self._kick()
+
+    def _kick(self) -> None:
+        # Off the per-span path: runs when the queue reaches the worker's wake mark, at most
+        # once per worker wait (the mark is lifted until the worker sets it again).
+        self._wake_at = _NEVER
+        if self._pid != os.getpid():
+            self._forked()
+        self._wake.set()
 
     def _forked(self) -> None:
-        # uWSGI-style fork without Python's at-fork hooks: the PID check catches it.
+        """uWSGI-style fork without Python's at-fork hooks, caught by the PID check on the
+        kick/overflow/flush/shutdown paths (a syscall, so not on every span). The spans queued
+        so far are kept and counted here: a hook-less fork cannot tell the parent's pending
+        spans from this process's own, and losing this process's spans is worse."""
+        old = self._queue
         self._pid = os.getpid()
         self._reset()
+        self._queue.extend(old)
 
     def _reject(self, span: ReadableSpan) -> None:
+        if self._pid != os.getpid():
+            self._forked()
+            if len(self._queue) < self._limit:
+                self._queue.append(span)
+                self._wake.set()
+                return
         if self._block_s > 0 and not self._closed and self._wait_for_space():
             self._queue.append(span)
             self._wake.set()
@@ -311,6 +331,8 @@ class SmartBatchSpanProcessor(SpanProcessor):
         """Drain within the export timeout, then stop: spans still queued or never started
         count as ``dropped_shutdown``, exports still running as ``spans_failed``; no export
         starts after this returns. Later calls do nothing."""
+        if self._pid != os.getpid():
+            self._forked()
         with self._cv:
             if self._closed:
                 return
