@@ -76,6 +76,8 @@ class Adaptation:
         max_wait_s: upper bound of the wait (s).
         startup_s: wait before the first export (s).
         concurrency: exports allowed in flight.
+        queue_capacity: the queue bound (spans); the target never exceeds half of it, so the
+            worker wakes while there is still room (default: no bound).
     """
 
     min_batch: int
@@ -85,6 +87,7 @@ class Adaptation:
     max_wait_s: float
     startup_s: float
     concurrency: int
+    queue_capacity: int = 1 << 62
     rate: float | None = None
     latency_s: float | None = None
     bytes_per_span: float | None = None
@@ -136,4 +139,5 @@ class Adaptation:
             self._retarget()
 
     def _retarget(self) -> None:
-        self.target = target_batch(self.rate, self.wait_s, self.min_batch, self.cap)
+        limit = max(1, min(self.cap, self.queue_capacity // 2))
+        self.target = target_batch(self.rate, self.wait_s, self.min_batch, limit)

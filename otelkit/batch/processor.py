@@ -123,6 +123,7 @@ class SmartBatchSpanProcessor(BatchWorker, SpanProcessor):
             min_batch=o.min_batch, max_batch=o.max_batch, max_bytes=o.max_request_bytes,
             freshness_s=o.freshness_ms / 1e3, max_wait_s=o.max_wait_ms / 1e3,
             startup_s=o.startup_ms / 1e3, concurrency=o.max_concurrent_exports,
+            queue_capacity=o.max_queue_size,
         )
         self._slots = ExportSlots(self._exporter, o.max_concurrent_exports, self._timeout_s, self._cv,
                                   self._job_ended, self._export_called)

@@ -129,3 +129,10 @@ def test_bytes_per_span_caps_the_batch() -> None:
     assert a.target == 1024
     a.observe_bytes(raw_bytes=0, spans=0)  # nothing new: unchanged
     assert a.bytes_per_span == pytest.approx(1024.0)
+
+
+def test_target_stays_below_half_the_queue() -> None:
+    a = _adaptation(queue_capacity=2048)
+    _feed_rate(a, 1e6)
+    assert a.target == 1024  # the worker wakes while the queue still has room
+    assert a.cap == 8192  # a backlog still drains in large batches
