@@ -39,7 +39,7 @@ def test_lone_span_is_exported_without_a_flush() -> None:
     assert wait_until(lambda: exporter.names == ["first"])
     end_spans(provider, ["second"])  # after the start-up export: the freshness deadline
     assert wait_until(lambda: exporter.names == ["first", "second"])
-    assert processor.stats()["target_wait_ms"] == pytest.approx(20.0)
+    assert processor.stats()["target_wait_ms"] >= 20.0  # the freshness bound is the floor
     provider.shutdown()
 
 
@@ -177,8 +177,10 @@ def test_force_flush_with_a_hanging_exporter_returns_false_within_its_timeout() 
 def test_hung_export_times_out_and_shutdown_accounts_for_everything() -> None:
     gate = threading.Event()
     exporter = Recording(gate=gate)
+    # Long waits: batches leave only when 4 spans are queued, however slow the box is.
     provider, processor = pipeline(exporter, export_timeout_millis=300, max_concurrent_exports=1,
-                                   max_export_batch_size=4, min_batch=4)
+                                   max_export_batch_size=4, min_batch=4, freshness_ms=60_000,
+                                   startup_ms=60_000, schedule_delay_millis=60_000)
     end_spans(provider, [f"s{i}" for i in range(10)])
     assert exporter.entered.wait(10)
     started = time.monotonic()
