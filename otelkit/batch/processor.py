@@ -167,7 +167,11 @@ class SmartBatchSpanProcessor(BatchWorker, SpanProcessor):
         spans from this process's own, and losing this process's spans is worse."""
         old = self._queue
         self._pid = os.getpid()
-        self._reset()
+        try:
+            self._reset()
+        except Exception as exc:  # noqa: BLE001 - e.g. no thread can start: never raise into on_end
+            warn_limited(_logger, "batch:fork-reset", "could not restart the batch worker after fork: %r", exc)
+            return
         self._queue.extend(old)
 
     def _reject(self, span: ReadableSpan) -> None:
