@@ -21,20 +21,21 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 __all__ = ["register_sampler_metrics"]
 
 _METER = "otelkit.sampling"
 
 
-def register_sampler_metrics(sampler: Any, name: str) -> None:
+def register_sampler_metrics(sampler: Any, name: str, meter_provider: MeterProvider | None = None) -> None:
     """Register observable instruments reading ``sampler.stats()`` (held weakly).
 
     Args:
         sampler: an object with ``stats() -> dict`` (keys ``kept``, ``dropped``,
             ``probability``, ``keys``, ``probability_by_key``).
         name: value of the ``otelkit.sampler`` attribute on every point.
+        meter_provider: provider to use; default the global one.
     """
     ref = weakref.ref(sampler)
     base = {"otelkit.sampler": name}
@@ -65,7 +66,7 @@ def register_sampler_metrics(sampler: Any, name: str) -> None:
         snap = snapshot()
         return [] if snap is None else [Observation(snap["keys"], base)]
 
-    meter = metrics.get_meter(_METER)
+    meter = metrics.get_meter(_METER, meter_provider=meter_provider)
     callbacks: list[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], str, str, bool]] = [
         ("otelkit.sampler.spans", spans, "{span}", "Head-sampling decisions by outcome", True),
         ("otelkit.sampler.probability", probability, "1", "Current keep probability (global and per key)", False),
