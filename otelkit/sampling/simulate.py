@@ -23,7 +23,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from opentelemetry.sdk.trace.sampling import Sampler
+from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.trace import SpanKind
 
 from otelkit.sampling._decide import ADJUSTED_COUNT_ATTRIBUTE
@@ -152,11 +152,12 @@ def simulate(
             index += 1
             b = min(int(t / bucket), n_buckets - 1)
             result.arrivals[b] += 1
-            kept = res.decision.is_sampled()
+            kept = res.decision is Decision.RECORD_AND_SAMPLE
             count = 0.0
             if kept:
                 result.kept[b] += 1
-                count = float((res.attributes or {}).get(ADJUSTED_COUNT_ATTRIBUTE, 1.0))
+                attrs = res.attributes
+                count = float(attrs[ADJUSTED_COUNT_ATTRIBUTE]) if attrs and ADJUSTED_COUNT_ATTRIBUTE in attrs else 1.0
                 result.adjusted[b] += count
             if per_key:
                 arr = result.key_arrivals.setdefault(name, [])
