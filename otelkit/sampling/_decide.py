@@ -15,12 +15,14 @@ is read from ``parent_context`` (the parent span's context).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
-from opentelemetry.baggage import get_baggage
-from opentelemetry.context import Context
+from opentelemetry import baggage as _baggage
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
-from opentelemetry.trace import SpanContext, TraceState
+from opentelemetry.trace import Span, SpanContext, TraceState
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import Attributes
 
 from otelkit.sampling.threshold import (
@@ -38,6 +40,7 @@ __all__ = [
     "DEBUG_KEY",
     "ThresholdResults",
     "debug_requested",
+    "parent_of",
     "parent_result",
     "merge_attributes",
 ]
@@ -49,6 +52,9 @@ DEBUG_KEY = "otelkit.debug"
 """Span-start attribute or baggage entry that forces a keep when ``true``/``1``."""
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
+# The API's context keys: reading the context dict directly saves two context lookups per
+# decision over get_current_span()/get_baggage() (the sampler's hottest path).
+_BAGGAGE_KEY: str = getattr(_baggage, "_BAGGAGE_KEY", "")
 _CACHE_LIMIT = 4096
 _DROP = SamplingResult(Decision.DROP)
 
@@ -140,12 +146,27 @@ def parent_result(
     )
 
 
-def debug_requested(parent_context: Context | None, attributes: Attributes) -> bool:
+def parent_of(parent_context: Context | None) -> tuple[Context, SpanContext | None]:
+    """The context to read (``parent_context`` or the current one) and the valid parent
+    span context in it, or None for a root span."""
+    ctx = parent_context if parent_context is not None else get_current()
+    span = ctx.get(_SPAN_KEY)
+    if span is None:
+        return ctx, None
+    parent: SpanContext = cast(Span, span).get_span_context()
+    return ctx, parent if parent.is_valid else None
+
+
+def debug_requested(ctx: Context | None, attributes: Attributes) -> bool:
     """True when attribute or baggage ``otelkit.debug`` is ``true``/``1``/``yes``/``on``."""
     if attributes:
         value = attributes.get(DEBUG_KEY)
         if value is not None and (value is True or str(value).lower() in _TRUE):
             return True
-    flag = get_baggage(DEBUG_KEY, parent_context)
+    if ctx is None:
+        ctx = get_current()
+    entries = cast("Mapping[str, object] | None", ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY else _baggage.get_all(ctx))
+    if not entries:
+        return False
+    flag = entries.get(DEBUG_KEY)
     return flag is not None and str(flag).lower() in _TRUE
-

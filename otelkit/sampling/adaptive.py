@@ -34,14 +34,14 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_ROUTE
-from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
+from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.sampling._arg import parse_adaptive_arg
 from otelkit.sampling._budget import MIN_PROBABILITY, apportion, update_rate
-from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_result
+from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
 from otelkit.sampling._metrics import register_sampler_metrics
 from otelkit.sampling._rule_parse import load_rules, resolve_rules
 from otelkit.sampling.rules import Rule, RuleSet
@@ -179,12 +179,12 @@ class AdaptiveSampler(Sampler):
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
         try:
-            parent = get_current_span(parent_context).get_span_context()
-            if parent.is_valid:
-                debug = self._rules.debug and debug_requested(parent_context, attributes)
+            ctx, parent = parent_of(parent_context)
+            if parent is not None:
+                debug = self._rules.debug and debug_requested(ctx, attributes)
                 return self._count(parent_result(parent, trace_id, attributes, debug))
             if self._rules.debug or self._rules.rules:
-                fixed = self._rules.threshold(parent_context, name, kind, attributes)
+                fixed = self._rules.threshold(ctx, name, kind, attributes)
                 if fixed is not None:
                     return self._count(self._results.decide(trace_id, fixed, attributes))
             key = self._key(name, attributes)

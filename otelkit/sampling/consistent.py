@@ -17,11 +17,11 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
+from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
-from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_result
+from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
 from otelkit.sampling.threshold import probability_to_threshold
 
 __all__ = ["ConsistentProbabilitySampler", "consistent_sampler_factory"]
@@ -65,9 +65,9 @@ class ConsistentProbabilitySampler(Sampler):
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
         try:
-            debug = self._debug and debug_requested(parent_context, attributes)
-            parent = get_current_span(parent_context).get_span_context()
-            if parent.is_valid:
+            ctx, parent = parent_of(parent_context)
+            debug = self._debug and debug_requested(ctx, attributes)
+            if parent is not None:
                 result = parent_result(parent, trace_id, attributes, debug)
             elif debug:
                 result = self._results.keep(0, attributes)

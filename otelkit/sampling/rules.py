@@ -18,13 +18,14 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
+from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from otelkit import config
 from otelkit._warn import warn_limited
-from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_result
+from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
 from otelkit.sampling._rule_parse import (
+    FIELD_ATTRIBUTE,
     FIELD_KIND,
     FIELD_NAME,
     Condition,
@@ -39,6 +40,7 @@ from otelkit.sampling.threshold import probability_to_threshold
 __all__ = ["Rule", "Condition", "RuleSet", "RulesSampler", "rules_sampler_factory", "parse_rule", "parse_rules"]
 
 _logger = logging.getLogger("otelkit.sampling")
+_MEMO_LIMIT = 4096
 
 # (field code, attribute key, value, prefix, kind)
 _Compiled = tuple[tuple[tuple[int, str, str, bool, "SpanKind | None"], ...], int]
@@ -64,7 +66,7 @@ class RuleSet:
         debug: honour the ``otelkit.debug`` attribute/baggage override (default True).
     """
 
-    __slots__ = ("rules", "debug", "_compiled")
+    __slots__ = ("rules", "debug", "_compiled", "_memo", "_attr_keys", "_uses_name", "_uses_kind")
 
     def __init__(self, rules: Sequence[Rule], debug: bool = True) -> None:
         self.rules = tuple(rules)
@@ -72,46 +74,69 @@ class RuleSet:
         self._compiled: tuple[_Compiled, ...] = tuple(
             (tuple(_compile(c) for c in r.conditions), r.threshold) for r in self.rules
         )
+        conditions = [c for r in self.rules for c in r.conditions]
+        self._attr_keys = tuple(sorted({c.field for c in conditions if c.code == FIELD_ATTRIBUTE}))
+        self._uses_name = any(c.code == FIELD_NAME for c in conditions)
+        self._uses_kind = any(c.code == FIELD_KIND for c in conditions)
+        # Outcome by (name, kind, values of the attributes rules look at): the rule loop runs
+        # once per distinct combination. Bounded; cleared when full.
+        self._memo: dict[tuple[object, ...], int | None] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def threshold(
-        self, parent_context: Context | None, name: str, kind: SpanKind | None, attributes: Attributes
+        self, ctx: Context | None, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> int | None:
-        """Threshold of the debug override (0) or of the first matching rule; None if none."""
-        if self.debug and debug_requested(parent_context, attributes):
+        """Threshold of the debug override (0) or of the first matching rule; None if none.
+
+        ``ctx`` is the parent context (baggage is read from it for the debug override).
+        """
+        if self.debug and debug_requested(ctx, attributes):
             return 0
+        if not self._compiled:
+            return None
+        span_kind = kind if kind is not None else SpanKind.INTERNAL
+        # Types ride along so that True, 1 and 1.0 (equal as dict keys) stay apart; the kind
+        # goes in by identity (members are singletons; Enum hashing is slow).
+        values = tuple(map(attributes.get, self._attr_keys)) if attributes else ()
+        memo_key = (name if self._uses_name else None, id(span_kind) if self._uses_kind else 0,
+                    values, tuple(map(type, values)))
+        try:
+            return self._memo[memo_key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable (list) attribute value: evaluate without the memo
+            return self._evaluate(name, span_kind, attributes)
+        found = self._evaluate(name, span_kind, attributes)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[memo_key] = found
+        return found
+
+    def _evaluate(self, name: str, span_kind: SpanKind, attributes: Attributes) -> int | None:
+        # One flat loop (no call per rule): this runs for every root span.
         for conditions, threshold in self._compiled:
-            if _matches(conditions, name, kind, attributes):
+            for code, key, value, prefix, want_kind in conditions:
+                if code == FIELD_KIND:
+                    if span_kind is not want_kind:
+                        break
+                    continue
+                if code == FIELD_NAME:
+                    got = name
+                else:
+                    raw = attributes.get(key) if attributes else None
+                    if raw is None:
+                        break
+                    got = raw if type(raw) is str else _text(raw)
+                if prefix:
+                    if not got.startswith(value):
+                        break
+                elif got != value:
+                    break
+            else:
                 return threshold
         return None
-
-
-def _matches(
-    conditions: tuple[tuple[int, str, str, bool, SpanKind | None], ...],
-    name: str,
-    kind: SpanKind | None,
-    attributes: Attributes,
-) -> bool:
-    for code, key, value, prefix, want_kind in conditions:
-        if code == FIELD_KIND:
-            if (kind if kind is not None else SpanKind.INTERNAL) is not want_kind:
-                return False
-            continue
-        if code == FIELD_NAME:
-            got = name
-        else:
-            raw = attributes.get(key) if attributes else None
-            if raw is None:
-                return False
-            got = _text(raw)
-        if prefix:
-            if not got.startswith(value):
-                return False
-        elif got != value:
-            return False
-    return True
 
 
 class RulesSampler(Sampler):
@@ -157,12 +182,12 @@ class RulesSampler(Sampler):
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
         try:
-            parent = get_current_span(parent_context).get_span_context()
-            if parent.is_valid:
-                debug = self.rules.debug and debug_requested(parent_context, attributes)
+            ctx, parent = parent_of(parent_context)
+            if parent is not None:
+                debug = self.rules.debug and debug_requested(ctx, attributes)
                 result = parent_result(parent, trace_id, attributes, debug)
             else:
-                threshold = self.rules.threshold(parent_context, name, kind, attributes)
+                threshold = self.rules.threshold(ctx, name, kind, attributes)
                 if threshold is None:
                     threshold = self._default
                 result = self._results.decide(trace_id, threshold, attributes)

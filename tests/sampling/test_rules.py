@@ -73,6 +73,15 @@ def test_rule_matching(rules: str, name: str, kind: SpanKind | None, attrs: dict
     assert RuleSet(parse_rules(rules)).threshold(None, name, kind, attrs) == expected
 
 
+def test_memo_keeps_equal_but_different_values_apart() -> None:
+    rules = RuleSet(parse_rules("keep:flag=true;drop:flag=1;ratio(0.5):tags=a"))
+    assert rules.threshold(None, "x", None, {"flag": True}) == 0
+    assert rules.threshold(None, "x", None, {"flag": 1}) == MAX_THRESHOLD
+    assert rules.threshold(None, "x", None, {"flag": True}) == 0  # memo hit, same answer
+    assert rules.threshold(None, "x", None, {"tags": ["a"]}) is None  # unhashable value: no memo
+    assert rules.threshold(None, "x", None, {"tags": "a"}) == probability_to_threshold(0.5)
+
+
 def test_sampler_keeps_drops_and_falls_back_to_default_ratio() -> None:
     sampler = RulesSampler("keep:http.route=/api/payment*;drop:http.route=/health", default_ratio=0.0)
     pay = sampler.should_sample(None, DROP_ALL, "GET", attributes={"http.route": "/api/payment"})
