@@ -26,22 +26,30 @@ MIN_PROBABILITY = 2.0**-40
 """Lowest probability handed out (keeps thresholds below 2^56)."""
 
 
-def update_rate(rate: float, count: int, dt: float, alpha: float) -> float:
+def update_rate(rate: float, count: int, dt: float, alpha: float, age: float = math.inf) -> tuple[float, bool]:
     """The new arrival-rate estimate (per second) of one key after an interval.
+
+    Returns:
+        ``(rate, restarted)``: ``restarted`` is True when the estimate was (re)seeded from this
+        interval alone (a new key or a step), so its age starts over.
 
     Args:
         rate: the previous estimate; negative for a key never estimated (seeded directly).
         count: arrivals during the interval.
         dt: interval length in seconds (> 0).
         alpha: EMA weight of the new measurement, ``1 - exp(-dt / tau)``.
+        age: seconds of measurements behind ``rate``. While it is short the estimate is a
+            plain average (weight ``dt / (age + dt)``), so a first estimate taken over a few
+            milliseconds does not linger for ``tau`` (bias-corrected EMA).
     """
     measured = count / dt
     if rate < 0.0:
-        return measured
+        return measured, True
     expected = rate * dt
     if abs(count - expected) > JUMP_RELATIVE * expected + JUMP_SIGMAS * math.sqrt(expected) + 1.0:
-        return measured
-    return rate + alpha * (measured - rate)
+        return measured, True
+    weight = max(alpha, dt / (age + dt))
+    return rate + weight * (measured - rate), False
 
 
 def weight(rate: float) -> float:

@@ -60,13 +60,14 @@ _NO_ARG = object()
 
 
 class _Key:
-    __slots__ = ("count", "threshold", "probability", "rate", "last_seen")
+    __slots__ = ("count", "threshold", "probability", "rate", "age", "last_seen")
 
     def __init__(self, threshold: int, probability: float, now: float) -> None:
         self.count = 0
         self.threshold = threshold
         self.probability = probability
         self.rate = -1.0  # not estimated yet
+        self.age = 0.0  # seconds of measurement behind ``rate``
         self.last_seen = now
 
 
@@ -142,6 +143,8 @@ class AdaptiveSampler(Sampler):
         self._tick_start = now
         self._next_tick = now + self._interval
         self._kept_tick = 0
+        self._arrivals_tick = 0
+        self._drought = 0.0  # half the estimated arrivals/s of all keys
         self._burst = 5.0
         self._burst_rate = 1.5 * self._target
 
@@ -152,7 +155,7 @@ class AdaptiveSampler(Sampler):
         self._reset(self._clock())
         self._kept = self._dropped = 0
         for key, state in known.items():
-            state.count, state.rate = 0, -1.0
+            state.count, state.rate, state.age = 0, -1.0, 0.0
             self._keys[key] = state
 
     def _key(self, name: str, attributes: Attributes) -> object:
@@ -196,6 +199,9 @@ class AdaptiveSampler(Sampler):
                 if state is None:
                     state = self._admit(key, now)
                 state.count += 1
+                self._arrivals_tick += 1
+                if not self._arrivals_tick & 63 and self._arrivals_tick < self._drought * (now - self._tick_start):
+                    self._retune(now)  # a drought: under half the arrivals estimated
                 threshold = state.threshold
                 if (trace_id & RANDOMNESS_MASK) < threshold:
                     self._dropped += 1
@@ -240,18 +246,21 @@ class AdaptiveSampler(Sampler):
                     continue
                 states.append(state)
             for state in states:
-                state.rate = update_rate(state.rate, state.count, dt, alpha)
+                state.rate, restarted = update_rate(state.rate, state.count, dt, alpha, state.age)
+                state.age = dt if restarted else state.age + dt
                 state.count = 0
             rates = [s.rate for s in states]
             for state, p in zip(states, apportion(rates, self._target), strict=True):
                 state.probability = p
                 state.threshold = probability_to_threshold(p)
             total = math.fsum(rates)
+            self._drought = 0.5 * total
             self._probability = max(MIN_PROBABILITY, min(1.0, self._target / total)) if total > 0 else 1.0
             self._threshold = probability_to_threshold(self._probability)
         self._tick_start = now
         self._next_tick = now + self._interval
         self._kept_tick = 0
+        self._arrivals_tick = 0
 
     def get_description(self) -> str:
         return f"AdaptiveSampler{{target={self._target:g},tau={self._tau:g},max_keys={self._max_keys}}}"

@@ -55,6 +55,9 @@ def test_recovers_within_10_s_of_a_10x_step(before: float, after: float) -> None
                       seed=5, stratified=True)
     rates = result.rates()
     assert max(rates[2:]) <= 2 * target  # no 1 s bucket above 2x the target, even at the step
+    # bursts and droughts are caught within the second of the step, not at the next interval
+    assert 0.7 * target <= result.kept_rate(30, 31) <= 2 * target
+    assert result.kept_rate(32, 40) == pytest.approx(target, rel=0.10)
     for start in range(40, 60, 2):  # every 2 s window from 10 s after the step on
         assert result.kept_rate(start, start + 2) == pytest.approx(target, rel=0.10), start
 

@@ -32,12 +32,14 @@ def test_hot_keys_share_logarithmically() -> None:
     assert kept_big / kept_small == pytest.approx((1 + math.log10(10001)) / (1 + math.log10(101)))  # ... by log10
 
 
-@pytest.mark.parametrize(("rate", "count", "dt", "expected"), [
-    (-1.0, 50, 1.0, 50.0),  # first estimate: measured
-    (100.0, 110, 1.0, 100.0 + 0.2 * 10),  # within noise: EMA
-    (100.0, 1000, 1.0, 1000.0),  # 10x step up: jump
-    (1000.0, 100, 1.0, 100.0),  # 10x step down: jump
-    (0.1, 1, 0.1, 0.1 + 0.2 * 9.9),  # one rare arrival in a short interval is not a step
+@pytest.mark.parametrize(("rate", "count", "dt", "age", "expected", "restarted"), [
+    (-1.0, 50, 1.0, 0.0, 50.0, True),  # first estimate: measured
+    (100.0, 110, 1.0, 99.0, 100.0 + 0.2 * 10, False),  # within noise: EMA
+    (100.0, 110, 1.0, 1.0, 105.0, False),  # young estimate: plain average of 2 s
+    (100.0, 1000, 1.0, 99.0, 1000.0, True),  # 10x step up: jump
+    (1000.0, 100, 1.0, 99.0, 100.0, True),  # 10x step down: jump
+    (0.1, 1, 0.1, 99.0, 0.1 + 0.2 * 9.9, False),  # one rare arrival in a short interval is not a step
 ])
-def test_update_rate(rate: float, count: int, dt: float, expected: float) -> None:
-    assert update_rate(rate, count, dt, 0.2) == pytest.approx(expected)
+def test_update_rate(rate: float, count: int, dt: float, age: float, expected: float, restarted: bool) -> None:
+    new, jumped = update_rate(rate, count, dt, 0.2, age)
+    assert new == pytest.approx(expected) and jumped is restarted
