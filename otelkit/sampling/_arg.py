@@ -20,7 +20,7 @@ from typing import Any
 
 from otelkit._warn import warn_limited
 
-__all__ = ["parse_adaptive_arg", "ALLOWED_KEYS"]
+__all__ = ["parse_adaptive_arg", "check_range", "ALLOWED_KEYS"]
 
 _logger = logging.getLogger("otelkit.sampling")
 
@@ -104,3 +104,12 @@ def parse_adaptive_arg(arg: str) -> dict[str, Any]:
                 allowed,
             )
     return out
+
+
+def check_range(value: float, name: str, lo: float, hi: float, inclusive: bool = False) -> float:
+    """``value`` as a float if within bounds (exclusive ``lo`` unless ``inclusive``), else ValueError."""
+    ok = (lo <= value <= hi) if inclusive else (lo < value <= hi)
+    if not ok or math.isnan(value):
+        bound = f"from {lo:g} to {hi:g}" if inclusive else f"> {lo:g}"
+        raise ValueError(f"{name}={value!r} is invalid: expected a number {bound}")
+    return float(value)

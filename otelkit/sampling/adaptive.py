@@ -39,7 +39,7 @@ from opentelemetry.util.types import Attributes
 
 from otelkit import config
 from otelkit._warn import warn_limited
-from otelkit.sampling._arg import parse_adaptive_arg
+from otelkit.sampling._arg import check_range, parse_adaptive_arg
 from otelkit.sampling._budget import MIN_PROBABILITY, apportion, update_rate
 from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
 from otelkit.sampling._metrics import register_sampler_metrics
@@ -115,10 +115,10 @@ class AdaptiveSampler(Sampler):
         self_metrics: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._target = _check(config.OTELKIT_SAMPLER_TARGET.resolve(target, environ), "target", 0.0, math.inf)
-        self._tau = _check(config.OTELKIT_SAMPLER_TAU.resolve(tau, environ), "tau", 0.1, 3600.0, True)
-        self._interval = _check(interval, "interval", 0.01, 60.0, True)
-        self._max_keys = int(_check(config.OTELKIT_SAMPLER_MAX_KEYS.resolve(max_keys, environ), "max_keys",
+        self._target = check_range(config.OTELKIT_SAMPLER_TARGET.resolve(target, environ), "target", 0.0, math.inf)
+        self._tau = check_range(config.OTELKIT_SAMPLER_TAU.resolve(tau, environ), "tau", 0.1, 3600.0, True)
+        self._interval = check_range(interval, "interval", 0.01, 60.0, True)
+        self._max_keys = int(check_range(config.OTELKIT_SAMPLER_MAX_KEYS.resolve(max_keys, environ), "max_keys",
                                     1, 100000, True))
         if keys is None:
             keys = [k.strip() for k in config.OTELKIT_SAMPLER_KEYS.get(environ).split(";") if k.strip()]
@@ -280,14 +280,6 @@ class AdaptiveSampler(Sampler):
                 "keys": len(self._keys),
                 "probability_by_key": by_key,
             }
-
-
-def _check(value: float, name: str, lo: float, hi: float, inclusive: bool = False) -> float:
-    ok = (lo <= value <= hi) if inclusive else (lo < value <= hi)
-    if not ok or math.isnan(value):
-        bound = f"from {lo:g} to {hi:g}" if inclusive else f"> {lo:g}"
-        raise ValueError(f"{name}={value!r} is invalid: expected a number {bound}")
-    return float(value)
 
 
 def _at_fork(sampler: AdaptiveSampler) -> None:
