@@ -11,11 +11,11 @@ How a root span is decided (non-root spans follow their parent, ``th`` preserved
 3. the span is kept iff ``R >= T_key`` (``R`` = the trace ID's low 56 bits), and a kept span
    carries ``ot=th:...`` and the attribute ``otelkit.sampling.adjusted_count``.
 
-Every ``interval`` (1 s), or at once when more than 1.5x the budget (+5) has been kept since the
-last one (a burst),
-the per-key arrival rates are re-estimated (:func:`otelkit.sampling._budget.update_rate`:
-EMA with time constant ``tau``, jumping on steps) and the target is re-apportioned
-(:func:`otelkit.sampling._budget.apportion`). A decision costs one lock, a dict lookup and
+Every ``interval`` (1 s), or early (at most every ``interval / 20``) when more than 1.5x the
+budget (+5) has been kept since the last one (a burst) or fewer than half the estimated
+arrivals came (a drought), the per-key arrival rates are re-estimated
+(:func:`otelkit.sampling._budget.update_rate`: EMA with time constant ``tau``, jumping on
+steps) and the target is re-apportioned (:func:`otelkit.sampling._budget.apportion`). A decision costs one lock, a dict lookup and
 an integer compare.
 """
 
@@ -147,6 +147,7 @@ class AdaptiveSampler(Sampler):
         self._drought = 0.0  # half the estimated arrivals/s of all keys
         self._burst = 5.0
         self._burst_rate = 1.5 * self._target
+        self._min_gap = self._interval / 20  # early re-apportionings at most every 50 ms
 
     def _after_fork(self) -> None:
         # The parent's rate estimates describe the parent's traffic; start over, keeping the
@@ -200,15 +201,18 @@ class AdaptiveSampler(Sampler):
                     state = self._admit(key, now)
                 state.count += 1
                 self._arrivals_tick += 1
-                if not self._arrivals_tick & 63 and self._arrivals_tick < self._drought * (now - self._tick_start):
-                    self._retune(now)  # a drought: under half the arrivals estimated
+                if not self._arrivals_tick & 63:
+                    elapsed = now - self._tick_start
+                    if self._arrivals_tick < self._drought * elapsed and elapsed >= self._min_gap:
+                        self._retune(now)  # a drought: under half the arrivals estimated
                 threshold = state.threshold
                 if (trace_id & RANDOMNESS_MASK) < threshold:
                     self._dropped += 1
                     return _DROP
                 self._kept += 1
                 self._kept_tick += 1
-                if self._kept_tick > self._burst + self._burst_rate * (now - self._tick_start):
+                elapsed = now - self._tick_start
+                if self._kept_tick > self._burst + self._burst_rate * elapsed and elapsed >= self._min_gap:
                     self._retune(now)  # a burst: far more kept than the budget so far
             return self._results.keep(threshold, attributes)
         except Exception:  # noqa: BLE001 - a sampler must never break the application
