@@ -166,7 +166,9 @@ class AdaptiveSampler(Sampler):
             route = attributes.get(HTTP_ROUTE)
             if route is None:
                 return name
-            return (str(attributes.get(HTTP_REQUEST_METHOD, "")), str(route))
+            method = attributes.get(HTTP_REQUEST_METHOD)
+            route = route if type(route) is str else str(route)
+            return route if method is None else (str(method), route)
         values = tuple(attributes.get(k) for k in self._key_attrs)
         if all(v is None for v in values):
             return name

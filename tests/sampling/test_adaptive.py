@@ -122,6 +122,7 @@ def test_new_key_starts_at_the_global_probability() -> None:
 @pytest.mark.parametrize(("keys", "attrs", "expected"), [
     (None, {HTTP_ROUTE: "/u/{id}", HTTP_REQUEST_METHOD: "GET"}, "GET /u/{id}"),
     (None, {"x": 1}, "span-name"),
+    (None, {HTTP_ROUTE: "/u/{id}"}, "/u/{id}"),
     (("tenant",), {"tenant": "acme"}, "acme"),
     (("tenant", "region"), {"region": "eu"}, "eu"),
     (("tenant",), {}, "span-name"),
