@@ -201,7 +201,9 @@ def load_rules(spec: str, source: str = "OTELKIT_RULES") -> list[Rule]:
         try:
             rules.append(_parse_item(kind, item, i))
         except ValueError as exc:
-            warn_limited(_logger, "rules:" + source, "%s: %s; expected %s; skipping it", source, exc, ACTIONS)
+            label = item if isinstance(item, str) else str(i)
+            warn_limited(_logger, f"rules:{source}:{label[:40]}", "%s: %s; expected %s; skipping it",
+                         source, exc, ACTIONS)
     return rules
 
 

@@ -213,9 +213,10 @@ class AdaptiveSampler(Sampler):
                     return _DROP
                 self._kept += 1
                 self._kept_tick += 1
-                elapsed = now - self._tick_start
-                if self._kept_tick > self._burst + self._burst_rate * elapsed and elapsed >= self._min_gap:
-                    self._retune(now)  # a burst: far more kept than the budget so far
+                # a burst: far more kept than the budget so far (at least 50 ms of budget, so
+                # bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
+                if self._kept_tick > self._burst + self._burst_rate * max(now - self._tick_start, self._min_gap):
+                    self._retune(now)
             return self._results.keep(threshold, attributes)
         except Exception:  # noqa: BLE001 - a sampler must never break the application
             _logger.debug("AdaptiveSampler failed", exc_info=True)
