@@ -12,7 +12,7 @@ How a root span is decided (non-root spans follow their parent, ``th`` preserved
    carries ``ot=th:...`` and the attribute ``otelkit.sampling.adjusted_count``.
 
 Every ``interval`` (1 s), or early (at most every ``interval / 20``) when more than 1.5x the
-budget (+5) has been kept since the last one (a burst) or fewer than half the estimated
+budget (+5) has been kept within the last ``interval / 10`` (a burst) or fewer than half the estimated
 arrivals came (a drought), the per-key arrival rates are re-estimated
 (:func:`otelkit.sampling._budget.update_rate`: EMA with time constant ``tau``, jumping on
 steps) and the target is re-apportioned (:func:`otelkit.sampling._budget.apportion`). A decision costs one lock, a dict lookup and
@@ -142,12 +142,14 @@ class AdaptiveSampler(Sampler):
         self._threshold = 0
         self._tick_start = now
         self._next_tick = now + self._interval
-        self._kept_tick = 0
+        self._kept_window = 0
         self._arrivals_tick = 0
         self._drought = 0.0  # half the estimated arrivals/s of all keys
         self._burst = 5.0
         self._burst_rate = 1.5 * self._target
         self._min_gap = self._interval / 20  # early re-apportionings at most every 50 ms
+        self._window = self._interval / 10
+        self._window_start = now
 
     def _after_fork(self) -> None:
         # The parent's rate estimates describe the parent's traffic; start over, keeping the
@@ -212,10 +214,13 @@ class AdaptiveSampler(Sampler):
                     self._dropped += 1
                     return _DROP
                 self._kept += 1
-                self._kept_tick += 1
-                # a burst: far more kept than the budget so far (at least 50 ms of budget, so
-                # bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
-                if self._kept_tick > self._burst + self._burst_rate * max(now - self._tick_start, self._min_gap):
+                if now - self._window_start >= self._window:  # burst window: the last ~100 ms
+                    self._window_start = now
+                    self._kept_window = 0
+                self._kept_window += 1
+                # a burst: far more kept in this window than its budget (at least 50 ms of budget,
+                # so bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
+                if self._kept_window > self._burst + self._burst_rate * max(now - self._window_start, self._min_gap):
                     self._retune(now)
             return self._results.keep(threshold, attributes)
         except Exception:  # noqa: BLE001 - a sampler must never break the application
@@ -266,7 +271,8 @@ class AdaptiveSampler(Sampler):
             self._threshold = probability_to_threshold(self._probability)
         self._tick_start = now
         self._next_tick = now + self._interval
-        self._kept_tick = 0
+        self._window_start = now
+        self._kept_window = 0
         self._arrivals_tick = 0
 
     def get_description(self) -> str:
