@@ -19,6 +19,7 @@ from otelkit.sampling.consistent import ConsistentProbabilitySampler, consistent
 from otelkit.sampling.threshold import MAX_THRESHOLD, probability_to_threshold, threshold_to_probability
 
 HIGH = 0xABCDEF << 56
+RANDOM_ALL = MAX_THRESHOLD - 1  # low 56 bits all ones: kept at any probability > 0
 
 
 def _parent(sampled: bool, state: TraceState | None, trace_id: int = HIGH | 5) -> Context:
@@ -86,9 +87,6 @@ def test_inconsistent_parent_threshold_is_erased() -> None:
     assert res.trace_state.get("ot") == "rv:00000000000000"
     assert res.trace_state.get("vendor") == "v1"
     assert ADJUSTED_COUNT_ATTRIBUTE not in res.attributes
-
-
-RANDOM_ALL = MAX_THRESHOLD - 1
 
 
 def test_sampled_parent_without_threshold_is_kept_without_count() -> None:
