@@ -7,8 +7,6 @@ import threading
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,7 +16,6 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, Trace
 
 from otelkit.pipeline import build_sampler
 from otelkit.sampling._decide import ADJUSTED_COUNT_ATTRIBUTE
-from otelkit.sampling._metrics import register_sampler_metrics
 from otelkit.sampling.adaptive import OVERFLOW_KEY, AdaptiveSampler, adaptive_sampler_factory
 from otelkit.sampling.simulate import FakeClock, Phase, simulate
 from otelkit.sampling.threshold import RANDOMNESS_MASK, read_ot, threshold_to_probability
@@ -239,22 +236,6 @@ def test_stats_shape_and_bound() -> None:
     assert set(stats) == {"kept", "dropped", "probability", "keys", "probability_by_key"}
     assert stats["keys"] == 40 and len(stats["probability_by_key"]) == 20
     assert 0 < stats["probability"] < 1
-
-
-def test_self_metrics_are_observed_at_collection() -> None:
-    reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
-    clock = FakeClock()
-    sampler = _sampler(10.0, clock)
-    register_sampler_metrics(sampler, "adaptive", provider)
-    simulate(sampler, clock, [Phase(5, {"a": 100.0})], seed=1)
-    data = reader.get_metrics_data()
-    points = {m.name: m.data.data_points for rm in data.resource_metrics for sm in rm.scope_metrics
-              for m in sm.metrics}
-    by_decision = {p.attributes["otelkit.decision"]: p.value for p in points["otelkit.sampler.spans"]}
-    assert by_decision == {"kept": sampler.stats()["kept"], "dropped": sampler.stats()["dropped"]}
-    assert {p.attributes.get("otelkit.sampling.key") for p in points["otelkit.sampler.probability"]} == {None, "a"}
-    provider.shutdown()
 
 
 # --- configuration ------------------------------------------------------------------------------
