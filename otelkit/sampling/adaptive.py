@@ -196,8 +196,12 @@ class AdaptiveSampler(Sampler):
                 if fixed is not None:
                     return self._count(self._results.decide(trace_id, fixed, attributes))
             key = self._key(name, attributes)
-            now = self._clock()
             with self._lock:
+                # Read under the lock so time only moves forward in decision order; clamp a
+                # clock that lags another thread's (a per-thread or injected clock).
+                now = self._clock()
+                if now < self._window_start:
+                    now = self._window_start
                 if now >= self._next_tick:
                     self._retune(now)
                 state = self._keys.get(key)

@@ -213,6 +213,51 @@ def test_threads_lose_no_updates() -> None:
     assert stats["kept"] + stats["dropped"] == 20000
 
 
+def _arrivals(rate: float, seconds: float, seed: int) -> list[tuple[float, int]]:
+    rng = random.Random(seed)
+    out, t = [], 0.0
+    while True:
+        t += rng.expovariate(rate)
+        if t >= seconds:
+            return out
+        out.append((t, rng.getrandbits(128)))
+
+
+def test_sixteen_threads_keep_what_one_thread_keeps() -> None:
+    arrivals = _arrivals(2000.0, 20.0, seed=8)
+    single_clock = FakeClock(0.0)
+    single = _sampler(50.0, single_clock)
+    for t, tid in arrivals:
+        single_clock.now = t
+        single.should_sample(None, tid, "GET /a")
+
+    local = threading.local()
+    multi = AdaptiveSampler(50.0, clock=lambda: getattr(local, "now", 0.0), self_metrics=False, environ=ENV)
+    n_threads, step = 16, 0.02
+    barrier = threading.Barrier(n_threads)
+
+    def work(index: int) -> None:
+        mine = arrivals[index::n_threads]
+        pos = 0
+        for window in range(int(20.0 / step)):
+            end = (window + 1) * step
+            while pos < len(mine) and mine[pos][0] < end:
+                local.now = mine[pos][0]
+                multi.should_sample(None, mine[pos][1], "GET /a")
+                pos += 1
+            barrier.wait()  # keep the threads' simulated clocks within one step of each other
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    one, many = single.stats(), multi.stats()
+    assert many["kept"] + many["dropped"] == len(arrivals)  # no lost updates
+    assert many["kept"] == pytest.approx(one["kept"], rel=0.05)
+    assert one["kept"] == pytest.approx(50.0 * 20, rel=0.1)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
 def test_fork_resets_rate_estimates_in_the_child() -> None:
     clock = FakeClock()
