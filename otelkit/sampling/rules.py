@@ -24,10 +24,8 @@ from opentelemetry.util.types import Attributes
 from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
+from otelkit.sampling._rule_compile import compile_rules
 from otelkit.sampling._rule_parse import (
-    FIELD_ATTRIBUTE,
-    FIELD_KIND,
-    FIELD_NAME,
     Condition,
     Rule,
     load_rules,
@@ -40,47 +38,23 @@ from otelkit.sampling.threshold import probability_to_threshold
 __all__ = ["Rule", "Condition", "RuleSet", "RulesSampler", "rules_sampler_factory", "parse_rule", "parse_rules"]
 
 _logger = logging.getLogger("otelkit.sampling")
-_MEMO_LIMIT = 4096
-
-# (field code, attribute key, value, prefix, kind)
-_Compiled = tuple[tuple[tuple[int, str, str, bool, "SpanKind | None"], ...], int]
-
-
-def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _compile(cond: Condition) -> tuple[int, str, str, bool, SpanKind | None]:
-    return (cond.code, cond.field, cond.value, cond.prefix, cond.kind)
-
 
 class RuleSet:
     """Ordered rules plus the debug override; answers "which threshold, if any?".
+
+    The rules are compiled into one function (:mod:`otelkit.sampling._rule_compile`).
 
     Args:
         rules: rules in evaluation order.
         debug: honour the ``otelkit.debug`` attribute/baggage override (default True).
     """
 
-    __slots__ = ("rules", "debug", "_compiled", "_memo", "_attr_keys", "_uses_name", "_uses_kind")
+    __slots__ = ("rules", "debug", "_match")
 
     def __init__(self, rules: Sequence[Rule], debug: bool = True) -> None:
         self.rules = tuple(rules)
         self.debug = debug
-        self._compiled: tuple[_Compiled, ...] = tuple(
-            (tuple(_compile(c) for c in r.conditions), r.threshold) for r in self.rules
-        )
-        conditions = [c for r in self.rules for c in r.conditions]
-        self._attr_keys = tuple(sorted({c.field for c in conditions if c.code == FIELD_ATTRIBUTE}))
-        self._uses_name = any(c.code == FIELD_NAME for c in conditions)
-        self._uses_kind = any(c.code == FIELD_KIND for c in conditions)
-        # Outcome by (name, kind, values of the attributes rules look at): the rule loop runs
-        # once per distinct combination. Bounded; cleared when full.
-        self._memo: dict[tuple[object, ...], int | None] = {}
+        self._match = compile_rules(self.rules) if self.rules else None
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -94,49 +68,9 @@ class RuleSet:
         """
         if self.debug and debug_requested(ctx, attributes):
             return 0
-        if not self._compiled:
+        if self._match is None:
             return None
-        span_kind = kind if kind is not None else SpanKind.INTERNAL
-        # Types ride along so that True, 1 and 1.0 (equal as dict keys) stay apart; the kind
-        # goes in by identity (members are singletons; Enum hashing is slow).
-        values = tuple(map(attributes.get, self._attr_keys)) if attributes else ()
-        memo_key = (name if self._uses_name else None, id(span_kind) if self._uses_kind else 0,
-                    values, tuple(map(type, values)))
-        try:
-            return self._memo[memo_key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable (list) attribute value: evaluate without the memo
-            return self._evaluate(name, span_kind, attributes)
-        found = self._evaluate(name, span_kind, attributes)
-        if len(self._memo) >= _MEMO_LIMIT:
-            self._memo.clear()
-        self._memo[memo_key] = found
-        return found
-
-    def _evaluate(self, name: str, span_kind: SpanKind, attributes: Attributes) -> int | None:
-        # One flat loop (no call per rule): this runs for every root span.
-        for conditions, threshold in self._compiled:
-            for code, key, value, prefix, want_kind in conditions:
-                if code == FIELD_KIND:
-                    if span_kind is not want_kind:
-                        break
-                    continue
-                if code == FIELD_NAME:
-                    got = name
-                else:
-                    raw = attributes.get(key) if attributes else None
-                    if raw is None:
-                        break
-                    got = raw if type(raw) is str else _text(raw)
-                if prefix:
-                    if not got.startswith(value):
-                        break
-                elif got != value:
-                    break
-            else:
-                return threshold
-        return None
+        return self._match(name, kind if kind is not None else SpanKind.INTERNAL, attributes)
 
 
 class RulesSampler(Sampler):
