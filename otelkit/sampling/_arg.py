@@ -1,4 +1,4 @@
-"""Parse ``OTEL_TRACES_SAMPLER_ARG`` for ``otelkit_adaptive``.
+"""``OTEL_TRACES_SAMPLER_ARG`` for ``otelkit_adaptive``: the parser and the entry-point factory.
 
 Grammar: ``key=value`` items separated by ``,``. Keys: ``target`` (traces/s > 0), ``tau``
 (seconds, 0.1..3600), ``keys`` (attribute names separated by ``;``), ``max_keys`` (integer
@@ -18,11 +18,16 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from otelkit._warn import warn_limited
+from opentelemetry.sdk.trace.sampling import Sampler
 
-__all__ = ["parse_adaptive_arg", "check_range", "ALLOWED_KEYS"]
+from otelkit import config
+from otelkit._warn import warn_limited
+from otelkit.sampling._rule_parse import load_rules
+
+__all__ = ["adaptive_sampler_factory", "parse_adaptive_arg", "check_range", "ALLOWED_KEYS"]
 
 _logger = logging.getLogger("otelkit.sampling")
+_NO_ARG = object()
 
 
 def _positive(raw: str) -> float:
@@ -113,3 +118,24 @@ def check_range(value: float, name: str, lo: float, hi: float, inclusive: bool =
         bound = f"from {lo:g} to {hi:g}" if inclusive else f"> {lo:g}"
         raise ValueError(f"{name}={value!r} is invalid: expected a number {bound}")
     return float(value)
+
+
+def adaptive_sampler_factory(arg: object = _NO_ARG) -> Sampler:
+    """Entry point ``otelkit_adaptive`` (groups ``opentelemetry_traces_sampler`` and ``opentelemetry_sampler``).
+
+    Args:
+        arg: ``OTEL_TRACES_SAMPLER_ARG`` (``target=100,tau=5,...``) or None. Called with no
+            argument (declarative configuration), it reads ``OTEL_TRACES_SAMPLER_ARG`` itself
+            when ``OTEL_TRACES_SAMPLER`` is ``otelkit_adaptive``. Invalid items are logged and
+            ignored; ``OTELKIT_SAMPLER_*`` fill in what the argument leaves out.
+    """
+    if arg is _NO_ARG:
+        chosen = config.OTEL_TRACES_SAMPLER.get().strip().lower() == "otelkit_adaptive"
+        arg = config.OTEL_TRACES_SAMPLER_ARG.raw() if chosen else None
+    options = parse_adaptive_arg(str(arg)) if arg is not None else {}
+    rules = options.pop("rules", None)
+    if rules is not None:
+        options["rules"] = load_rules(rules, "OTEL_TRACES_SAMPLER_ARG rules")
+    from otelkit.sampling.adaptive import AdaptiveSampler  # the sampler module imports this one
+
+    return AdaptiveSampler(**options)

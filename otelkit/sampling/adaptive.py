@@ -39,11 +39,11 @@ from opentelemetry.util.types import Attributes
 
 from otelkit import config
 from otelkit._warn import warn_limited
-from otelkit.sampling._arg import check_range, parse_adaptive_arg
+from otelkit.sampling._arg import adaptive_sampler_factory, check_range
 from otelkit.sampling._budget import MIN_PROBABILITY, apportion, update_rate
 from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
 from otelkit.sampling._metrics import register_sampler_metrics
-from otelkit.sampling._rule_parse import load_rules, resolve_rules
+from otelkit.sampling._rule_parse import resolve_rules
 from otelkit.sampling.rules import Rule, RuleSet
 from otelkit.sampling.threshold import RANDOMNESS_MASK, probability_to_threshold
 
@@ -56,7 +56,6 @@ OVERFLOW_KEY = "(overflow)"
 _OVERFLOW = object()
 _TOP_KEYS = 20
 _DROP = SamplingResult(Decision.DROP)
-_NO_ARG = object()
 
 
 class _Key:
@@ -310,22 +309,3 @@ def _at_fork(sampler: AdaptiveSampler) -> None:
             method()
 
     os.register_at_fork(after_in_child=child)
-
-
-def adaptive_sampler_factory(arg: object = _NO_ARG) -> Sampler:
-    """Entry point ``otelkit_adaptive`` (groups ``opentelemetry_traces_sampler`` and ``opentelemetry_sampler``).
-
-    Args:
-        arg: ``OTEL_TRACES_SAMPLER_ARG`` (``target=100,tau=5,...``) or None. Called with no
-            argument (declarative configuration), it reads ``OTEL_TRACES_SAMPLER_ARG`` itself
-            when ``OTEL_TRACES_SAMPLER`` is ``otelkit_adaptive``. Invalid items are logged and
-            ignored; ``OTELKIT_SAMPLER_*`` fill in what the argument leaves out.
-    """
-    if arg is _NO_ARG:
-        chosen = config.OTEL_TRACES_SAMPLER.get().strip().lower() == "otelkit_adaptive"
-        arg = config.OTEL_TRACES_SAMPLER_ARG.raw() if chosen else None
-    options = parse_adaptive_arg(str(arg)) if arg is not None else {}
-    rules = options.pop("rules", None)
-    if rules is not None:
-        options["rules"] = load_rules(rules, "OTEL_TRACES_SAMPLER_ARG rules")
-    return AdaptiveSampler(**options)

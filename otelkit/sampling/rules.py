@@ -39,6 +39,7 @@ __all__ = ["Rule", "Condition", "RuleSet", "RulesSampler", "rules_sampler_factor
 
 _logger = logging.getLogger("otelkit.sampling")
 
+
 class RuleSet:
     """Ordered rules plus the debug override; answers "which threshold, if any?".
 
