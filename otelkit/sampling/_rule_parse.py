@@ -160,13 +160,15 @@ def _load_file(path: str) -> list[Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"sampling rules file {path!r} cannot be read: {exc.strerror}") from None
+    loads = json.loads
+    if not path.lower().endswith(".json"):
+        try:
+            import yaml  # lazy: only YAML rules files need PyYAML
+        except ImportError:
+            raise ValueError(f"sampling rules file {path!r} needs PyYAML: pip install 'otelkit[yaml]'") from None
+        loads = yaml.safe_load
     try:
-        if path.lower().endswith(".json"):
-            data = json.loads(text)
-        else:
-            import yaml  # lazy: only rules files need PyYAML
-
-            data = yaml.safe_load(text)
+        data = loads(text)
     except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
         raise ValueError(f"sampling rules file {path!r} does not parse: {exc}") from None
     if not isinstance(data, list):
