@@ -316,6 +316,21 @@ def test_entry_point_loading_with_env() -> None:
     assert sampler.get_description() == "AdaptiveSampler{target=25,tau=3,max_keys=500}"
 
 
+def test_configure_pipeline_uses_it_and_aggregates_its_stats() -> None:
+    import otelkit
+
+    exporter = InMemorySpanExporter()
+    env = {"OTEL_TRACES_SAMPLER": "otelkit_adaptive", "OTEL_TRACES_SAMPLER_ARG": "target=50",
+           "OTELKIT_SELF_METRICS": "false", "OTELKIT_PROCESSOR": "stock"}
+    with otelkit.configure(exporters=[exporter], set_global=False, environ=env) as pipeline:
+        assert isinstance(pipeline.sampler, AdaptiveSampler)
+        with pipeline.tracer().start_as_current_span("GET /x", attributes={HTTP_ROUTE: "/x"}):
+            pass
+        stats = pipeline.stats()["sampler"]
+    assert stats["kept"] == 1 and stats["probability_by_key"] == {"/x": 1.0}
+    assert exporter.get_finished_spans()[0].context.trace_state.get("ot") == "th:0"
+
+
 def test_declarative_entry_point_called_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib.metadata import entry_points
 
