@@ -204,8 +204,7 @@ def load_rules(spec: str, source: str = "OTELKIT_RULES") -> list[Rule]:
             rules.append(_parse_item(kind, item, i))
         except ValueError as exc:
             label = item if isinstance(item, str) else str(i)
-            warn_limited(_logger, f"rules:{source}:{label[:40]}", "%s: %s; expected %s; skipping it",
-                         source, exc, ACTIONS)
+            warn_limited(_logger, f"rules:{source}:{label[:40]}", "%s: %s; skipping it", source, exc)
     return rules
 
 
