@@ -547,6 +547,57 @@ OTELKIT_BATCH_MAX_REQUEST_BYTES = size_setting(
 # head sampling (otelkit.sampling)
 # --------------------------------------------------------------------------------------
 
+OTELKIT_SAMPLER_TARGET = float_setting(
+    "OTELKIT_SAMPLER_TARGET",
+    100.0,
+    "AdaptiveSampler: root traces kept per second per process (`target=` in "
+    "OTEL_TRACES_SAMPLER_ARG wins).",
+    min=0.001,
+    component="sampling",
+)
+OTELKIT_SAMPLER_TAU = float_setting(
+    "OTELKIT_SAMPLER_TAU",
+    5.0,
+    "AdaptiveSampler: time constant of the per-key arrival-rate average, in seconds "
+    "(`tau=` wins). Steps beyond the noise are followed within one ~1 s re-apportioning.",
+    min=0.1,
+    max=3600.0,
+    component="sampling",
+)
+OTELKIT_SAMPLER_KEYS = str_setting(
+    "OTELKIT_SAMPLER_KEYS",
+    "",
+    "AdaptiveSampler: span attributes forming the fairness key, `;`-separated (`keys=` wins). "
+    "Empty: `http.route` + `http.request.method` when present, else the span name.",
+    allowed="attribute names separated by ;",
+    component="sampling",
+)
+OTELKIT_SAMPLER_MAX_KEYS = int_setting(
+    "OTELKIT_SAMPLER_MAX_KEYS",
+    500,
+    "AdaptiveSampler: most distinct keys tracked; traffic of further keys shares one overflow "
+    "bucket that still counts toward the target (`max_keys=` wins).",
+    min=1,
+    max=100000,
+    component="sampling",
+)
+OTELKIT_SAMPLER_DEBUG = bool_setting(
+    "OTELKIT_SAMPLER_DEBUG",
+    True,
+    "Head samplers keep spans whose start attribute or baggage entry `otelkit.debug` is "
+    "true/1 (`debug=` wins). Turn off if untrusted callers can send baggage.",
+    component="sampling",
+)
+OTELKIT_RULES = str_setting(
+    "OTELKIT_RULES",
+    "",
+    "Sampling rules evaluated before the adaptive/rules sampler's own decision: a compact "
+    "string such as `keep:http.route=/api/payment*;drop:http.route=/health;ratio(0.1):kind=client` "
+    "or a path to a JSON/YAML file (see docs/sampling.md). Invalid rules warn and are skipped.",
+    allowed="rules separated by ; or a .json/.yaml file path",
+    component="sampling",
+)
+
 
 # --------------------------------------------------------------------------------------
 # tail sampling (otelkit.tail)
