@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -85,7 +85,7 @@ class Tracing:
             return app
         if self.mode == "otelkit":
             try:
-                from otelkit import ASGITracingMiddleware  # type: ignore[attr-defined]
+                from otelkit import ASGITracingMiddleware
             except (ImportError, AttributeError):
                 pass
             else:
@@ -96,7 +96,7 @@ class Tracing:
         self.middleware = "contrib"
         # The stock comparison keeps contrib's defaults (internal receive/send spans); the
         # otelkit fallback drops them, as the otelkit middleware does.
-        exclude = ["receive", "send"] if self.mode == "otelkit" else None
+        exclude: list[Literal["receive", "send"]] | None = ["receive", "send"] if self.mode == "otelkit" else None
         return OpenTelemetryMiddleware(
             app, excluded_urls=",".join(EXCLUDED_PATHS), tracer_provider=self.provider, exclude_spans=exclude
         )

@@ -28,7 +28,7 @@ def _middlewares(tracing: Tracing) -> list[Any]:
         return []
     if tracing.mode == "otelkit":
         try:
-            from otelkit import aiohttp_tracing_middleware  # type: ignore[attr-defined]
+            from otelkit import aiohttp_tracing_middleware
         except (ImportError, AttributeError):
             pass
         else:

@@ -130,7 +130,7 @@ class Store:
 
     @staticmethod
     def page(items: dict[int, dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for item in items.values():
             if len(out) >= limit:
                 break

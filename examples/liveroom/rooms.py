@@ -74,7 +74,7 @@ class RoomRegistry:
         text = json.dumps(payload)
         sockets = list(room.sockets)
         results = await asyncio.gather(*(s.send_text(text) for s in sockets), return_exceptions=True)
-        failed = [s for s, r in zip(sockets, results) if isinstance(r, BaseException)]
+        failed = [s for s, r in zip(sockets, results, strict=True) if isinstance(r, BaseException)]
         for s in failed:
             room.sockets.discard(s)
         return len(sockets) - len(failed)
