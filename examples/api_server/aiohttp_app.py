@@ -113,7 +113,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> web.Application:
 
     @routes.get("/_otelkit/stats")
     async def stats(request: web.Request) -> web.Response:
-        return web.Response(text=json.dumps(tracing.stats(), default=str), content_type="application/json")
+        data = {**tracing.stats(), "faults": dict(faults.injected)}
+        return web.Response(text=json.dumps(data, default=str), content_type="application/json")
 
     @routes.post("/_otelkit/flush")
     async def flush(request: web.Request) -> web.Response:

@@ -108,7 +108,8 @@ def build_routes(tracing: Tracing, environ: Mapping[str, str] | None = None) -> 
         return JSONResponse({"status": "paid", "total": total, "items": len(ids)})
 
     async def stats(request: Request) -> Response:
-        return Response(json.dumps(tracing.stats(), default=str), media_type="application/json")
+        data = {**tracing.stats(), "faults": dict(faults.injected)}
+        return Response(json.dumps(data, default=str), media_type="application/json")
 
     async def flush(request: Request) -> Response:
         return JSONResponse({"flushed": tracing.flush()})

@@ -74,15 +74,22 @@ class Faults:
         self.error_rate = config.OTELKIT_EXAMPLE_ERROR_RATE.get(env)
         self.slow_rate = config.OTELKIT_EXAMPLE_SLOW_RATE.get(env)
         self.slow_s = config.OTELKIT_EXAMPLE_SLOW_MS.get(env) / 1000.0
+        self.injected = {"error": 0, "slow": 0}
 
     async def inject(self) -> bool:
-        """Maybe wait; return True when this request must fail."""
+        """Maybe wait; return True when this request must fail.
+
+        The request's span gets ``example.fault`` = ``slow``, ``error`` or ``slow,error``.
+        """
         span = trace.get_current_span()
-        if self.slow_rate and random.random() < self.slow_rate:
+        slow = bool(self.slow_rate) and random.random() < self.slow_rate
+        if slow:
             span.set_attribute("example.fault", "slow")
+            self.injected["slow"] += 1
             await asyncio.sleep(self.slow_s)
         if self.error_rate and random.random() < self.error_rate:
-            span.set_attribute("example.fault", "error")
+            span.set_attribute("example.fault", "slow,error" if slow else "error")
+            self.injected["error"] += 1
             return True
         return False
 

@@ -120,10 +120,10 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
 def summary_rows(r: RunResult) -> list[tuple[str, str]]:
     """Labelled values of one run's summary (the comparison columns)."""
     s = r.final
-    ws = f"{s.load.ws_sent:,} / {s.load.ws_received:,}" if s.load.ws_connections else DASH
+    ws = [("ws messages sent / received", f"{s.load.ws_sent:,} / {s.load.ws_received:,}")] if s.load.ws_connections else []
     return [
         ("requests", f"{s.load.requests:,}"),
-        ("ws messages sent / received", ws),
+        *ws,
         ("requests/s", fmt(s.load.requests / s.duration if s.duration else None, ",.1f")),
         ("5xx responses", f"{s.load.server_errors:,}"),
         ("spans created", fmt(s.counts.spans_created)),

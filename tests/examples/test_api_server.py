@@ -116,9 +116,11 @@ def test_error_rate_one_fails_every_fault_injected_endpoint(receiver: OtlpReceiv
             status, payload = _call(server.base_url, method, path, body)
             assert (status, payload) == (500, {"error": "injected failure"})
         assert _call(server.base_url, "GET", "/products")[0] == 200
+        stats_faults = _call(server.base_url, "GET", "/_otelkit/stats")[1]["faults"]
         _call(server.base_url, "POST", "/_otelkit/flush")
     finally:
         server.stop()
+    assert stats_faults == {"error": 3, "slow": 0}
     failed = [s.span for s in receiver.spans() if s.attributes.get("example.fault") == "error"]
     assert len(failed) == 3
     assert {s.status.code for s in failed} == {2}  # STATUS_CODE_ERROR: 5xx marks the server span
