@@ -33,7 +33,10 @@ def _middlewares(tracing: Tracing) -> list[Any]:
             pass
         else:
             tracing.middleware = "otelkit"
-            return [aiohttp_tracing_middleware(tracer_provider=tracing.provider, excluded_paths=list(EXCLUDED_PATHS))]
+            try:
+                return [aiohttp_tracing_middleware(tracer_provider=tracing.provider, excluded_paths=list(EXCLUDED_PATHS))]
+            except TypeError:  # a factory without these options: its defaults, global provider
+                return [aiohttp_tracing_middleware()]
     import os
 
     from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor

@@ -140,6 +140,7 @@ async def _drive(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         with Display(console, line_interval=line_interval) as display:
             task = asyncio.ensure_future(asyncio.gather(*jobs))
+            task.add_done_callback(_retrieve)
             try:
                 while not task.done():
                     await asyncio.wait([task], timeout=0.5)
@@ -154,6 +155,12 @@ async def _drive(
             display.update(final, force=True)
     final.duration = opts.duration
     return final
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark an interrupted load's outcome as seen (no 'exception never retrieved' noise)."""
+    with contextlib.suppress(BaseException):
+        task.exception()
 
 
 async def _settle(session: Any, servers: list[ExampleServer], receiver: OtlpReceiver | None) -> None:

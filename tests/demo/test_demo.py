@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from otelkit.cli import _build_parser
+from otelkit.receiver import OtlpReceiver
 from otelkit.testing import scrubbed_env
 
 pytestmark = pytest.mark.peers
@@ -78,3 +80,39 @@ def test_compare_prints_both_pipelines_side_by_side() -> None:
 def test_bad_arguments_are_refused(bad: list[str]) -> None:
     with pytest.raises(SystemExit):
         _build_parser().parse_args(["demo", *bad])
+
+
+def test_endpoint_sends_spans_to_the_given_collector(sink: OtlpReceiver) -> None:
+    out = _demo("--duration", "2", "--rate", "50", "--endpoint", sink.endpoint)
+    assert ", receiver http" not in out  # no embedded receiver was started
+    assert f"exporting to {sink.endpoint}" in out
+    assert sink.wait_for_spans(50, timeout=10)
+
+
+def test_ctrl_c_stops_every_process_the_demo_started() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otelkit", "demo", "--duration", "60", "--rate", "50"],
+        env=scrubbed_env({"PYTHONUNBUFFERED": "1"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seen = ""
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen += line
+            if " req " in line:  # the load is running
+                break
+        pids = _pids(seen)
+        assert pids and all(_alive(p) for p in pids)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 130
+    assert "every process the demo started was stopped" in rest
+    assert "Traceback" not in rest
+    assert not [p for p in pids if _alive(p)]
