@@ -42,7 +42,7 @@ def _env(side: str, endpoint: str) -> dict[str, str]:
     quiet = {"OTELKIT_EXAMPLE_ERROR_RATE": "0", "OTELKIT_EXAMPLE_SLOW_RATE": "0"}
     if side == "off":
         return {"OTELKIT_EXAMPLE_TRACING": "off", **quiet}
-    env = pipeline_env(side, endpoint, target=1e9, rate=1.0, tail=False).env
+    env = pipeline_env(side, endpoint, target=100_000, rate=1.0, tail=False).env
     return {**env, **quiet}
 
 
