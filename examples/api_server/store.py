@@ -48,7 +48,8 @@ def make_pool(maxsize: int) -> Any:
         from otelkit.pool import ObjectPool
     except ImportError:
         return _LocalPool(bytearray, bytearray.clear, maxsize)
-    return ObjectPool(bytearray, reset=bytearray.clear, maxsize=maxsize)
+    # positional: (factory, reset, bound) - the bound's keyword name is the pool's business
+    return ObjectPool(bytearray, bytearray.clear, maxsize)
 
 
 def render_json_list(pool: Any, items: list[dict[str, Any]]) -> bytes:

@@ -88,9 +88,13 @@ def _head_text(c: Counts) -> str:
 def _tail_text(c: Counts) -> str:
     if c.tail_traces_kept is None:
         return DASH
-    policies = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(c.kept_by_policy.items()))
-    dropped = fmt(c.tail_traces_dropped)
-    return f"{c.tail_traces_kept:,.0f} kept / {dropped} dropped" + (f" ({policies})" if policies else "")
+    return f"{c.tail_traces_kept:,.0f} kept / {fmt(c.tail_traces_dropped)} dropped"
+
+
+def _policy_text(c: Counts) -> str:
+    if c.tail_traces_kept is None:
+        return DASH
+    return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(c.kept_by_policy.items())) or "0"
 
 
 def live_rows(s: Snapshot) -> list[tuple[str, str]]:
@@ -105,8 +109,9 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
         rows.append(("ws messages sent / received", f"{load.ws_sent:,} / {load.ws_received:,}"))
     rows += [
         ("spans created (recorded)", fmt(c.spans_created)),
-        ("head-sampled (traces)", _head_text(c)),
-        ("tail-kept by policy", _tail_text(c)),
+        ("head-sampled (decisions)", _head_text(c)),
+        ("tail traces", _tail_text(c)),
+        ("tail-kept by policy", _policy_text(c)),
         ("spans exported", fmt(t.exported)),
         ("spans dropped", _dropped_text(t)),
         ("raw / wire bytes", f"{fmt(t.raw_bytes)} / {fmt(t.wire_bytes)}"),
@@ -127,6 +132,9 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
         ("requests/s", fmt(s.load.requests / s.duration if s.duration else None, ",.1f")),
         ("5xx responses", f"{s.load.server_errors:,}"),
         ("spans created", fmt(s.counts.spans_created)),
+        ("head-sampled (decisions)", _head_text(s.counts)),
+        ("tail traces", _tail_text(s.counts)),
+        ("tail-kept by policy", _policy_text(s.counts)),
         ("spans exported", fmt(s.totals.exported)),
         ("spans dropped", _dropped_text(s.totals)),
         ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),

@@ -146,8 +146,9 @@ def start_example(app: str, extra_env: dict[str, str], *, name: str, timeout: fl
         wait_for_port(port, timeout, server.proc)
         _wait_healthy(server.base_url + "/health", timeout)
     except Exception:
+        log = server.log()
         server.stop()
-        raise RuntimeError(f"{name} did not start; its log:\n{server.log()[-2000:]}") from None
+        raise RuntimeError(f"{name} did not start; its log:\n{log[-2000:]}") from None
     return server
 
 

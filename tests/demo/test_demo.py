@@ -83,10 +83,12 @@ def test_bad_arguments_are_refused(bad: list[str]) -> None:
 
 
 def test_endpoint_sends_spans_to_the_given_collector(sink: OtlpReceiver) -> None:
-    out = _demo("--duration", "2", "--rate", "50", "--endpoint", sink.endpoint)
+    # a target above the offered rate and no tail sampling: every request's trace is kept
+    out = _demo("--duration", "2", "--rate", "50", "--target", "1000", "--no-tail", "--endpoint", sink.endpoint)
     assert ", receiver http" not in out  # no embedded receiver was started
     assert f"exporting to {sink.endpoint}" in out
-    assert sink.wait_for_spans(50, timeout=10)
+    requests = _number(_row(out, "requests")[0])
+    assert sink.wait_for_spans(int(requests), timeout=10)
 
 
 def test_ctrl_c_stops_every_process_the_demo_started() -> None:

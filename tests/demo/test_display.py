@@ -63,3 +63,15 @@ def test_non_terminal_output_is_plain_periodic_lines() -> None:
     assert len(lines) == 2
     assert lines[0].startswith("[otelkit] 20.0 / 20 s  req 4,000 (10)")
     assert "\x1b" not in out.getvalue()
+
+
+def test_sampling_rows_show_head_decisions_and_tail_policies() -> None:
+    snap = _snap()
+    snap.counts.head_kept, snap.counts.head_dropped, snap.counts.probability = 250.0, 750.0, 0.25
+    snap.counts.tail_traces_kept, snap.counts.tail_traces_dropped = 40.0, 210.0
+    snap.counts.kept_by_policy = {"slow": 4.0, "errors": 6.0, "probabilistic": 30.0}
+    rows = dict(live_rows(snap))
+    assert rows["head-sampled (decisions)"] == "250 of 1,000, p=0.25"
+    assert rows["tail traces"] == "40 kept / 210 dropped"
+    assert rows["tail-kept by policy"] == "errors 6, probabilistic 30, slow 4"
+    assert dict(summary_rows(RunResult(snap)))["tail-kept by policy"] == rows["tail-kept by policy"]
