@@ -6,7 +6,7 @@ REST: ``POST /rooms`` ``{"name", "host"}``; ``POST /rooms/{id}/start|stop``;
 ``GET /_otelkit/stats``; ``POST /_otelkit/flush``.
 
 WebSocket ``/ws?room=ID&user=NAME``: the viewer joins the (live) room; every JSON text
-message ``{"type": "danmu"|"gift", "text": ..., "traceparent": ...}`` is broadcast to the
+message ``{"_otel": {"traceparent": ...}, "type": "danmu"|"gift", "text": ...}`` is broadcast to the
 room and published to Kafka keyed by room (trace context in the headers); a consumer
 continues the trace and stores the message. Trace: client -> message -> Kafka -> consumer.
 

@@ -177,7 +177,7 @@ async def liveroom_load(
             async def job() -> None:
                 ws = rnd.choice(conns)
                 kind = "gift" if rnd.random() < 0.2 else "danmu"
-                message = {"type": kind, "text": f"{kind} {rnd.randrange(10_000)}", "traceparent": _traceparent(rnd)}
+                message = {"_otel": {"traceparent": _traceparent(rnd)}, "type": kind, "text": f"{kind} {rnd.randrange(10_000)}"}
                 try:
                     await ws.send(json.dumps(message))
                     stats.ws_sent += 1

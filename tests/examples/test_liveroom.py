@@ -137,7 +137,7 @@ def test_message_goes_through_kafka_and_is_one_trace(liveroom: ExampleServer, re
 
     async def main() -> None:
         async with websockets.connect(_ws(base, room, "dan")) as ws:
-            envelope = {"type": "danmu", "text": "hello", "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}
+            envelope = {"_otel": {"traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}, "type": "danmu", "text": "hello"}
             await ws.send(json.dumps(envelope))
             await asyncio.wait_for(ws.recv(), 5)
 
