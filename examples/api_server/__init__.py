@@ -1,0 +1,1 @@
+"""The example HTTP API: users, products, payment/checkout, on Starlette (and an aiohttp variant)."""

@@ -1,0 +1,1 @@
+"""The example live-streaming service: rooms, a WebSocket message hub, Kafka persistence."""

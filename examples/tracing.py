@@ -1,0 +1,154 @@
+"""Tracing set-up shared by the example servers: one environment variable picks the pipeline.
+
+``OTELKIT_EXAMPLE_TRACING`` selects what an example server runs with:
+
+* ``otelkit`` (default): the otelkit pipeline from ``OTEL_*``/``OTELKIT_*`` variables
+  (``otelkit.configure()``; when the server runs under ``opentelemetry-instrument`` with
+  ``OTEL_PYTHON_CONFIGURATOR=otelkit`` the pipeline built there is reused) and the otelkit
+  ASGI middleware (contrib's middleware without per-message spans until it is available).
+* ``stock``: what a stock SDK user gets from the same variables - the SDK's
+  ``TracerProvider`` (sampler from ``OTEL_TRACES_SAMPLER``), ``BatchSpanProcessor`` and the
+  stock OTLP/HTTP exporter (``OTEL_EXPORTER_OTLP_TRACES_*``), with contrib's
+  ``OpenTelemetryMiddleware`` at its defaults.
+* ``off``: no tracing at all (the benchmark baseline).
+
+Every mode counts the spans the application recorded with :class:`SpanCounter`, so the
+demo can compute what was lost between the application and the receiver.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
+
+from otelkit import config
+
+__all__ = ["SpanCounter", "Tracing", "setup_tracing"]
+
+EXCLUDED_PATHS = ("/health", "/_otelkit/stats", "/_otelkit/flush")
+"""Paths no example server traces (health checks and the demo's own polling)."""
+
+
+class SpanCounter(SpanProcessor):
+    """Counts ended recording spans, and how many of them were sampled (to be exported)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._created = 0
+        self._sampled = 0
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        ctx = span.context
+        sampled = ctx is not None and ctx.trace_flags.sampled
+        with self._lock:
+            self._created += 1
+            if sampled:
+                self._sampled += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"spans_created": self._created, "spans_sampled": self._sampled}
+
+
+class Tracing:
+    """The tracing an example server runs with: provider, counter and ASGI wrapping."""
+
+    def __init__(self, mode: str, provider: TracerProvider | None, pipeline: Any = None) -> None:
+        self.mode = mode
+        self.provider = provider
+        self.pipeline = pipeline
+        self.counter = SpanCounter()
+        self.middleware = "none"
+        if provider is not None:
+            provider.add_span_processor(self.counter)
+
+    def tracer(self, name: str) -> trace.Tracer:
+        if self.provider is None:
+            return trace.NoOpTracer()
+        return self.provider.get_tracer(name)
+
+    def wrap_asgi(self, app: Any) -> Any:
+        """``app`` behind the tracing middleware of this mode (unchanged when off)."""
+        if self.provider is None:
+            return app
+        if self.mode == "otelkit":
+            try:
+                from otelkit import ASGITracingMiddleware
+            except (ImportError, AttributeError):
+                pass
+            else:
+                self.middleware = "otelkit"
+                return ASGITracingMiddleware(app, excluded_paths=list(EXCLUDED_PATHS), tracer_provider=self.provider)
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        self.middleware = "contrib"
+        # The stock comparison keeps contrib's defaults (internal receive/send spans); the
+        # otelkit fallback drops them, as the otelkit middleware does.
+        exclude: list[Literal["receive", "send"]] | None = ["receive", "send"] if self.mode == "otelkit" else None
+        return OpenTelemetryMiddleware(
+            app, excluded_urls=",".join(EXCLUDED_PATHS), tracer_provider=self.provider, exclude_spans=exclude
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Pipeline ``stats()`` (otelkit mode) plus span counts and process CPU seconds."""
+        out: dict[str, Any] = {}
+        if self.pipeline is not None:
+            out.update(self.pipeline.stats())
+        out.update(self.counter.stats())
+        out.update(
+            mode=self.mode,
+            middleware=self.middleware,
+            pid=os.getpid(),
+            cpu_seconds=time.process_time(),
+        )
+        return out
+
+    def flush(self, timeout_millis: int = 10000) -> bool:
+        if self.provider is None:
+            return True
+        return bool(self.provider.force_flush(timeout_millis))
+
+    def shutdown(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.shutdown()
+        elif self.provider is not None:
+            self.provider.shutdown()
+
+
+def setup_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> Tracing:
+    """Build the tracing selected by ``OTELKIT_EXAMPLE_TRACING`` for ``service_name``.
+
+    ``OTEL_SERVICE_NAME`` wins over ``service_name`` when set.
+    """
+    env = os.environ if environ is None else environ
+    mode = config.OTELKIT_EXAMPLE_TRACING.get(env)
+    if mode == "off":
+        return Tracing(mode, None)
+    name = env.get("OTEL_SERVICE_NAME") or service_name
+    if mode == "stock":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+        tracing = Tracing(mode, provider)
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+        return tracing
+    import otelkit
+
+    pipeline = otelkit.current_pipeline()
+    if pipeline is None:
+        pipeline = otelkit.configure(service_name=name, environ=env)
+    return Tracing(mode, pipeline.provider, pipeline)

@@ -1,0 +1,214 @@
+"""The demo's terminal display: a live ``rich`` table on a terminal, periodic lines otherwise.
+
+:func:`live_rows` and :func:`summary_rows` are pure (numbers in, labelled strings out), so
+what the demo shows is testable without a terminal. A value nobody reported shows ``-``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from otelkit.demo.loadgen import LoadStats
+from otelkit.demo.metrics import Counts, Totals
+
+__all__ = ["Snapshot", "RunResult", "Display", "live_rows", "summary_rows", "summary_table", "fmt"]
+
+DASH = "-"
+
+
+def fmt(value: float | None, spec: str = ",.0f", suffix: str = "") -> str:
+    """``value`` formatted with ``spec``, or ``-`` when it is unknown."""
+    return DASH if value is None else f"{value:{spec}}{suffix}"
+
+
+@dataclass
+class Snapshot:
+    """Everything the display shows at one moment."""
+
+    mode: str
+    elapsed: float
+    duration: float
+    load: LoadStats
+    rps: float | None
+    counts: Counts
+    totals: Totals
+    cpu_seconds: float | None
+
+
+@dataclass
+class RunResult:
+    """A finished run: the final snapshot plus CPU used and fallbacks taken."""
+
+    final: Snapshot
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_per_request_ms(self) -> float | None:
+        s = self.final
+        return s.cpu_seconds * 1000 / s.load.requests if s.cpu_seconds is not None and s.load.requests else None
+
+    @property
+    def cpu_per_span_us(self) -> float | None:
+        s = self.final
+        exported = s.totals.exported
+        return s.cpu_seconds * 1e6 / exported if s.cpu_seconds is not None and exported else None
+
+    @property
+    def wire_bytes_per_span(self) -> float | None:
+        t = self.final.totals
+        return t.wire_bytes / t.exported if t.wire_bytes is not None and t.exported else None
+
+
+def _dropped_text(t: Totals) -> str:
+    total = t.dropped_total
+    if total is None:
+        return DASH
+    if not t.dropped:
+        return "0"
+    reasons = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(t.dropped.items()))
+    return f"{total:,.0f} ({reasons})"
+
+
+def _head_text(c: Counts) -> str:
+    if c.head_kept is not None:
+        seen = c.head_kept + (c.head_dropped or 0)
+        share = f" of {seen:,.0f}" if seen else ""
+        prob = f", p={c.probability:.3g}" if c.probability is not None else ""
+        return f"{c.head_kept:,.0f}{share}{prob}"
+    return fmt(c.spans_sampled, suffix=" spans")
+
+
+def _tail_text(c: Counts) -> str:
+    if c.tail_traces_kept is None:
+        return DASH
+    return f"{c.tail_traces_kept:,.0f} kept / {fmt(c.tail_traces_dropped)} dropped"
+
+
+def _policy_text(c: Counts) -> str:
+    if c.tail_traces_kept is None:
+        return DASH
+    return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(c.kept_by_policy.items())) or "0"
+
+
+def live_rows(s: Snapshot) -> list[tuple[str, str]]:
+    """Labelled values of the live display."""
+    c, t, load = s.counts, s.totals, s.load
+    rows = [
+        ("elapsed", f"{s.elapsed:.1f} / {s.duration:.0f} s"),
+        ("requests (5xx)", f"{load.requests:,} ({load.server_errors:,})"),
+        ("requests/s", fmt(s.rps, ",.1f")),
+    ]
+    if load.ws_connections:
+        rows.append(("ws messages sent / received", f"{load.ws_sent:,} / {load.ws_received:,}"))
+    rows += [
+        ("spans created (recorded)", fmt(c.spans_created)),
+        ("head-sampled (decisions)", _head_text(c)),
+        ("tail traces", _tail_text(c)),
+        ("tail-kept by policy", _policy_text(c)),
+        ("spans exported", fmt(t.exported)),
+        ("spans dropped", _dropped_text(t)),
+        ("raw / wire bytes", f"{fmt(t.raw_bytes)} / {fmt(t.wire_bytes)}"),
+        ("compression ratio", fmt(t.ratio, ".2f", "x")),
+        ("export latency p50 / p99", f"{fmt(c.p50_ms, '.1f')} / {fmt(c.p99_ms, '.1f')} ms"),
+        ("server CPU", fmt(s.cpu_seconds, ".2f", " s")),
+    ]
+    return rows
+
+
+def summary_rows(r: RunResult) -> list[tuple[str, str]]:
+    """Labelled values of one run's summary (the comparison columns)."""
+    s = r.final
+    ws = [("ws messages sent / received", f"{s.load.ws_sent:,} / {s.load.ws_received:,}")] if s.load.ws_connections else []
+    return [
+        ("requests", f"{s.load.requests:,}"),
+        *ws,
+        ("requests/s", fmt(s.load.requests / s.duration if s.duration else None, ",.1f")),
+        ("5xx responses", f"{s.load.server_errors:,}"),
+        ("spans created", fmt(s.counts.spans_created)),
+        ("head-sampled (decisions)", _head_text(s.counts)),
+        ("tail traces", _tail_text(s.counts)),
+        ("tail-kept by policy", _policy_text(s.counts)),
+        ("spans exported", fmt(s.totals.exported)),
+        ("spans dropped", _dropped_text(s.totals)),
+        ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),
+        ("wire bytes per span", fmt(r.wire_bytes_per_span, ",.1f")),
+        ("export latency p50 / p99 (ms)", f"{fmt(s.counts.p50_ms, '.1f')} / {fmt(s.counts.p99_ms, '.1f')}"),
+        ("server CPU (s)", fmt(s.cpu_seconds, ".2f")),
+        ("CPU per request (ms)", fmt(r.cpu_per_request_ms, ".3f")),
+        ("CPU per exported span (us)", fmt(r.cpu_per_span_us, ",.1f")),
+    ]
+
+
+def summary_table(results: Sequence[RunResult]) -> Table:
+    """One column per run; with two runs, a last column with the first/second ratio."""
+    table = Table(title="otelkit demo summary", show_lines=False)
+    table.add_column("metric")
+    for r in results:
+        table.add_column(r.final.mode, justify="right")
+    per_run = [summary_rows(r) for r in results]
+    for i, (label, _) in enumerate(per_run[0]):
+        table.add_row(label, *(rows[i][1] for rows in per_run))
+    if len(results) == 2:
+        a, b = results
+        table.add_section()
+        for label, x, y in (
+            ("CPU per request, otelkit/stock", a.cpu_per_request_ms, b.cpu_per_request_ms),
+            ("CPU per exported span, otelkit/stock", a.cpu_per_span_us, b.cpu_per_span_us),
+            ("wire bytes per span, otelkit/stock", a.wire_bytes_per_span, b.wire_bytes_per_span),
+        ):
+            ratio = fmt(x / y if x is not None and y else None, ".2f", "x")
+            table.add_row(label, ratio, "")
+    return table
+
+
+class Display:
+    """Shows snapshots: a ``rich.live.Live`` table on a terminal, one line every
+    ``line_interval`` seconds otherwise (no cursor tricks in CI logs)."""
+
+    def __init__(self, console: Console, *, line_interval: float = 2.0) -> None:
+        self.console = console
+        self._interval = line_interval
+        self._live: Live | None = None
+        self._last_line = float("-inf")
+
+    def __enter__(self) -> Display:
+        if self.console.is_terminal:
+            self._live = Live(console=self.console, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(kind, exc, tb)
+            self._live = None
+
+    def update(self, snap: Snapshot, *, force: bool = False) -> None:
+        if self._live is not None:
+            table = Table(title=f"otelkit demo - {snap.mode} pipeline", show_header=False)
+            table.add_column("metric")
+            table.add_column("value", justify="right")
+            for label, value in live_rows(snap):
+                table.add_row(label, value)
+            self._live.update(table)
+            return
+        now = time.monotonic()
+        if now - self._last_line < self._interval and not force:
+            return
+        self._last_line = now
+        rows = dict(live_rows(snap))
+        self.console.print(
+            f"[{snap.mode}] {rows['elapsed']}  req {rows['requests (5xx)']}  {rows['requests/s']} req/s  "
+            f"spans {rows['spans created (recorded)']} created, {rows['spans exported']} exported, "
+            f"{rows['spans dropped']} dropped  ratio {rows['compression ratio']}",
+            highlight=False,
+            markup=False,
+        )

@@ -1,0 +1,173 @@
+"""Turn the servers' ``/_otelkit/stats``, the receiver's stats and the load counts into numbers.
+
+Every component lands independently, so every key is optional: a missing key becomes
+``None`` and is shown as ``-``. Key names follow the stats contract (``sampler``,
+``processor0`` - the tail processor when enabled, else the batch processor - and
+``exporter0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["Counts", "extract", "combine", "Totals", "totals"]
+
+
+def _num(d: Mapping[str, Any] | None, key: str) -> float | None:
+    if not isinstance(d, Mapping):
+        return None
+    value = d.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _dict(d: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
+    if not isinstance(d, Mapping):
+        return None
+    value = d.get(key)
+    return value if isinstance(value, Mapping) else None
+
+
+@dataclass
+class Counts:
+    """Counters from one server's stats (``None`` = not reported)."""
+
+    spans_created: float | None = None
+    spans_sampled: float | None = None
+    cpu_seconds: float | None = None
+    head_kept: float | None = None
+    head_dropped: float | None = None
+    probability: float | None = None
+    tail_traces_kept: float | None = None
+    tail_traces_dropped: float | None = None
+    tail_spans_kept: float | None = None
+    tail_spans_dropped: float | None = None
+    tail_buffered_spans: float | None = None
+    batch_exported: float | None = None
+    batch_failed: float | None = None
+    dropped_queue_full: float | None = None
+    dropped_shutdown: float | None = None
+    queue_size: float | None = None
+    export_ewma_ms: float | None = None
+    exp_exported: float | None = None
+    exp_failed: float | None = None
+    exp_rejected: float | None = None
+    raw_bytes: float | None = None
+    wire_bytes: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    kept_by_policy: dict[str, float] = field(default_factory=dict)
+
+
+_MAX_FIELDS = ("probability", "p50_ms", "p99_ms", "export_ewma_ms")
+
+
+def extract(stats: Mapping[str, Any]) -> Counts:
+    """Counts from one ``/_otelkit/stats`` snapshot."""
+    sampler = _dict(stats, "sampler")
+    proc = _dict(stats, "processor0")
+    tail = proc if proc is not None and "traces_kept" in proc else None
+    batch = _dict(tail, "downstream") if tail is not None else proc
+    exp = _dict(stats, "exporter0")
+    policies = _dict(tail, "kept_by_policy") or {}
+    return Counts(
+        spans_created=_num(stats, "spans_created"),
+        spans_sampled=_num(stats, "spans_sampled"),
+        cpu_seconds=_num(stats, "cpu_seconds"),
+        head_kept=_num(sampler, "kept"),
+        head_dropped=_num(sampler, "dropped"),
+        probability=_num(sampler, "probability"),
+        tail_traces_kept=_num(tail, "traces_kept"),
+        tail_traces_dropped=_num(tail, "traces_dropped"),
+        tail_spans_kept=_num(tail, "spans_kept"),
+        tail_spans_dropped=_num(tail, "spans_dropped"),
+        tail_buffered_spans=_num(tail, "buffered_spans"),
+        batch_exported=_num(batch, "spans_exported"),
+        batch_failed=_num(batch, "spans_failed"),
+        dropped_queue_full=_num(batch, "dropped_queue_full"),
+        dropped_shutdown=_num(batch, "dropped_shutdown"),
+        queue_size=_num(batch, "queue_size"),
+        export_ewma_ms=_num(batch, "export_latency_ms_ewma"),
+        exp_exported=_num(exp, "spans_exported"),
+        exp_failed=_num(exp, "spans_failed"),
+        exp_rejected=_num(exp, "spans_rejected"),
+        raw_bytes=_num(exp, "raw_bytes"),
+        wire_bytes=_num(exp, "wire_bytes"),
+        p50_ms=_num(exp, "export_latency_p50_ms"),
+        p99_ms=_num(exp, "export_latency_p99_ms"),
+        kept_by_policy={str(k): float(v) for k, v in policies.items() if isinstance(v, (int, float))},
+    )
+
+
+def combine(parts: Iterable[Counts]) -> Counts:
+    """Sum counters over several servers (latencies and probability: the maximum)."""
+    out = Counts()
+    for part in parts:
+        for f in fields(Counts):
+            if f.name == "kept_by_policy":
+                for k, v in part.kept_by_policy.items():
+                    out.kept_by_policy[k] = out.kept_by_policy.get(k, 0.0) + v
+                continue
+            a, b = getattr(out, f.name), getattr(part, f.name)
+            if b is None:
+                continue
+            if a is None:
+                setattr(out, f.name, b)
+            elif f.name in _MAX_FIELDS:
+                setattr(out, f.name, max(a, b))
+            else:
+                setattr(out, f.name, a + b)
+    return out
+
+
+@dataclass
+class Totals:
+    """What the display and the summary show, derived from counts and the receiver."""
+
+    exported: float | None
+    expected: float | None
+    dropped: dict[str, float]
+    raw_bytes: float | None
+    wire_bytes: float | None
+
+    @property
+    def dropped_total(self) -> float | None:
+        return sum(self.dropped.values()) if self.dropped else (0.0 if self.exported is not None else None)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.raw_bytes and self.wire_bytes:
+            return self.raw_bytes / self.wire_bytes
+        return None
+
+
+def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = False) -> Totals:
+    """Exported spans (the receiver's count when there is one), drops by reason, bytes.
+
+    ``expected`` is what should reach the receiver: the tail processor's kept spans when
+    it reports them, else the spans the head sampler sampled. With ``final`` (after the
+    servers flushed), spans expected but neither received nor counted by a drop reason
+    are reported as ``lost``.
+    """
+    received = _num(receiver, "spans")
+    exported = received if received is not None else (counts.exp_exported or counts.batch_exported)
+    expected = counts.tail_spans_kept if counts.tail_spans_kept is not None else counts.spans_sampled
+    dropped: dict[str, float] = {}
+    for reason, value in (
+        ("queue full", counts.dropped_queue_full),
+        ("shutdown", counts.dropped_shutdown),
+        ("export failed", counts.exp_failed if counts.exp_failed is not None else counts.batch_failed),
+        ("rejected", counts.exp_rejected),
+    ):
+        if value:
+            dropped[reason] = value
+    if final and expected is not None and exported is not None:
+        lost = expected - exported - sum(dropped.values())
+        if lost > 0:
+            dropped["lost"] = lost
+    raw = counts.raw_bytes if counts.raw_bytes is not None else _num(receiver, "raw_bytes")
+    wire = counts.wire_bytes if counts.wire_bytes is not None else _num(receiver, "wire_bytes")
+    return Totals(exported, expected, dropped, raw, wire)

@@ -1,0 +1,165 @@
+"""Start the example servers for the demo: free 127.0.0.1 ports, scrubbed env, stopped by PID.
+
+Each server is a ``uvicorn --factory`` subprocess of the current interpreter, with the
+source checkout's root on ``PYTHONPATH`` (the examples are not part of the installed
+package). The parent's ``OTEL_*``/``OTELKIT_*`` variables are scrubbed; the pipeline under
+test is described entirely by the variables :func:`pipeline_env` returns.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from otelkit.testing import ManagedProcess, free_port, scrubbed_env, wait_for_port
+
+__all__ = [
+    "ExampleServer",
+    "PipelineEnv",
+    "examples_root",
+    "pipeline_env",
+    "process_cpu_seconds",
+    "start_example",
+    "API_APP",
+    "LIVEROOM_APP",
+]
+
+API_APP = "examples.api_server.app:create_app"
+LIVEROOM_APP = "examples.liveroom.app:create_app"
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def examples_root() -> Path:
+    """The source checkout holding ``examples/`` (the parent of the ``otelkit`` package)."""
+    root = Path(__file__).resolve().parent.parent.parent
+    if not (root / "examples" / "api_server" / "app.py").is_file():
+        raise FileNotFoundError(
+            f"the example servers are not next to otelkit ({root / 'examples'} is missing); "
+            "run the demo from a source checkout (scripts/demo)"
+        )
+    return root
+
+
+def _loadable(group: str, name: str) -> bool:
+    for ep in entry_points(group=group, name=name):
+        try:
+            ep.load()
+        except Exception:  # noqa: BLE001 - any failure means "not usable here"
+            return False
+        return True
+    return False
+
+
+@dataclass
+class PipelineEnv:
+    """Environment for one pipeline under test, and notes about fallbacks taken."""
+
+    mode: str
+    env: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+def pipeline_env(mode: str, endpoint: str, *, target: float, rate: float, tail: bool = True) -> PipelineEnv:
+    """``OTEL_*``/``OTELKIT_*`` variables for the ``otelkit`` or ``stock`` pipeline.
+
+    Args:
+        mode: ``otelkit`` (adaptive head sampler, tail sampling, smart batcher, otelkit
+            OTLP/HTTP exporter with zstd) or ``stock`` (ParentBased(TraceIdRatioBased),
+            BatchSpanProcessor, stock OTLP/HTTP exporter with gzip, contrib ASGI middleware).
+        endpoint: OTLP/HTTP traces URL.
+        target: traces per second the otelkit adaptive sampler keeps; the stock ratio is
+            ``target / rate`` (capped at 1) so both aim at the same volume.
+        rate: offered load, requests per second.
+        tail: enable the tail-sampling processor (otelkit mode).
+    """
+    if mode not in ("otelkit", "stock"):
+        raise ValueError(f"mode {mode!r} is invalid; allowed: otelkit, stock")
+    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint, "OTELKIT_EXAMPLE_TRACING": mode}
+    notes: list[str] = []
+    if mode == "stock":
+        ratio = min(1.0, target / rate) if rate > 0 else 1.0
+        env.update(
+            OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+            OTEL_TRACES_SAMPLER_ARG=f"{ratio:.4g}",
+            OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="gzip",
+        )
+        return PipelineEnv(mode, env, notes)
+    env.update(
+        OTEL_TRACES_SAMPLER="otelkit_adaptive",
+        OTEL_TRACES_SAMPLER_ARG=f"target={target:g}",
+        OTELKIT_PROCESSOR="smart",
+        OTELKIT_TAIL_ENABLED="true" if tail else "false",
+    )
+    if _loadable("opentelemetry_traces_exporter", "otelkit_otlp"):
+        env.update(OTEL_TRACES_EXPORTER="otelkit_otlp", OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="zstd")
+    else:
+        env.update(OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="gzip")
+        notes.append("otelkit_otlp exporter not installed: using the stock OTLP/HTTP exporter (gzip)")
+    if not _loadable("opentelemetry_traces_sampler", "otelkit_adaptive"):
+        notes.append("otelkit_adaptive sampler not installed: the pipeline falls back to parentbased_always_on")
+    return PipelineEnv(mode, env, notes)
+
+
+class ExampleServer(ManagedProcess):
+    """A running example server; ``base_url`` is ``http://127.0.0.1:PORT``."""
+
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float | None:
+        return process_cpu_seconds(self.pid)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` from ``/proc/<pid>/stat`` (None when unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may contain spaces; fields after the last ')' are fixed
+    fields = raw.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def start_example(app: str, extra_env: dict[str, str], *, name: str, timeout: float = 20.0) -> ExampleServer:
+    """Start ``app`` (a uvicorn factory path) on a free 127.0.0.1 port and wait for ``/health``."""
+    root = examples_root()
+    port = free_port()
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    env = scrubbed_env({"PYTHONPATH": path, **extra_env})
+    argv = [
+        sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "5",
+    ]
+    server = ExampleServer(argv, env, name)
+    server.port = port
+    try:
+        wait_for_port(port, timeout, server.proc)
+        _wait_healthy(server.base_url + "/health", timeout)
+    except Exception:
+        log = server.log()
+        server.stop()
+        raise RuntimeError(f"{name} did not start; its log:\n{log[-2000:]}") from None
+    return server
+
+
+def _wait_healthy(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - 127.0.0.1 only
+                if resp.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)

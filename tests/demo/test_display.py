@@ -1,0 +1,77 @@
+"""What the demo shows: '-' for what nobody reported, drop reasons, the comparison ratios."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from otelkit.demo.display import Display, RunResult, Snapshot, live_rows, summary_rows, summary_table
+from otelkit.demo.loadgen import LoadStats
+from otelkit.demo.metrics import Counts, Totals
+
+
+def _snap(mode: str = "otelkit", *, cpu: float | None = 2.0, exported: float | None = 1000, wire: float | None = 50_000) -> Snapshot:
+    load = LoadStats(requests=4000, by_status={200: 3990, 500: 10})
+    counts = Counts(spans_created=5000, spans_sampled=1000)
+    totals = Totals(exported=exported, expected=1000, dropped={}, raw_bytes=400_000, wire_bytes=wire)
+    return Snapshot(mode, 20.0, 20.0, load, 200.0, counts, totals, cpu)
+
+
+def test_unreported_values_show_a_dash() -> None:
+    rows = dict(live_rows(_snap()))
+    assert rows["tail-kept by policy"] == "-"
+    assert rows["export latency p50 / p99"] == "- / - ms"
+    assert rows["requests (5xx)"] == "4,000 (10)"
+    assert rows["compression ratio"] == "8.00x"
+
+
+def test_dropped_lists_each_reason() -> None:
+    snap = _snap()
+    snap.totals.dropped.update({"queue full": 3, "lost": 2})
+    assert dict(live_rows(snap))["spans dropped"] == "5 (lost 2, queue full 3)"
+
+
+def test_summary_derives_per_request_and_per_span_costs() -> None:
+    rows = dict(summary_rows(RunResult(_snap())))
+    assert rows["CPU per request (ms)"] == "0.500"
+    assert rows["CPU per exported span (us)"] == "2,000.0"
+    assert rows["wire bytes per span"] == "50.0"
+    assert rows["spans dropped"] == "0"
+    unknown = dict(summary_rows(RunResult(_snap(cpu=None, exported=None))))
+    assert unknown["CPU per request (ms)"] == "-" and unknown["spans dropped"] == "-"
+
+
+def test_compare_table_has_both_columns_and_ratios() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    console.print(summary_table([RunResult(_snap("otelkit", cpu=1.0)), RunResult(_snap("stock", cpu=4.0, wire=100_000))]))
+    text = out.getvalue()
+    assert "otelkit" in text and "stock" in text
+    assert "CPU per request, otelkit/stock" in text and "0.25x" in text
+    assert "wire bytes per span, otelkit/stock" in text and "0.50x" in text
+
+
+def test_non_terminal_output_is_plain_periodic_lines() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    with Display(console, line_interval=3600) as display:
+        display.update(_snap())
+        display.update(_snap())  # within the interval: not printed
+        display.update(_snap(), force=True)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[otelkit] 20.0 / 20 s  req 4,000 (10)")
+    assert "\x1b" not in out.getvalue()
+
+
+def test_sampling_rows_show_head_decisions_and_tail_policies() -> None:
+    snap = _snap()
+    snap.counts.head_kept, snap.counts.head_dropped, snap.counts.probability = 250.0, 750.0, 0.25
+    snap.counts.tail_traces_kept, snap.counts.tail_traces_dropped = 40.0, 210.0
+    snap.counts.kept_by_policy = {"slow": 4.0, "errors": 6.0, "probabilistic": 30.0}
+    rows = dict(live_rows(snap))
+    assert rows["head-sampled (decisions)"] == "250 of 1,000, p=0.25"
+    assert rows["tail traces"] == "40 kept / 210 dropped"
+    assert rows["tail-kept by policy"] == "errors 6, probabilistic 30, slow 4"
+    assert dict(summary_rows(RunResult(snap)))["tail-kept by policy"] == rows["tail-kept by policy"]

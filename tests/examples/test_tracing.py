@@ -1,0 +1,65 @@
+"""The example servers' tracing switch: span counting, middleware choice, stats."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
+
+from examples.tracing import Tracing, setup_tracing
+
+
+async def _app(scope: object, receive: object, send: object) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    "sampler, created, sampled",
+    [(ALWAYS_ON, 10, 10), (ALWAYS_OFF, 0, 0), (ParentBased(TraceIdRatioBased(0.0)), 0, 0)],
+)
+def test_span_counter_counts_recorded_and_sampled_spans(sampler: object, created: int, sampled: int) -> None:
+    tracing = Tracing("otelkit", TracerProvider(sampler=sampler))  # type: ignore[arg-type]
+    tracer = tracing.tracer("t")
+    for _ in range(10):
+        with tracer.start_as_current_span("s"):
+            pass
+    stats = tracing.stats()
+    assert (stats["spans_created"], stats["spans_sampled"]) == (created, sampled)
+    assert stats["cpu_seconds"] > 0 and stats["mode"] == "otelkit"
+
+
+def test_off_mode_has_no_provider_and_leaves_the_app_alone() -> None:
+    tracing = setup_tracing("svc", {"OTELKIT_EXAMPLE_TRACING": "off"})
+    assert tracing.provider is None
+    assert tracing.wrap_asgi(_app) is _app
+    assert tracing.flush() is True
+    assert tracing.stats()["spans_created"] == 0
+
+
+def test_stock_mode_uses_contrib_middleware_at_its_defaults() -> None:
+    tracing = Tracing("stock", TracerProvider())
+    wrapped = tracing.wrap_asgi(_app)
+    assert isinstance(wrapped, OpenTelemetryMiddleware)
+    assert tracing.middleware == "contrib"
+    assert wrapped.exclude_receive_span is False and wrapped.exclude_send_span is False
+
+
+def test_otelkit_mode_uses_the_otelkit_middleware_when_installed() -> None:
+    tracing = Tracing("otelkit", TracerProvider())
+    wrapped = tracing.wrap_asgi(_app)
+    if importlib.util.find_spec("otelkit.middleware.asgi") is not None:
+        assert tracing.middleware == "otelkit"
+    else:  # contrib's, without its per-message receive/send spans
+        assert tracing.middleware == "contrib"
+        assert isinstance(wrapped, OpenTelemetryMiddleware)
+        assert wrapped.exclude_receive_span and wrapped.exclude_send_span
+
+
+def test_unknown_mode_warns_and_uses_otelkit(caplog: pytest.LogCaptureFixture) -> None:
+    from otelkit import config
+
+    assert config.OTELKIT_EXAMPLE_TRACING.get({"OTELKIT_EXAMPLE_TRACING": "fancy"}) == "otelkit"
+    assert "OTELKIT_EXAMPLE_TRACING='fancy' is invalid" in caplog.text
