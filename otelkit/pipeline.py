@@ -50,8 +50,8 @@ SAMPLER_GROUP = "opentelemetry_traces_sampler"
 EXPORTER_GROUP = "opentelemetry_traces_exporter"
 _RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
 
-DEFAULT_EXPORTER = "otlp"
-"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset."""
+DEFAULT_EXPORTER = "otelkit_otlp"
+"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset (``otlp`` still means the stock exporter)."""
 
 _OTLP_BY_PROTOCOL = {
     "grpc": "otlp_proto_grpc",
