@@ -39,9 +39,10 @@ class ExportStats:
     Args:
         component: ``otel.component.name`` attribute of the metrics.
         self_metrics: also report through the OpenTelemetry metrics API.
+        meter_provider: provider of the meter; default the global one.
     """
 
-    def __init__(self, component: str, self_metrics: bool) -> None:
+    def __init__(self, component: str, self_metrics: bool, meter_provider: Any = None) -> None:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             ("spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes"), 0
@@ -50,7 +51,7 @@ class ExportStats:
         self._attrs = {"otel.component.type": "otelkit_otlp_http_span_exporter", "otel.component.name": component}
         self._instruments: dict[str, Any] | None = None
         if self_metrics:
-            meter = metrics.get_meter("otelkit.exporter")
+            meter = metrics.get_meter("otelkit.exporter", meter_provider=meter_provider)
             self._instruments = {
                 "spans": meter.create_counter("otel.sdk.exporter.span.exported", "{span}", "Spans handled"),
                 "duration": meter.create_histogram(

@@ -81,6 +81,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         retry_initial: first backoff in seconds; default 0.5.
         buffer_pool: ``True`` (shared pool), ``False``, or a :class:`BufferPool`; default
             ``OTELKIT_EXPORTER_BUFFER_POOL`` (off).
+        meter_provider: provider for the self-metrics (``OTELKIT_SELF_METRICS``); default global.
         environ: mapping read instead of ``os.environ``.
 
     Raises:
@@ -103,6 +104,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         max_retries: int | None = None,
         retry_initial: float | None = None,
         buffer_pool: bool | BufferPool | None = None,
+        meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
@@ -126,7 +128,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             buffer_pool if isinstance(buffer_pool, BufferPool) else _default_pool() if self.settings.buffer_pool else None
         )
         self._size_hint = 64 * 1024
-        self._stats = ExportStats(safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env))
+        self._stats = ExportStats(safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider)
         self._shutdown = threading.Event()
         self._http = self._connection_pool()
         parts = urlsplit(self.settings.endpoint)
