@@ -80,7 +80,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         max_retries: retries after the first attempt; default 5.
         retry_initial: first backoff in seconds; default 0.5.
         buffer_pool: ``True`` (shared pool), ``False``, or a :class:`BufferPool`; default
-            ``OTELKIT_EXPORTER_BUFFER_POOL`` (off).
+            ``OTELKIT_EXPORTER_BUFFER_POOL`` (on, shared pool).
         meter_provider: provider for the self-metrics (``OTELKIT_SELF_METRICS``); default global.
         environ: mapping read instead of ``os.environ``.
 
@@ -213,10 +213,14 @@ class OtlpHttpSpanExporter(SpanExporter):
         while pending:
             part = pending.pop()
             buf = self._pool.acquire(self._size_hint) if self._pool is not None else None
+            payload: Body
             if buf is not None:
-                size = self._encoder.encode_into(part, buf)
-                payload: Body = memoryview(buf)[:size]
-            else:
+                try:
+                    size = self._encoder.encode_into(part, buf)
+                    payload = memoryview(buf)[:size]
+                except BufferError:  # a view still pins the buffer: do not reuse it
+                    buf = None
+            if buf is None:
                 payload = self._encoder.encode(part)
                 size = len(payload)
             try:

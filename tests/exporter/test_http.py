@@ -175,11 +175,12 @@ def test_429_with_retry_after_waits_then_succeeds(fault_server: Callable[..., Fa
 
 
 def test_retry_after_as_http_date(fault_server: Callable[..., FaultServer]) -> None:
-    fs = fault_server(Reply(503, {"Retry-After": formatdate(time.time() + 1, usegmt=True)}), Reply(200))
-    exp = exporter(fs.endpoint, timeout=5, retry_initial=0.01)
+    # HTTP dates have 1 s resolution: "now + 2 s" means a wait of (1, 2] s
+    fs = fault_server(Reply(503, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}), Reply(200))
+    exp = exporter(fs.endpoint, timeout=8, retry_initial=0.01)
     assert exp.export(realistic_batch(5)) == SUCCESS
     assert len(fs.requests) == 2
-    assert fs.requests[1]["t"] - fs.requests[0]["t"] >= 0.2
+    assert fs.requests[1]["t"] - fs.requests[0]["t"] >= 0.9
 
 
 def test_retry_after_beyond_the_timeout_fails_at_once(fault_server: Callable[..., FaultServer]) -> None:

@@ -87,7 +87,7 @@ def test_certificates_traces_win() -> None:
         ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "timeout_s", 10.0),
         ({"OTELKIT_EXPORTER_MAX_REQUEST_BYTES": "huge"}, "max_request_bytes", 4 * 1024 * 1024),
         ({"OTELKIT_EXPORTER_MAX_RETRIES": "-3"}, "max_retries", 5),
-        ({"OTELKIT_EXPORTER_BUFFER_POOL": "maybe"}, "buffer_pool", False),
+        ({"OTELKIT_EXPORTER_BUFFER_POOL": "maybe"}, "buffer_pool", True),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://col"}, "endpoint", "http://localhost:4318/v1/traces"),
     ],
 )
