@@ -27,6 +27,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otelkit._warn import warn_limited
@@ -130,6 +131,10 @@ _FLAGS_REMOTE = b"\x85\x01" + struct.pack("<I", 0x300)  # ... and is-remote
 _LINK_FLAGS_LOCAL = b"\x35" + struct.pack("<I", 0x100)  # Link field 6 fixed32
 _LINK_FLAGS_REMOTE = b"\x35" + struct.pack("<I", 0x300)
 _STATUS_UNSET = b"\x7a\x00"
+# The SDK's span classes, whose private fields we know (any other subclass uses properties)
+_PLAIN_SPANS = frozenset(
+    c for c in (ReadableSpan, _sdk_trace.Span, getattr(_sdk_trace, "_Span", None)) if isinstance(c, type)
+)
 
 
 class SpanEncoder:
@@ -302,12 +307,41 @@ class SpanEncoder:
 
     def _encode_spans(self, spans: list[ReadableSpan], out: list[bytes]) -> None:
         """Append each span as ``ScopeSpans.spans`` (field 2) to ``out``."""
-        str_kv = self._str_kv
+        str_kv, int_kv, bool_kv = self._str_kv, self._int_kv, self._bool_kv
         kv = self._kv
         name_of = self._name
         kinds = _KIND
+        plain = _PLAIN_SPANS
         for span in spans:
-            ctx = span.get_span_context()
+            if type(span) in plain:
+                # The SDK's own span classes: read their fields directly instead of through
+                # properties that copy (events, links, attributes) or run ABC isinstance
+                # checks (dropped counts); same values, ~1.5 us/span less.
+                ctx = span._context
+                parent = span._parent
+                name = span._name
+                kind = span._kind
+                start, end = span._start_time, span._end_time
+                attributes: Any = span._attributes
+                events: Any = span._events
+                links: Any = span._links
+                status = span._status
+                dropped_attrs = getattr(attributes, "dropped", 0)
+                dropped_events = getattr(events, "dropped", 0)
+                dropped_links = getattr(links, "dropped", 0)
+            else:
+                ctx = span.get_span_context()
+                parent = span.parent
+                name = span.name
+                kind = span.kind
+                start, end = span.start_time, span.end_time
+                attributes = span.attributes
+                events = span.events
+                links = span.links
+                status = span.status
+                dropped_attrs = span.dropped_attributes
+                dropped_events = span.dropped_events
+                dropped_links = span.dropped_links
             assert ctx is not None
             parts = [
                 b"\x0a\x10",
@@ -317,20 +351,16 @@ class SpanEncoder:
             ]
             if ctx.trace_state:
                 parts.append(_trace_state(ctx.trace_state))
-            parent = span.parent
             if parent is not None:
                 parts.append(b"\x22\x08")
                 parts.append(parent.span_id.to_bytes(8, "big"))
                 flags = _FLAGS_REMOTE if parent.is_remote else _FLAGS_LOCAL
             else:
                 flags = _FLAGS_LOCAL
-            name = span.name
             if name:
                 parts.append(b"\x2a")
                 parts.append(name_of(name))
-            parts.append(kinds[span.kind.value])
-            start = span.start_time
-            end = span.end_time
+            parts.append(kinds[kind._value_])
             if start and end:
                 parts.append(_TIMES(0x39, start, 0x41, end))
             else:
@@ -338,19 +368,24 @@ class SpanEncoder:
                     parts.append(b"\x39" + _Q(start))
                 if end:
                     parts.append(b"\x41" + _Q(end))
-            attributes = span.attributes
             for key, value in attributes.items() if attributes else ():
-                enc = str_kv.get((key, value)) if type(value) is str else None
+                t = type(value)
+                if t is str:
+                    enc = str_kv.get((key, value))
+                elif t is int:
+                    enc = int_kv.get((key, value))
+                elif t is bool:
+                    enc = bool_kv.get((key, value))
+                else:
+                    enc = None
                 if enc is None:
                     enc = kv(key, value)
                     if enc is None:
                         continue
                 parts.append(b"\x4a")
                 parts.append(enc)
-            dropped = span.dropped_attributes
-            if dropped:
-                parts.append(b"\x50" + _vi(dropped))
-            events = span.events
+            if dropped_attrs:
+                parts.append(b"\x50" + _vi(dropped_attrs))
             if events:
                 for event in events:
                     ev = [_EVENT_TIME(0x09, event.timestamp)] if event.timestamp else []
@@ -362,10 +397,8 @@ class SpanEncoder:
                     body = b"".join(ev)
                     parts.append(b"\x5a" + _vi(len(body)))
                     parts.append(body)
-            dropped = span.dropped_events
-            if dropped:
-                parts.append(b"\x60" + _vi(dropped))
-            links = span.links
+            if dropped_events:
+                parts.append(b"\x60" + _vi(dropped_events))
             if links:
                 for link in links:
                     lctx = link.context
@@ -380,10 +413,8 @@ class SpanEncoder:
                     body = b"".join(lk)
                     parts.append(b"\x6a" + _vi(len(body)))
                     parts.append(body)
-            dropped = span.dropped_links
-            if dropped:
-                parts.append(b"\x70" + _vi(dropped))
-            status = span.status
+            if dropped_links:
+                parts.append(b"\x70" + _vi(dropped_links))
             if status is not None and status.description is None and not status.status_code.value:
                 parts.append(_STATUS_UNSET)
             else:

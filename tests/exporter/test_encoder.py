@@ -13,7 +13,9 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
@@ -158,6 +160,42 @@ def test_grouping_by_resource_and_scope_matches_stock() -> None:
     out = ExportTraceServiceRequest.FromString(assert_same(spans))
     assert len(out.resource_spans) == 2
     assert [len(ss.spans) for ss in out.resource_spans[0].scope_spans] == [3, 1]
+
+
+def test_spans_from_a_real_tracer_with_limits_match_stock() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        span_limits=SpanLimits(max_span_attributes=3, max_events=1, max_links=1, max_event_attributes=1)
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("real", "1.0", schema_url="https://schema/real")
+    link = Link(ctx(0x5, 0x6, remote=True), {"a": 1, "b": 2})
+    with tracer.start_as_current_span("parent", links=[link, link]) as parent:
+        for i in range(5):
+            parent.set_attribute(f"k{i}", i)
+        parent.add_event("e1", {"x": 1, "y": 2})
+        parent.add_event("e2")
+        with tracer.start_as_current_span("child", kind=SpanKind.CLIENT) as child:
+            child.set_status(Status(StatusCode.ERROR, "bad"))
+            child.record_exception(ValueError("boom"))
+    spans = exporter.get_finished_spans()
+    assert type(spans[0]) is ReadableSpan  # what processors get: the fast path
+    assert spans[1].dropped_attributes == 2 and spans[1].dropped_events == 1
+    assert_same(spans)
+
+
+class WrappedSpan(ReadableSpan):
+    """A ReadableSpan subclass the encoder does not know: read through its properties."""
+
+    @property
+    def name(self) -> str:
+        return "wrapped:" + self._name
+
+
+def test_unknown_span_subclasses_are_read_through_properties() -> None:
+    s = WrappedSpan(name="op", context=ctx(), resource=RESOURCE, instrumentation_scope=SCOPE, attributes={"a": 1})
+    out = ExportTraceServiceRequest.FromString(assert_same([s]))
+    assert out.resource_spans[0].scope_spans[0].spans[0].name == "wrapped:op"
 
 
 def test_empty_batch_matches_stock() -> None:
