@@ -23,14 +23,29 @@ Example::
 from __future__ import annotations
 
 import logging
-import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otelkit._warn import warn_limited
+from otelkit.exporter._wire import (
+    FLAGS_LOCAL,
+    FLAGS_REMOTE,
+    KIND,
+    LINK_FLAGS_LOCAL,
+    LINK_FLAGS_REMOTE,
+    STATUS_UNSET,
+    encode_key_value,
+    encode_status,
+    encode_trace_state,
+    length_prefixed,
+    pack_event_time,
+    pack_span_times,
+    pack_u64,
+    varint,
+)
 
 __all__ = ["SpanEncoder", "DEFAULT_CACHE_ENTRIES"]
 
@@ -40,97 +55,6 @@ DEFAULT_CACHE_ENTRIES = 4096
 """Default bound of each encoding cache (attribute pairs, names); cleared when full."""
 
 _MAX_CACHED_STR = 256  # longer string values are encoded every time, never cached
-_M64 = (1 << 64) - 1
-_MIN_I64 = -(1 << 63)
-_MAX_I64 = (1 << 63) - 1
-
-_Q = struct.Struct("<Q").pack
-_D = struct.Struct("<d").pack
-_TIMES = struct.Struct("<BQBQ").pack  # span start (field 7) + end (field 8), fixed64
-_EVENT_TIME = struct.Struct("<BQ").pack
-
-
-def _varint_slow(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_VARINTS = [_varint_slow(i) for i in range(4096)]
-
-
-def _vi(n: int) -> bytes:
-    """Varint of a non-negative int (table lookup below 4096)."""
-    if n < 4096:
-        return _VARINTS[n]
-    return _varint_slow(n)
-
-
-def _lp(body: bytes) -> bytes:
-    """``body`` with its varint length prefix."""
-    return _vi(len(body)) + body
-
-
-def _any_value(v: Any) -> bytes:
-    """Body of an ``AnyValue`` for ``v``, with the SDK's ``_encode_value`` type order."""
-    if v is None:
-        return b""
-    if isinstance(v, bool):
-        return b"\x10\x01" if v else b"\x10\x00"
-    if isinstance(v, str):
-        return b"\x0a" + _lp(v.encode("utf-8"))
-    if isinstance(v, int):
-        if not _MIN_I64 <= v <= _MAX_I64:
-            raise ValueError(f"int {v} is outside int64")
-        return b"\x18" + _varint_slow(v & _M64)
-    if isinstance(v, float):
-        return b"\x21" + _D(v)
-    if isinstance(v, bytes):
-        return b"\x3a" + _lp(v)
-    if isinstance(v, Sequence):
-        return b"\x2a" + _lp(b"".join([b"\x0a" + _lp(_any_value(x)) for x in v]))
-    if isinstance(v, Mapping):
-        return b"\x32" + _lp(b"".join([b"\x0a" + _lp(_key_value(str(k), x)) for k, x in v.items()]))
-    raise TypeError(f"invalid type {type(v).__name__} of value {v!r}")
-
-
-def _key_value(key: str, value: Any) -> bytes:
-    """Body of a ``KeyValue`` (an empty key is left out, as proto3 does)."""
-    kb = key.encode("utf-8")
-    head = b"\x0a" + _lp(kb) if kb else b""
-    return head + b"\x12" + _lp(_any_value(value))
-
-
-def _status(status: Any) -> bytes:
-    """``Span.status`` field (15) with its length prefix; the SDK always sends one."""
-    if status is None:
-        return b""
-    body = b""
-    desc = status.description
-    if desc:
-        body = b"\x12" + _lp(desc.encode("utf-8"))
-    code = status.status_code.value
-    if code:
-        body += b"\x18" + _vi(code)
-    return b"\x7a" + _lp(body)
-
-
-def _trace_state(ts: Any) -> bytes:
-    if ts is None:
-        return b""
-    text = ",".join([f"{k}={v}" for k, v in ts.items()])
-    return b"\x1a" + _lp(text.encode("utf-8")) if text else b""
-
-
-_KIND = {i: b"\x30" + _vi(i + 1) for i in range(5)}  # SpanKind.value -> proto enum (+1)
-_FLAGS_LOCAL = b"\x85\x01" + struct.pack("<I", 0x100)  # field 16 fixed32: has-is-remote
-_FLAGS_REMOTE = b"\x85\x01" + struct.pack("<I", 0x300)  # ... and is-remote
-_LINK_FLAGS_LOCAL = b"\x35" + struct.pack("<I", 0x100)  # Link field 6 fixed32
-_LINK_FLAGS_REMOTE = b"\x35" + struct.pack("<I", 0x300)
-_STATUS_UNSET = b"\x7a\x00"
 # The SDK's span classes, whose private fields we know (any other subclass uses properties)
 _PLAIN_SPANS = frozenset(
     c for c in (ReadableSpan, _sdk_trace.Span, getattr(_sdk_trace, "_Span", None)) if isinstance(c, type)
@@ -196,13 +120,13 @@ class SpanEncoder:
                 self._encode_spans(members, ss_parts)
                 schema = scope.schema_url if scope is not None else None
                 if schema:
-                    ss_parts.append(b"\x1a" + _lp(schema.encode("utf-8")))
+                    ss_parts.append(b"\x1a" + length_prefixed(schema.encode("utf-8")))
                 n = sum(map(len, ss_parts))
-                rs_parts.append(b"\x12" + _vi(n))
+                rs_parts.append(b"\x12" + varint(n))
                 rs_parts.extend(ss_parts)
             if resource.schema_url:
-                rs_parts.append(b"\x1a" + _lp(resource.schema_url.encode("utf-8")))
-            out.append(b"\x0a" + _vi(sum(map(len, rs_parts))))
+                rs_parts.append(b"\x1a" + length_prefixed(resource.schema_url.encode("utf-8")))
+            out.append(b"\x0a" + varint(sum(map(len, rs_parts))))
             out.extend(rs_parts)
         return out
 
@@ -236,7 +160,7 @@ class SpanEncoder:
         if hit is not None and hit[0] is resource:
             return hit[1]
         body = b"".join(self._attrs(b"\x0a", resource.attributes))
-        enc = b"\x0a" + _lp(body)
+        enc = b"\x0a" + length_prefixed(body)
         if len(self._resources) >= 64:
             self._resources.clear()
         self._resources[id(resource)] = (resource, enc)
@@ -249,11 +173,11 @@ class SpanEncoder:
         body = b""
         if scope is not None:
             if scope.name:
-                body += b"\x0a" + _lp(scope.name.encode("utf-8"))
+                body += b"\x0a" + length_prefixed(scope.name.encode("utf-8"))
             if scope.version:
-                body += b"\x12" + _lp(scope.version.encode("utf-8"))
+                body += b"\x12" + length_prefixed(scope.version.encode("utf-8"))
             body += b"".join(self._attrs(b"\x1a", scope.attributes))
-        enc = b"\x0a" + _lp(body)
+        enc = b"\x0a" + length_prefixed(body)
         if len(self._scopes) >= 256:
             self._scopes.clear()
         self._scopes[id(scope)] = (scope, enc)
@@ -276,7 +200,7 @@ class SpanEncoder:
             if hit is not None:
                 return hit
         try:
-            enc = _lp(_key_value(key, value))
+            enc = length_prefixed(encode_key_value(key, value))
         except Exception as exc:  # noqa: BLE001 - the SDK logs and skips such attributes
             warn_limited(_logger, "encode-attr", "failed to encode attribute %r: %s; skipping it", key, exc)
             return None
@@ -298,7 +222,7 @@ class SpanEncoder:
     def _name(self, name: str) -> bytes:
         enc = self._names.get(name)
         if enc is None:
-            enc = _lp(name.encode("utf-8"))
+            enc = length_prefixed(name.encode("utf-8"))
             if len(name) <= _MAX_CACHED_STR:
                 if len(self._names) >= self._max:
                     self._names.clear()
@@ -310,7 +234,7 @@ class SpanEncoder:
         str_kv, int_kv, bool_kv = self._str_kv, self._int_kv, self._bool_kv
         kv = self._kv
         name_of = self._name
-        kinds = _KIND
+        kinds = KIND
         plain = _PLAIN_SPANS
         for span in spans:
             if type(span) in plain:
@@ -325,7 +249,7 @@ class SpanEncoder:
                 attributes: Any = span._attributes
                 events: Any = span._events
                 links: Any = span._links
-                status = span._status
+                status = span.status
                 dropped_attrs = getattr(attributes, "dropped", 0)
                 dropped_events = getattr(events, "dropped", 0)
                 dropped_links = getattr(links, "dropped", 0)
@@ -350,24 +274,24 @@ class SpanEncoder:
                 ctx.span_id.to_bytes(8, "big"),
             ]
             if ctx.trace_state:
-                parts.append(_trace_state(ctx.trace_state))
+                parts.append(encode_trace_state(ctx.trace_state))
             if parent is not None:
                 parts.append(b"\x22\x08")
                 parts.append(parent.span_id.to_bytes(8, "big"))
-                flags = _FLAGS_REMOTE if parent.is_remote else _FLAGS_LOCAL
+                flags = FLAGS_REMOTE if parent.is_remote else FLAGS_LOCAL
             else:
-                flags = _FLAGS_LOCAL
+                flags = FLAGS_LOCAL
             if name:
                 parts.append(b"\x2a")
                 parts.append(name_of(name))
             parts.append(kinds[kind._value_])
             if start and end:
-                parts.append(_TIMES(0x39, start, 0x41, end))
+                parts.append(pack_span_times(0x39, start, 0x41, end))
             else:
                 if start:
-                    parts.append(b"\x39" + _Q(start))
+                    parts.append(b"\x39" + pack_u64(start))
                 if end:
-                    parts.append(b"\x41" + _Q(end))
+                    parts.append(b"\x41" + pack_u64(end))
             for key, value in attributes.items() if attributes else ():
                 t = type(value)
                 if t is str:
@@ -385,20 +309,20 @@ class SpanEncoder:
                 parts.append(b"\x4a")
                 parts.append(enc)
             if dropped_attrs:
-                parts.append(b"\x50" + _vi(dropped_attrs))
+                parts.append(b"\x50" + varint(dropped_attrs))
             if events:
                 for event in events:
-                    ev = [_EVENT_TIME(0x09, event.timestamp)] if event.timestamp else []
+                    ev = [pack_event_time(0x09, event.timestamp)] if event.timestamp else []
                     if event.name:
                         ev.append(b"\x12" + name_of(event.name))
                     ev.extend(self._attrs(b"\x1a", event.attributes))
                     if event.dropped_attributes:
-                        ev.append(b"\x20" + _vi(event.dropped_attributes))
+                        ev.append(b"\x20" + varint(event.dropped_attributes))
                     body = b"".join(ev)
-                    parts.append(b"\x5a" + _vi(len(body)))
+                    parts.append(b"\x5a" + varint(len(body)))
                     parts.append(body)
             if dropped_events:
-                parts.append(b"\x60" + _vi(dropped_events))
+                parts.append(b"\x60" + varint(dropped_events))
             if links:
                 for link in links:
                     lctx = link.context
@@ -408,18 +332,18 @@ class SpanEncoder:
                     ]
                     lk.extend(self._attrs(b"\x22", link.attributes))
                     if link.dropped_attributes:
-                        lk.append(b"\x28" + _vi(link.dropped_attributes))
-                    lk.append(_LINK_FLAGS_REMOTE if lctx.is_remote else _LINK_FLAGS_LOCAL)
+                        lk.append(b"\x28" + varint(link.dropped_attributes))
+                    lk.append(LINK_FLAGS_REMOTE if lctx.is_remote else LINK_FLAGS_LOCAL)
                     body = b"".join(lk)
-                    parts.append(b"\x6a" + _vi(len(body)))
+                    parts.append(b"\x6a" + varint(len(body)))
                     parts.append(body)
             if dropped_links:
-                parts.append(b"\x70" + _vi(dropped_links))
+                parts.append(b"\x70" + varint(dropped_links))
             if status is not None and status.description is None and not status.status_code.value:
-                parts.append(_STATUS_UNSET)
+                parts.append(STATUS_UNSET)
             else:
-                parts.append(_status(status))
+                parts.append(encode_status(status))
             parts.append(flags)
             body = b"".join(parts)
-            out.append(b"\x12" + _vi(len(body)))
+            out.append(b"\x12" + varint(len(body)))
             out.append(body)

@@ -30,6 +30,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,6 +132,9 @@ class OtlpHttpSpanExporter(SpanExporter):
         self._stats = ExportStats(safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider)
         self._shutdown = threading.Event()
         self._http = self._connection_pool()
+        if hasattr(os, "register_at_fork"):  # a forked child must not share the parent's sockets
+            weak = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
         parts = urlsplit(self.settings.endpoint)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         base = {**self.settings.headers, "content-type": "application/x-protobuf", "user-agent": _USER_AGENT}
@@ -185,6 +189,9 @@ class OtlpHttpSpanExporter(SpanExporter):
         return self._stats.snapshot()
 
     # ------------------------------------------------------------------ internals
+
+    def _after_fork(self) -> None:
+        self._http = self._connection_pool()
 
     def _make_compressor(self, level_is_explicit: bool) -> Compressor:
         s = self.settings

@@ -313,3 +313,19 @@ def test_encoding_errors_never_raise_and_are_counted(sink: OtlpReceiver) -> None
     broken = ReadableSpan(name="no-context")  # get_span_context() is None
     assert exp.export([broken]) == FAILURE
     assert exp.stats()["spans_failed"] == 1
+
+
+def test_a_forked_child_gets_its_own_connections(sink: OtlpReceiver) -> None:
+    import os
+
+    exp = exporter(sink.endpoint)
+    assert exp.export(realistic_batch(2)) == SUCCESS
+    parent_pool = exp._http
+    pid = os.fork()
+    if pid == 0:  # child: new pool, and exporting still works
+        code = 0 if exp._http is not parent_pool and exp.export(realistic_batch(3)) == SUCCESS else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sink.wait_for_spans(5, timeout=5)
+    assert exp._http is parent_pool
