@@ -329,3 +329,14 @@ def test_a_forked_child_gets_its_own_connections(sink: OtlpReceiver) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert sink.wait_for_spans(5, timeout=5)
     assert exp._http is parent_pool
+
+
+def test_default_pipeline_exporter_is_this_one_via_its_entry_point() -> None:
+    from otelkit.pipeline import build_exporters
+
+    default = build_exporters({})  # OTEL_TRACES_EXPORTER unset: otelkit_otlp
+    stock = build_exporters({"OTEL_TRACES_EXPORTER": "otlp"})  # `otlp` keeps meaning the stock one
+    assert [type(e).__name__ for e in default] == ["OtlpHttpSpanExporter"]
+    assert [type(e).__name__ for e in stock] == ["OTLPSpanExporter"]
+    for e in default + stock:
+        e.shutdown()
