@@ -28,6 +28,7 @@ from typing import Any
 
 from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext
 
 from otelkit._warn import warn_limited
 from otelkit.exporter._wire import (
@@ -36,12 +37,14 @@ from otelkit.exporter._wire import (
     KIND,
     LINK_FLAGS_LOCAL,
     LINK_FLAGS_REMOTE,
+    M64,
     STATUS_UNSET,
     encode_key_value,
     encode_status,
     encode_trace_state,
     length_prefixed,
     pack_event_time,
+    pack_ids,
     pack_span_times,
     pack_u64,
     varint,
@@ -75,10 +78,8 @@ class SpanEncoder:
         if not isinstance(cache_entries, int) or cache_entries < 1:
             raise ValueError(f"cache_entries={cache_entries!r} is invalid: expected an integer >= 1")
         self._max = cache_entries
-        # (key, str value) / (key, int value) / (key, bool) -> tag-less length-prefixed KeyValue
-        self._str_kv: dict[tuple[str, str], bytes] = {}
-        self._int_kv: dict[tuple[str, int], bytes] = {}
-        self._bool_kv: dict[tuple[str, bool], bytes] = {}
+        # per field tag: ({(key, str)}, {(key, int)}, {(key, bool)}) -> tagged, length-prefixed KeyValue
+        self._caches: dict[bytes, tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]] = {}
         self._names: dict[str, bytes] = {}  # span/event name -> length-prefixed utf-8
         # id(obj) -> (obj, encoding); the strong ref keeps the id from being reused
         self._resources: dict[int, tuple[Any, bytes]] = {}
@@ -183,16 +184,24 @@ class SpanEncoder:
         self._scopes[id(scope)] = (scope, enc)
         return enc
 
-    def _kv(self, key: str, value: Any) -> bytes | None:
-        """Length-prefixed ``KeyValue`` (cached for short str, int and bool values), or
-        ``None`` when the SDK would skip the attribute."""
+    def _caches_for(self, tag: bytes) -> tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]:
+        caches = self._caches.get(tag)
+        if caches is None:
+            caches = self._caches[tag] = ({}, {}, {})
+        return caches
+
+    def _kv(
+        self, tag: bytes, key: str, value: Any, caches: tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]
+    ) -> bytes | None:
+        """``tag`` + length-prefixed ``KeyValue`` (cached for short str, int and bool
+        values), or ``None`` when the SDK would skip the attribute."""
         t = type(value)
         if t is str:
-            cache: dict[Any, bytes] | None = self._str_kv if len(value) <= _MAX_CACHED_STR else None
+            cache: dict[Any, bytes] | None = caches[0] if len(value) <= _MAX_CACHED_STR else None
         elif t is int:
-            cache = self._int_kv
+            cache = caches[1]
         elif t is bool:
-            cache = self._bool_kv
+            cache = caches[2]
         else:
             cache = None
         if cache is not None:
@@ -200,7 +209,7 @@ class SpanEncoder:
             if hit is not None:
                 return hit
         try:
-            enc = length_prefixed(encode_key_value(key, value))
+            enc = tag + length_prefixed(encode_key_value(key, value))
         except Exception as exc:  # noqa: BLE001 - the SDK logs and skips such attributes
             warn_limited(_logger, "encode-attr", "failed to encode attribute %r: %s; skipping it", key, exc)
             return None
@@ -213,10 +222,11 @@ class SpanEncoder:
     def _attrs(self, tag: bytes, attrs: Any) -> list[bytes]:
         out: list[bytes] = []
         if attrs:
+            caches = self._caches_for(tag)
             for key, value in attrs.items():
-                enc = self._kv(key, value)
+                enc = self._kv(tag, key, value, caches)
                 if enc is not None:
-                    out.append(tag + enc)
+                    out.append(enc)
         return out
 
     def _name(self, name: str) -> bytes:
@@ -231,7 +241,8 @@ class SpanEncoder:
 
     def _encode_spans(self, spans: list[ReadableSpan], out: list[bytes]) -> None:
         """Append each span as ``ScopeSpans.spans`` (field 2) to ``out``."""
-        str_kv, int_kv, bool_kv = self._str_kv, self._int_kv, self._bool_kv
+        span_caches = self._caches_for(b"\x4a")
+        str_kv, int_kv, bool_kv = span_caches
         kv = self._kv
         name_of = self._name
         kinds = KIND
@@ -266,18 +277,16 @@ class SpanEncoder:
                 dropped_attrs = span.dropped_attributes
                 dropped_events = span.dropped_events
                 dropped_links = span.dropped_links
-            assert ctx is not None
-            parts = [
-                b"\x0a\x10",
-                ctx.trace_id.to_bytes(16, "big"),
-                b"\x12\x08",
-                ctx.span_id.to_bytes(8, "big"),
-            ]
-            if ctx.trace_state:
-                parts.append(encode_trace_state(ctx.trace_state))
+            if type(ctx) is SpanContext:  # a plain tuple underneath: unpack, no properties
+                trace_id, span_id, _, _, state, _ = ctx
+            else:
+                assert ctx is not None
+                trace_id, span_id, state = ctx.trace_id, ctx.span_id, ctx.trace_state
+            parts = [pack_ids(0x0A10, trace_id >> 64, trace_id & M64, 0x1208, span_id)]
+            if state:
+                parts.append(encode_trace_state(state))
             if parent is not None:
-                parts.append(b"\x22\x08")
-                parts.append(parent.span_id.to_bytes(8, "big"))
+                parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
                 flags = FLAGS_REMOTE if parent.is_remote else FLAGS_LOCAL
             else:
                 flags = FLAGS_LOCAL
@@ -303,10 +312,9 @@ class SpanEncoder:
                 else:
                     enc = None
                 if enc is None:
-                    enc = kv(key, value)
+                    enc = kv(b"\x4a", key, value, span_caches)
                     if enc is None:
                         continue
-                parts.append(b"\x4a")
                 parts.append(enc)
             if dropped_attrs:
                 parts.append(b"\x50" + varint(dropped_attrs))
