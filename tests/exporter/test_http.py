@@ -340,3 +340,24 @@ def test_default_pipeline_exporter_is_this_one_via_its_entry_point() -> None:
     assert [type(e).__name__ for e in stock] == ["OTLPSpanExporter"]
     for e in default + stock:
         e.shutdown()
+
+
+def test_concurrent_exports_share_pools_safely(sink: OtlpReceiver) -> None:
+    pool = BufferPool()
+    exp = exporter(sink.endpoint, compression="zstd", buffer_pool=pool)
+    results: list[SpanExportResult] = []
+
+    def work(seed: int) -> None:
+        for i in range(5):
+            results.append(exp.export(realistic_batch(40, seed=seed * 10 + i)))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [SUCCESS] * 20
+    assert sink.wait_for_spans(800, timeout=5)
+    assert len({r.span.span_id for r in sink.spans()}) == 800
+    assert exp.stats()["spans_exported"] == 800
+    assert pool.stats()["hits"] > 0
