@@ -414,6 +414,7 @@ OTELKIT_SELF_METRICS = bool_setting(
 # exporters (otelkit.exporter)
 # --------------------------------------------------------------------------------------
 
+# OTLP/HTTP (otelkit.exporter.http)
 OTELKIT_EXPORTER_COMPRESSION_LEVEL = int_setting(
     "OTELKIT_EXPORTER_COMPRESSION_LEVEL",
     0,
@@ -460,6 +461,55 @@ OTELKIT_EXPORTER_BUFFER_POOL = bool_setting(
     component="exporter",
 )
 
+# OTLP over Kafka (otelkit.exporter.kafka)
+KAFKA_COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
+
+OTELKIT_KAFKA_BOOTSTRAP_SERVERS = str_setting(
+    "OTELKIT_KAFKA_BOOTSTRAP_SERVERS",
+    "localhost:9092",
+    "Kafka brokers the `otelkit_kafka` exporter connects to, `host:port,host:port`.",
+    allowed="comma-separated host:port list",
+    component="exporter",
+)
+OTELKIT_KAFKA_TOPIC = str_setting(
+    "OTELKIT_KAFKA_TOPIC",
+    "otlp_spans",
+    "Topic the `otelkit_kafka` exporter writes to (the Collector kafka receiver's default).",
+    allowed="a Kafka topic name",
+    component="exporter",
+)
+OTELKIT_KAFKA_COMPRESSION = enum_setting(
+    "OTELKIT_KAFKA_COMPRESSION",
+    "zstd",
+    KAFKA_COMPRESSIONS,
+    "Kafka-level (record batch) compression of the `otelkit_kafka` exporter.",
+    component="exporter",
+)
+OTELKIT_KAFKA_KEYING = enum_setting(
+    "OTELKIT_KAFKA_KEYING",
+    "trace",
+    ("trace", "none"),
+    "`trace`: one message per trace keyed by the 32-hex-digit trace ID (all spans of a trace "
+    "on one partition); `none`: one unkeyed message per export batch.",
+    component="exporter",
+)
+OTELKIT_KAFKA_TIMEOUT_MS = int_setting(
+    "OTELKIT_KAFKA_TIMEOUT_MS",
+    10000,
+    "How long one `otelkit_kafka` export waits for broker acknowledgements (ms); also the "
+    "shutdown flush bound.",
+    min=1,
+    component="exporter",
+)
+OTELKIT_KAFKA_PRODUCER_CONFIG = str_setting(
+    "OTELKIT_KAFKA_PRODUCER_CONFIG",
+    "",
+    "Extra librdkafka producer properties, `k1=v1,k2=v2` (e.g. SASL settings). Never logged.",
+    allowed="key=value pairs separated by commas",
+    component="exporter",
+    secret=True,
+)
+
 
 # --------------------------------------------------------------------------------------
 # smart batch span processor and pools (otelkit.batch, otelkit.pool)
@@ -481,11 +531,128 @@ OTELKIT_TAIL_ENABLED = bool_setting(
     "Put the TailSamplingProcessor in front of the export processor.",
     component="tail",
 )
+OTELKIT_TAIL_DECISION_WAIT_MS = int_setting(
+    "OTELKIT_TAIL_DECISION_WAIT_MS",
+    1000,
+    "Tail sampling: wait after a trace's local root span ends before deciding (ms), to "
+    "collect straggling child spans.",
+    min=0,
+    component="tail",
+)
+OTELKIT_TAIL_MAX_WAIT_MS = int_setting(
+    "OTELKIT_TAIL_MAX_WAIT_MS",
+    30000,
+    "Tail sampling: a trace whose local root never ends is decided this long after its "
+    "first span ended (ms).",
+    min=1,
+    component="tail",
+)
+OTELKIT_TAIL_MAX_SPANS = int_setting(
+    "OTELKIT_TAIL_MAX_SPANS",
+    50000,
+    "Tail sampling: most spans buffered across all undecided traces.",
+    min=1,
+    component="tail",
+)
+OTELKIT_TAIL_MAX_BYTES = size_setting(
+    "OTELKIT_TAIL_MAX_BYTES",
+    64 * 1024 * 1024,
+    "Tail sampling: most estimated bytes buffered across all undecided traces.",
+    min=1024,
+    component="tail",
+)
+OTELKIT_TAIL_MAX_SPANS_PER_TRACE = int_setting(
+    "OTELKIT_TAIL_MAX_SPANS_PER_TRACE",
+    10000,
+    "Tail sampling: most spans buffered for one trace; a bigger trace overflows.",
+    min=1,
+    component="tail",
+)
+OTELKIT_TAIL_OVERFLOW = enum_setting(
+    "OTELKIT_TAIL_OVERFLOW",
+    "decide",
+    ("decide", "evict"),
+    "Tail sampling: what happens to the oldest (or an oversize) trace when a buffer limit "
+    "is hit: `decide` it early or `evict` (drop) it. Both are counted.",
+    component="tail",
+)
+OTELKIT_TAIL_DECISION_CACHE_SIZE = int_setting(
+    "OTELKIT_TAIL_DECISION_CACHE_SIZE",
+    100000,
+    "Tail sampling: trace IDs remembered in each of the kept and dropped decision caches; "
+    "late spans of a remembered trace follow its decision.",
+    min=0,
+    component="tail",
+)
+OTELKIT_TAIL_POLICIES = str_setting(
+    "OTELKIT_TAIL_POLICIES",
+    "",
+    "Tail sampling policies: a compact string such as "
+    "`errors=status_code(status_codes=ERROR);rest=probabilistic(sampling_percentage=10)` or "
+    "the path of a .json/.yaml/.yml policy file (docs/tail-sampling.md). Empty: keep errors, "
+    "keep traces slower than 1 s, keep 10% of the rest.",
+    allowed="a compact policy string or a policy file path",
+    component="tail",
+)
 
 
 # --------------------------------------------------------------------------------------
 # carriers and middleware (otelkit.propagation, otelkit.middleware)
 # --------------------------------------------------------------------------------------
+
+# Kafka consumer helpers (otelkit.middleware.kafka_consumer)
+OTELKIT_KAFKA_CONSUMER_CONTEXT = enum_setting(
+    "OTELKIT_KAFKA_CONSUMER_CONTEXT",
+    "link",
+    ("link", "parent"),
+    "How a per-message `process` span relates to the producer's context: `link` (the "
+    "messaging semconv default: keep the current trace, link the producer) or `parent` "
+    "(continue the producer's trace, and link it too).",
+    component="carriers",
+)
+OTELKIT_KAFKA_MAX_LINKS = int_setting(
+    "OTELKIT_KAFKA_MAX_LINKS",
+    128,
+    "Most producer links one Kafka batch span carries; the rest are counted in "
+    "`otelkit.kafka.links_dropped`.",
+    min=0,
+    component="carriers",
+)
+OTELKIT_ASGI_EXCLUDED_PATHS = str_setting(
+    "OTELKIT_ASGI_EXCLUDED_PATHS",
+    "",
+    "Request paths the ASGI and aiohttp middleware do not trace, comma-separated: exact "
+    "paths, or prefixes ending in `*` (`/health,/metrics,/internal/*`). Replaces the "
+    "OTEL_PYTHON_*_EXCLUDED_URLS regexes when set.",
+    allowed="comma-separated paths; a trailing * makes a prefix",
+    component="carriers",
+)
+OTEL_PYTHON_ASGI_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_ASGI_EXCLUDED_URLS",
+    "",
+    "Contrib's comma-separated regexes of URLs the ASGI middleware skips; otelkit searches "
+    "them in the request path. Wins over OTEL_PYTHON_EXCLUDED_URLS.",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
+    "",
+    "Contrib's regexes of URLs the aiohttp server middleware skips (searched in the path). "
+    "Wins over OTEL_PYTHON_EXCLUDED_URLS.",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
+OTEL_PYTHON_EXCLUDED_URLS = str_setting(
+    "OTEL_PYTHON_EXCLUDED_URLS",
+    "",
+    "Contrib's regexes of URLs no HTTP server instrumentation traces (searched in the path).",
+    allowed="comma-separated regular expressions",
+    component="carriers",
+    standard=True,
+)
 
 
 # --------------------------------------------------------------------------------------

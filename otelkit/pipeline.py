@@ -158,14 +158,18 @@ def _smart_or_stock(kind: str, exporter: SpanExporter, env: Mapping[str, str]) -
 
 
 def _wrap_tail(downstream: SpanProcessor, env: Mapping[str, str]) -> SpanProcessor:
-    # The tail-sampling processor plugs in here (otelkit.tail).
-    return downstream
+    # Tail sampling in front of the export processor; settings from OTELKIT_TAIL_*.
+    from otelkit.tail import TailSamplingProcessor
+
+    return TailSamplingProcessor(downstream, environ=env)
 
 
 def _wrap_head_for_tail(sampler: Sampler, env: Mapping[str, str]) -> Sampler:
-    # With tail sampling on, head-dropped spans must still be recorded for the tail's
-    # consideration (otelkit.tail provides the wrapper).
-    return sampler
+    # With tail sampling on, head-dropped spans are still recorded (RECORD_ONLY) so the
+    # tail sees every span; head-sampled ones keep their flag and th.
+    from otelkit.tail import RecordForTailSampler
+
+    return RecordForTailSampler(sampler)
 
 
 def parse_key_values(raw: str) -> dict[str, str]:

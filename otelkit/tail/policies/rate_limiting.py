@@ -1,0 +1,80 @@
+"""``rate_limiting``: keep up to N spans (or traces) per second, with correct counts.
+
+A plain token bucket (the Collector's) keeps what fits and reports adjusted count 1
+(Collector #49710). Here the keep decision is spec-consistent and carries a threshold:
+
+1. an arrival-rate estimator (:class:`RateEstimator`, time constant ``tau_s``) tracks the
+   offered load in the limited unit (spans or traces per second), this trace included;
+2. the keep probability is ``p = min(1, target / offered)`` and ``T`` its threshold;
+3. the trace is kept iff ``R >= T`` **and** a token bucket (``target`` per second, burst
+   ``2 * target``) has tokens for it; the decision carries ``T`` (written as ``th``).
+
+``T`` is fixed before ``R`` is looked at, so each kept trace's adjusted count
+``1 / p`` is unbiased; the bucket is only a hard cap for the moments the estimate lags a
+sudden surge (traces refused by it are the only ones not represented in counts).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from otelkit.sampling.threshold import probability_to_threshold
+from otelkit.tail.policies._check import check_name, check_number
+from otelkit.tail.policies._rate import RateEstimator, TokenBucket, keep_probability
+from otelkit.tail.policy import NOT_SAMPLED, Decision, Outcome, TraceView
+
+__all__ = ["RateLimitingPolicy"]
+
+
+class RateLimitingPolicy:
+    """Keep at most ``spans_per_second`` spans or ``traces_per_second`` traces.
+
+    Args:
+        spans_per_second: span budget (give exactly one of the two), > 0.
+        traces_per_second: trace budget, > 0.
+        tau_s: time constant of the load estimate in seconds; default 2.
+        burst_factor: bucket capacity as a multiple of the per-second budget; default 2.
+        name: label; default ``rate_limiting``.
+        clock: monotonic seconds; default ``time.monotonic``.
+    """
+
+    def __init__(
+        self,
+        spans_per_second: float | None = None,
+        traces_per_second: float | None = None,
+        *,
+        tau_s: float = 2.0,
+        burst_factor: float = 2.0,
+        name: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = check_name(name, "rate_limiting")
+        if (spans_per_second is None) == (traces_per_second is None):
+            raise ValueError(
+                "give exactly one of spans_per_second and traces_per_second "
+                f"(got {spans_per_second!r} and {traces_per_second!r})"
+            )
+        field = "spans_per_second" if spans_per_second is not None else "traces_per_second"
+        limit = check_number(field, spans_per_second if spans_per_second is not None else traces_per_second, lo=0)
+        assert limit is not None
+        if limit <= 0:
+            raise ValueError(f"{field} {limit!r} is invalid: expected a number > 0")
+        check_number("tau_s", tau_s, lo=1e-3)
+        check_number("burst_factor", burst_factor, lo=1)
+        self.limit = limit
+        self.per_span = spans_per_second is not None
+        self._clock = clock
+        now = clock()
+        self._load = RateEstimator(tau_s, now)
+        self._bucket = TokenBucket(limit, limit * burst_factor, now)
+
+    def evaluate(self, trace: TraceView) -> Decision:
+        now = self._clock()
+        cost = float(trace.span_count) if self.per_span else 1.0
+        self._load.observe(cost, now)
+        p = keep_probability(self.limit, self._load.rate(now))
+        threshold = probability_to_threshold(p)
+        if trace.randomness >= threshold and self._bucket.take(cost, now):
+            return Decision(Outcome.SAMPLED, threshold)
+        return NOT_SAMPLED
