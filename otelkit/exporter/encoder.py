@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.sdk import trace as _sdk_trace
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext
 
 from otelkit._warn import warn_limited
@@ -223,10 +223,22 @@ class SpanEncoder:
         out: list[bytes] = []
         if attrs:
             caches = self._caches_for(tag)
+            str_kv, int_kv, bool_kv = caches
             for key, value in attrs.items():
-                enc = self._kv(tag, key, value, caches)
-                if enc is not None:
-                    out.append(enc)
+                t = type(value)  # cache hits inline; misses (and other types) via _kv
+                if t is str:
+                    enc = str_kv.get((key, value))
+                elif t is int:
+                    enc = int_kv.get((key, value))
+                elif t is bool:
+                    enc = bool_kv.get((key, value))
+                else:
+                    enc = None
+                if enc is None:
+                    enc = self._kv(tag, key, value, caches)
+                    if enc is None:
+                        continue
+                out.append(enc)
         return out
 
     def _name(self, name: str) -> bytes:
@@ -286,8 +298,12 @@ class SpanEncoder:
             if state:
                 parts.append(encode_trace_state(state))
             if parent is not None:
-                parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-                flags = FLAGS_REMOTE if parent.is_remote else FLAGS_LOCAL
+                if type(parent) is SpanContext:
+                    _, parent_id, parent_remote, _, _, _ = parent
+                else:
+                    parent_id, parent_remote = parent.span_id, parent.is_remote
+                parts.append(b"\x22\x08" + parent_id.to_bytes(8, "big"))
+                flags = FLAGS_REMOTE if parent_remote else FLAGS_LOCAL
             else:
                 flags = FLAGS_LOCAL
             if name:
@@ -320,12 +336,19 @@ class SpanEncoder:
                 parts.append(b"\x50" + varint(dropped_attrs))
             if events:
                 for event in events:
-                    ev = [pack_event_time(0x09, event.timestamp)] if event.timestamp else []
-                    if event.name:
-                        ev.append(b"\x12" + name_of(event.name))
-                    ev.extend(self._attrs(b"\x1a", event.attributes))
-                    if event.dropped_attributes:
-                        ev.append(b"\x20" + varint(event.dropped_attributes))
+                    if type(event) is Event:  # the SDK's event: fields, no ABC check
+                        ev_name, ev_time, ev_attrs = event._name, event._timestamp, event._attributes
+                        ev_dropped = getattr(ev_attrs, "dropped", 0)
+                    else:
+                        ev_name, ev_time, ev_attrs = event.name, event.timestamp, event.attributes
+                        ev_dropped = event.dropped_attributes
+                    ev = [pack_event_time(0x09, ev_time)] if ev_time else []
+                    if ev_name:
+                        ev.append(b"\x12" + name_of(ev_name))
+                    if ev_attrs:
+                        ev.extend(self._attrs(b"\x1a", ev_attrs))
+                    if ev_dropped:
+                        ev.append(b"\x20" + varint(ev_dropped))
                     body = b"".join(ev)
                     parts.append(b"\x5a" + varint(len(body)))
                     parts.append(body)

@@ -198,6 +198,23 @@ def test_unknown_span_subclasses_are_read_through_properties() -> None:
     assert out.resource_spans[0].scope_spans[0].spans[0].name == "wrapped:op"
 
 
+class RenamedEvent(Event):
+    """An Event subclass: read through its properties."""
+
+    @property
+    def name(self) -> str:
+        return "renamed:" + self._name
+
+
+def test_unknown_event_subclasses_are_read_through_properties() -> None:
+    attrs = BoundedAttributes(1, {"a": 1, "b": 2})
+    s = span(events=[RenamedEvent("e", attrs, 5), Event("plain", {"k": "v"}, 6)])
+    out = ExportTraceServiceRequest.FromString(assert_same([s]))
+    events = out.resource_spans[0].scope_spans[0].spans[0].events
+    assert [e.name for e in events] == ["renamed:e", "plain"]
+    assert events[0].dropped_attributes_count == 1
+
+
 def test_empty_batch_matches_stock() -> None:
     assert assert_same([]) == b""
 
