@@ -7,8 +7,10 @@ encoded attribute key/value pairs and span names, and no intermediate message ob
 
 Output parses into a message equal to the SDK's ``encode_spans(spans)`` for the same
 spans, with the same grouping (by resource, then instrumentation scope, in order of first
-appearance) and the same per-span fields, including the ones the SDK leaves out (links
-carry no ``trace_state``; ``flags`` carries only the has-remote/is-remote bits).
+appearance) and the same per-span fields; it also leaves out what the SDK leaves out
+(links carry no ``trace_state``; ``flags`` carries only the has-remote/is-remote bits).
+For the SDK's own span and event classes it reads their fields directly; any other
+``ReadableSpan``/``Event`` subclass is read through its public properties.
 Attributes whose value the SDK cannot encode (an int outside int64, an unknown type) are
 skipped with a logged warning, as the SDK does.
 
