@@ -342,6 +342,22 @@ def test_default_pipeline_exporter_is_this_one_via_its_entry_point() -> None:
         e.shutdown()
 
 
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({}, ["otelkit_otlp"]),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, ["otelkit_otlp"]),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ["otlp_proto_grpc"]),  # otelkit_otlp is HTTP only
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, ["otlp_proto_http"]),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "otelkit_otlp"}, ["otelkit_otlp"]),
+    ],
+)
+def test_default_exporter_respects_a_chosen_protocol(env: dict[str, str], names: list[str]) -> None:
+    from otelkit.pipeline import exporter_names
+
+    assert exporter_names(env) == names
+
+
 def test_concurrent_exports_share_pools_safely(sink: OtlpReceiver) -> None:
     pool = BufferPool()
     exp = exporter(sink.endpoint, compression="zstd", buffer_pool=pool)
