@@ -112,6 +112,8 @@ class OtlpHttpSpanExporter(SpanExporter):
         _check_range("max_request_bytes", max_request_bytes, 1024)
         _check_range("max_retries", max_retries, 0)
         _check_range("min_compress_bytes", min_compress_bytes, 0)
+        if buffer_pool is not None and not isinstance(buffer_pool, (bool, BufferPool)):
+            raise ValueError(f"buffer_pool={buffer_pool!r} is invalid: expected True, False or a BufferPool")
         if retry_initial is not None and not (isinstance(retry_initial, (int, float)) and retry_initial > 0):
             raise ValueError(f"retry_initial={retry_initial!r} is invalid: expected seconds > 0")
         explicit = {

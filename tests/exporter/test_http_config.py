@@ -152,6 +152,7 @@ def test_explicit_arguments_win() -> None:
         ({"max_request_bytes": 10}, "max_request_bytes=10"),
         ({"max_retries": -1}, "max_retries=-1"),
         ({"retry_initial": 0}, "retry_initial=0"),
+        ({"buffer_pool": "yes"}, "buffer_pool='yes'"),
     ],
 )
 def test_bad_explicit_arguments_raise(kw: dict[str, Any], message: str) -> None:
