@@ -515,10 +515,135 @@ OTELKIT_KAFKA_PRODUCER_CONFIG = str_setting(
 # smart batch span processor and pools (otelkit.batch, otelkit.pool)
 # --------------------------------------------------------------------------------------
 
+# Precedence for every batch bound: explicit constructor argument > OTELKIT_BATCH_* (when set)
+# > the matching OTEL_BSP_* (when set) > the OTELKIT_BATCH_* default below.
+OTELKIT_BATCH_MAX_QUEUE = int_setting(
+    "OTELKIT_BATCH_MAX_QUEUE",
+    65536,
+    "SmartBatchSpanProcessor queue capacity (spans) when OTEL_BSP_MAX_QUEUE_SIZE is unset; "
+    "the memory bound of the processor: a finished span with 4 attributes holds about 3 KB, so "
+    "the default bounds the queue at about 190 MiB during a burst (steady state stays far below).",
+    min=1,
+    component="batch",
+)
+OTELKIT_BATCH_MAX_SIZE = int_setting(
+    "OTELKIT_BATCH_MAX_SIZE",
+    8192,
+    "Largest batch (spans) handed to one export() call when OTEL_BSP_MAX_EXPORT_BATCH_SIZE is unset.",
+    min=1,
+    component="batch",
+)
+OTELKIT_BATCH_MIN_SIZE = int_setting(
+    "OTELKIT_BATCH_MIN_SIZE",
+    16,
+    "Lower bound of the adaptive target batch size (spans); below it the wait deadline flushes.",
+    min=1,
+    component="batch",
+)
+OTELKIT_BATCH_FRESHNESS_MS = int_setting(
+    "OTELKIT_BATCH_FRESHNESS_MS",
+    200,
+    "Adaptive wait while exports are fast (ms): a lone span is handed to the exporter this long "
+    "after it ended. The wait grows above it only while exports are slow, up to "
+    "OTEL_BSP_SCHEDULE_DELAY.",
+    min=1,
+    component="batch",
+)
+OTELKIT_BATCH_STARTUP_MS = int_setting(
+    "OTELKIT_BATCH_STARTUP_MS",
+    50,
+    "Wait before the very first export after start (or fork), so start-up spans show up at once (ms).",
+    min=0,
+    component="batch",
+)
+OTELKIT_BATCH_MAX_CONCURRENT_EXPORTS = int_setting(
+    "OTELKIT_BATCH_MAX_CONCURRENT_EXPORTS",
+    2,
+    "Export calls allowed in flight at once; above 1 the exporter must be thread-safe "
+    "(otelkit's and the stock OTLP exporters are).",
+    min=1,
+    max=16,
+    component="batch",
+)
+OTELKIT_BATCH_OVERFLOW = enum_setting(
+    "OTELKIT_BATCH_OVERFLOW",
+    "drop",
+    ("drop", "block"),
+    "What on_end does when the queue is full: `drop` the newest span (counted as "
+    "dropped_queue_full) or `block` the producer up to OTELKIT_BATCH_BLOCK_TIMEOUT_MS, then drop.",
+    component="batch",
+)
+OTELKIT_BATCH_BLOCK_TIMEOUT_MS = int_setting(
+    "OTELKIT_BATCH_BLOCK_TIMEOUT_MS",
+    100,
+    "Longest a producer thread waits for queue space under the `block` overflow policy (ms).",
+    min=0,
+    component="batch",
+)
+OTELKIT_BATCH_MAX_REQUEST_BYTES = size_setting(
+    "OTELKIT_BATCH_MAX_REQUEST_BYTES",
+    4 * 1024 * 1024,
+    "Upper bound on encoded bytes per export() call; with the exporter's measured bytes/span it "
+    "caps the batch size (default 4 MiB, the gRPC default receive limit).",
+    min=1024,
+    component="batch",
+)
+
 
 # --------------------------------------------------------------------------------------
 # head sampling (otelkit.sampling)
 # --------------------------------------------------------------------------------------
+
+OTELKIT_SAMPLER_TARGET = float_setting(
+    "OTELKIT_SAMPLER_TARGET",
+    100.0,
+    "AdaptiveSampler: root traces kept per second per process (`target=` in "
+    "OTEL_TRACES_SAMPLER_ARG wins).",
+    min=0.001,
+    component="sampling",
+)
+OTELKIT_SAMPLER_TAU = float_setting(
+    "OTELKIT_SAMPLER_TAU",
+    5.0,
+    "AdaptiveSampler: time constant of the per-key arrival-rate average, in seconds "
+    "(`tau=` wins). Steps beyond the noise are followed within one ~1 s re-apportioning.",
+    min=0.1,
+    max=3600.0,
+    component="sampling",
+)
+OTELKIT_SAMPLER_KEYS = str_setting(
+    "OTELKIT_SAMPLER_KEYS",
+    "",
+    "AdaptiveSampler: span attributes forming the fairness key, `;`-separated (`keys=` wins). "
+    "Empty: `http.route` + `http.request.method` when present, else the span name.",
+    allowed="attribute names separated by ;",
+    component="sampling",
+)
+OTELKIT_SAMPLER_MAX_KEYS = int_setting(
+    "OTELKIT_SAMPLER_MAX_KEYS",
+    500,
+    "AdaptiveSampler: most distinct keys tracked; traffic of further keys shares one overflow "
+    "bucket that still counts toward the target (`max_keys=` wins).",
+    min=1,
+    max=100000,
+    component="sampling",
+)
+OTELKIT_SAMPLER_DEBUG = bool_setting(
+    "OTELKIT_SAMPLER_DEBUG",
+    True,
+    "Head samplers keep spans whose start attribute or baggage entry `otelkit.debug` is "
+    "true/1 (`debug=` wins). Turn off if untrusted callers can send baggage.",
+    component="sampling",
+)
+OTELKIT_RULES = str_setting(
+    "OTELKIT_RULES",
+    "",
+    "Sampling rules evaluated before the adaptive/rules sampler's own decision: a compact "
+    "string such as `keep:http.route=/api/payment*;drop:http.route=/health;ratio(0.1):kind=client` "
+    "or a path to a JSON/YAML file (see docs/sampling.md). Invalid rules warn and are skipped.",
+    allowed="rules separated by ; or a .json/.yaml file path",
+    component="sampling",
+)
 
 
 # --------------------------------------------------------------------------------------

@@ -156,8 +156,11 @@ def build_export_processor(
 
 
 def _smart_or_stock(kind: str, exporter: SpanExporter, env: Mapping[str, str]) -> SpanProcessor:
-    # The smart batcher plugs in here (otelkit.batch); until then both names are stock.
-    return BatchSpanProcessor(exporter)
+    if kind == "stock":
+        return BatchSpanProcessor(exporter)
+    from otelkit.batch import SmartBatchSpanProcessor
+
+    return SmartBatchSpanProcessor(exporter, environ=env)
 
 
 def _wrap_tail(downstream: SpanProcessor, env: Mapping[str, str]) -> SpanProcessor:

@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
 from otelkit import pipeline as pl
+from otelkit.batch import SmartBatchSpanProcessor
 
 
 def _configure(env: dict[str, str], **kw: Any) -> pl.Pipeline:
@@ -99,6 +100,25 @@ def test_stock_processor_when_asked() -> None:
     exporter = InMemorySpanExporter()
     processor = pl.build_export_processor(exporter, {"OTELKIT_PROCESSOR": "stock"})
     assert isinstance(processor, BatchSpanProcessor)
+    processor.shutdown()
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, SmartBatchSpanProcessor),
+    ({"OTELKIT_PROCESSOR": "smart"}, SmartBatchSpanProcessor),
+    ({"OTELKIT_PROCESSOR": "stock"}, BatchSpanProcessor),
+    ({"OTELKIT_PROCESSOR": "bogus"}, SmartBatchSpanProcessor),
+])
+def test_processor_kind_selects_smart_or_stock(env: dict[str, str], expected: type) -> None:
+    processor = pl.build_export_processor(InMemorySpanExporter(), env)
+    assert type(processor) is expected
+    processor.shutdown()
+
+
+def test_smart_processor_reads_the_pipeline_environ() -> None:
+    processor = pl.build_export_processor(InMemorySpanExporter(), {"OTEL_BSP_MAX_QUEUE_SIZE": "777"})
+    assert isinstance(processor, SmartBatchSpanProcessor)
+    assert processor.stats()["queue_capacity"] == 777
     processor.shutdown()
 
 

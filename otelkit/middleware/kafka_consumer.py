@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
     MESSAGING_BATCH_MESSAGE_COUNT,
     MessagingOperationTypeValues,
@@ -46,6 +46,7 @@ from otelkit.middleware._kafka import (
     record_fields,
     span_name,
 )
+from otelkit.propagation._context import extract_context
 from otelkit.propagation.kafka import kafka_getter
 
 __all__ = [
@@ -69,7 +70,7 @@ _POLL = "poll"
 
 def producer_context(record: object) -> otel_context.Context:
     """The context propagated in ``record``'s headers (empty when there is none)."""
-    return propagate.extract(record_fields(record).headers, getter=kafka_getter)
+    return extract_context(record_fields(record).headers, kafka_getter, "kafka")
 
 
 def _span_context(ctx: otel_context.Context) -> SpanContext | None:
@@ -102,7 +103,7 @@ def process_span(
         raise ValueError(f"context={context!r} is invalid: expected 'link' or 'parent'")
     mode = config.OTELKIT_KAFKA_CONSUMER_CONTEXT.resolve(context, environ)
     fields = record_fields(record)
-    extracted = propagate.extract(fields.headers, getter=kafka_getter)
+    extracted = extract_context(fields.headers, kafka_getter, "kafka")
     producer = _span_context(extracted)
     attrs = base_attributes(
         MessagingOperationTypeValues.PROCESS,
@@ -160,7 +161,7 @@ def _batch_parts(
         fields = record_fields(rec)
         if fields.topic:
             topics.add(fields.topic)
-        producer = _span_context(propagate.extract(fields.headers, getter=kafka_getter))
+        producer = _span_context(extract_context(fields.headers, kafka_getter, "kafka"))
         if producer is None:
             continue
         if len(links) < max_links:

@@ -82,14 +82,21 @@ class KafkaHeadersGetter(Getter[Any]):
     """Read propagation headers from any Kafka client's header collection."""
 
     def get(self, carrier: Any, key: str) -> list[str] | None:
-        """Every value of header ``key`` (case-insensitive) as text, or ``None`` if absent."""
+        """Header ``key`` (case-insensitive) as text, or ``None`` if absent.
+
+        Repeated headers are joined with ``","`` into one value, as the HTTP carriers do
+        (RFC 9110 field combination; the W3C specs combine ``tracestate``/``baggage`` the
+        same way). Two ``traceparent`` headers so become one invalid value: the propagator
+        rejects it and a new trace starts, with a rate-limited warning, instead of silently
+        trusting the first one.
+        """
         wanted = key.lower()
         found = [
             text
             for name, raw in _pairs(carrier)
             if name.lower() == wanted and (text := header_text(raw, name)) is not None
         ]
-        return found or None
+        return [",".join(found)] if found else None
 
     def keys(self, carrier: Any) -> list[str]:
         """The header names in ``carrier`` (duplicates kept once, in first-seen order)."""

@@ -53,9 +53,9 @@ def telemetry() -> Iterator[Telemetry]:
 
 
 @contextmanager
-def _serve(app: Any) -> Iterator[int]:
+def _serve(app: Any, lifespan: str = "off") -> Iterator[int]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning",
                                            ws="websockets-sansio"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -73,5 +73,8 @@ def _serve(app: Any) -> Iterator[int]:
 
 @pytest.fixture
 def serve_asgi() -> Callable[[Any], Any]:
-    """``with serve_asgi(app) as port:`` runs ``app`` under a real uvicorn on 127.0.0.1:port."""
+    """``with serve_asgi(app) as port:`` runs ``app`` under a real uvicorn on 127.0.0.1:port.
+
+    Pass ``lifespan="on"`` to run the app's startup/shutdown (uvicorn waits for startup).
+    """
     return _serve

@@ -338,3 +338,19 @@ def test_process_batch_of_nothing_yields_none(memory: Memory) -> None:
 def test_negative_link_cap_raises() -> None:
     with pytest.raises(ValueError, match="max_links=-1"):
         kafka_python_poll(PythonConsumer({}), max_links=-1)
+
+
+def test_duplicate_traceparent_starts_a_new_trace_with_a_warning(
+    memory: Memory, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider, exporter = memory
+    first = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
+    second = "00-" + "3" * 32 + "-" + "4" * 16 + "-01"
+    headers = [("traceparent", first.encode()), ("traceparent", second.encode())]
+    with caplog.at_level("WARNING", logger="otelkit.propagation"):
+        with process_span(Record(headers=headers), context="parent", tracer_provider=provider):
+            pass
+    (span,) = consumer_spans(exporter)
+    assert span.parent is None and span.links == ()
+    assert span.context.trace_id not in (int("1" * 32, 16), int("3" * 32, 16))
+    assert "malformed traceparent" in caplog.text

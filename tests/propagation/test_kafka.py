@@ -41,9 +41,9 @@ def test_get_is_case_insensitive() -> None:
     assert getter.get([("TraceParent", TP.encode())], "traceparent") == [TP]
 
 
-def test_get_returns_every_value_of_a_repeated_key() -> None:
+def test_get_joins_the_values_of_a_repeated_key() -> None:
     carrier = [("baggage", b"a=1"), ("other", b"x"), ("baggage", b"b=2")]
-    assert getter.get(carrier, "baggage") == ["a=1", "b=2"]
+    assert getter.get(carrier, "baggage") == ["a=1,b=2"]
 
 
 def test_get_missing_key_is_none() -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelkit import pipeline as pl
+from otelkit.batch import SmartBatchSpanProcessor
 from otelkit.tail import RecordForTailSampler, TailSamplingProcessor
 
 
@@ -16,7 +16,7 @@ def test_tail_enabled_wraps_head_sampler_and_export_processor() -> None:
         assert isinstance(p.sampler, RecordForTailSampler)
         [proc] = p.processors
         assert isinstance(proc, TailSamplingProcessor)
-        assert isinstance(proc.downstream, BatchSpanProcessor)
+        assert isinstance(proc.downstream, SmartBatchSpanProcessor)
         with p.tracer().start_as_current_span("work"):
             pass
         assert p.force_flush()

@@ -1,0 +1,311 @@
+"""AdaptiveSampler: keep a target number of root traces per second, fairly across keys.
+
+How a root span is decided (non-root spans follow their parent, ``th`` preserved):
+
+1. rules first (:class:`otelkit.sampling.rules.RuleSet`, debug override included): a match
+   decides with its own threshold, outside the budget;
+2. the span's key (default: ``http.request.method`` + ``http.route`` when the route is
+   present, else the span name; or the configured attributes) picks a per-key state;
+   keys beyond ``max_keys`` share one overflow state that still counts toward the budget;
+   a new key starts at the current global probability;
+3. the span is kept iff ``R >= T_key`` (``R`` = the trace ID's low 56 bits), and a kept span
+   carries ``ot=th:...`` and the attribute ``otelkit.sampling.adjusted_count``.
+
+Every ``interval`` (1 s), or early (at most every ``interval / 20``) when more than 1.5x the
+budget (+5) has been kept within the last ``interval / 10`` (a burst) or fewer than half the estimated
+arrivals came (a drought), the per-key arrival rates are re-estimated
+(:func:`otelkit.sampling._budget.update_rate`: EMA with time constant ``tau``, jumping on
+steps) and the target is re-apportioned (:func:`otelkit.sampling._budget.apportion`). A decision costs one lock, a dict lookup and
+an integer compare.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_ROUTE
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
+
+from otelkit import config
+from otelkit._warn import warn_limited
+from otelkit.sampling._arg import adaptive_sampler_factory, check_range
+from otelkit.sampling._budget import MIN_PROBABILITY, apportion, update_rate
+from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
+from otelkit.sampling._metrics import register_sampler_metrics
+from otelkit.sampling._rule_parse import resolve_rules
+from otelkit.sampling.rules import Rule, RuleSet
+from otelkit.sampling.threshold import RANDOMNESS_MASK, probability_to_threshold
+
+__all__ = ["AdaptiveSampler", "adaptive_sampler_factory", "OVERFLOW_KEY"]
+
+_logger = logging.getLogger("otelkit.sampling")
+
+OVERFLOW_KEY = "(overflow)"
+"""How the shared bucket of keys beyond ``max_keys`` appears in ``stats()``."""
+_OVERFLOW = object()
+_TOP_KEYS = 20
+_DROP = SamplingResult(Decision.DROP)
+
+
+class _Key:
+    __slots__ = ("count", "threshold", "probability", "rate", "age", "last_seen")
+
+    def __init__(self, threshold: int, probability: float, now: float) -> None:
+        self.count = 0
+        self.threshold = threshold
+        self.probability = probability
+        self.rate = -1.0  # not estimated yet
+        self.age = 0.0  # seconds of measurement behind ``rate``
+        self.last_seen = now
+
+
+def _show(key: object) -> str:
+    if key is _OVERFLOW:
+        return OVERFLOW_KEY
+    if isinstance(key, tuple):
+        return " ".join(str(part) for part in key if part is not None)
+    return str(key)
+
+
+class AdaptiveSampler(Sampler):
+    """Keep ``target`` root traces/s, apportioned across keys; spec-consistent thresholds.
+
+    Args:
+        target: root traces kept per second (per process); default ``OTELKIT_SAMPLER_TARGET`` (100).
+        tau: time constant of the arrival-rate average in seconds; default
+            ``OTELKIT_SAMPLER_TAU`` (5).
+        keys: span attributes forming the key; default ``OTELKIT_SAMPLER_KEYS`` (empty:
+            method + ``http.route``, else the span name).
+        max_keys: most keys tracked; default ``OTELKIT_SAMPLER_MAX_KEYS`` (500).
+        rules: rules evaluated first: a compact string, a file path, :class:`Rule` objects,
+            a :class:`RuleSet`, or None for ``OTELKIT_RULES``.
+        debug: honour the ``otelkit.debug`` override; default ``OTELKIT_SAMPLER_DEBUG`` (true).
+        interval: seconds between re-apportionings (default 1.0).
+        clock: monotonic clock in seconds (default ``time.monotonic``; inject a fake in tests).
+        self_metrics: register observable self-metrics; default ``OTELKIT_SELF_METRICS``.
+        environ: mapping read instead of ``os.environ``.
+
+    Raises:
+        ValueError: a bad explicit argument (named in the message with what is allowed).
+    """
+
+    def __init__(
+        self,
+        target: float | None = None,
+        *,
+        tau: float | None = None,
+        keys: Sequence[str] | None = None,
+        max_keys: int | None = None,
+        rules: str | Sequence[Rule] | RuleSet | None = None,
+        debug: bool | None = None,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        self_metrics: bool | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._target = check_range(config.OTELKIT_SAMPLER_TARGET.resolve(target, environ), "target", 0.0, math.inf)
+        self._tau = check_range(config.OTELKIT_SAMPLER_TAU.resolve(tau, environ), "tau", 0.1, 3600.0, True)
+        self._interval = check_range(interval, "interval", 0.01, 60.0, True)
+        self._max_keys = int(check_range(config.OTELKIT_SAMPLER_MAX_KEYS.resolve(max_keys, environ), "max_keys",
+                                    1, 100000, True))
+        if keys is None:
+            keys = [k.strip() for k in config.OTELKIT_SAMPLER_KEYS.get(environ).split(";") if k.strip()]
+        self._key_attrs: tuple[str, ...] | None = tuple(keys) or None
+        self._rules = rules if isinstance(rules, RuleSet) else RuleSet(
+            resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ))
+        self._clock = clock
+        self._results = ThresholdResults()
+        self._reset(self._clock())
+        self._kept = 0
+        self._dropped = 0
+        _at_fork(self)
+        if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
+            register_sampler_metrics(self, "adaptive")
+
+    def _reset(self, now: float) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[object, _Key] = {}
+        self._overflow = _Key(0, 1.0, now)
+        self._probability = 1.0
+        self._threshold = 0
+        self._tick_start = now
+        self._next_tick = now + self._interval
+        self._kept_window = 0
+        self._arrivals_tick = 0
+        self._drought = 0.0  # half the estimated arrivals/s of all keys
+        self._burst = 5.0
+        self._burst_rate = 1.5 * self._target
+        self._min_gap = self._interval / 20  # early re-apportionings at most every 50 ms
+        self._window = self._interval / 10
+        self._window_start = now
+
+    def _after_fork(self) -> None:
+        # The parent's rate estimates describe the parent's traffic; start over, keeping the
+        # current probabilities as the starting point for the keys already known.
+        known = self._keys
+        self._reset(self._clock())
+        self._kept = self._dropped = 0
+        for key, state in known.items():
+            state.count, state.rate, state.age = 0, -1.0, 0.0
+            self._keys[key] = state
+
+    def _key(self, name: str, attributes: Attributes) -> object:
+        if not attributes:
+            return name
+        if self._key_attrs is None:
+            route = attributes.get(HTTP_ROUTE)
+            if route is None:
+                return name
+            method = attributes.get(HTTP_REQUEST_METHOD)
+            route = route if type(route) is str else str(route)
+            return route if method is None else (str(method), route)
+        values = tuple(attributes.get(k) for k in self._key_attrs)
+        if all(v is None for v in values):
+            return name
+        return tuple(None if v is None else str(v) for v in values)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        try:
+            ctx, parent = parent_of(parent_context)
+            if parent is not None:
+                debug = self._rules.debug and debug_requested(ctx, attributes)
+                return self._count(parent_result(parent, trace_id, attributes, debug))
+            if self._rules.debug or self._rules.rules:
+                fixed = self._rules.threshold(ctx, name, kind, attributes)
+                if fixed is not None:
+                    return self._count(self._results.decide(trace_id, fixed, attributes))
+            key = self._key(name, attributes)
+            with self._lock:
+                # Read under the lock so time only moves forward in decision order; clamp a
+                # clock that lags another thread's (a per-thread or injected clock).
+                now = self._clock()
+                if now < self._window_start:
+                    now = self._window_start
+                if now >= self._next_tick:
+                    self._retune(now)
+                state = self._keys.get(key)
+                if state is None:
+                    state = self._admit(key, now)
+                state.count += 1
+                self._arrivals_tick += 1
+                if not self._arrivals_tick & 63:
+                    elapsed = now - self._tick_start
+                    if self._arrivals_tick < self._drought * elapsed and elapsed >= self._min_gap:
+                        self._retune(now)  # a drought: under half the arrivals estimated
+                threshold = state.threshold
+                if (trace_id & RANDOMNESS_MASK) < threshold:
+                    self._dropped += 1
+                    return _DROP
+                self._kept += 1
+                if now - self._window_start >= self._window:  # burst window: the last ~100 ms
+                    self._window_start = now
+                    self._kept_window = 0
+                self._kept_window += 1
+                # a burst: far more kept in this window than its budget (at least 50 ms of budget,
+                # so bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
+                if self._kept_window > self._burst + self._burst_rate * max(now - self._window_start, self._min_gap):
+                    self._retune(now)
+            return self._results.keep(threshold, attributes)
+        except Exception:  # noqa: BLE001 - a sampler must never break the application
+            _logger.debug("AdaptiveSampler failed", exc_info=True)
+            warn_limited(_logger, "adaptive-error", "AdaptiveSampler failed; keeping the span")
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def _count(self, result: SamplingResult) -> SamplingResult:
+        with self._lock:
+            if result.decision is Decision.DROP:
+                self._dropped += 1
+            else:
+                self._kept += 1
+        return result
+
+    def _admit(self, key: object, now: float) -> _Key:
+        if len(self._keys) >= self._max_keys:
+            return self._overflow
+        state = _Key(self._threshold, self._probability, now)
+        self._keys[key] = state
+        return state
+
+    def _retune(self, now: float) -> None:
+        """Re-estimate rates and re-apportion the target (called with the lock held)."""
+        dt = now - self._tick_start
+        if dt > 1e-9:
+            alpha = -math.expm1(-dt / self._tau)
+            idle_limit = max(60.0, 12.0 * self._tau)
+            states = [self._overflow]
+            for key, state in list(self._keys.items()):
+                if state.count:
+                    state.last_seen = now
+                elif now - state.last_seen > idle_limit:
+                    del self._keys[key]
+                    continue
+                states.append(state)
+            for state in states:
+                state.rate, restarted = update_rate(state.rate, state.count, dt, alpha, state.age)
+                state.age = dt if restarted else state.age + dt
+                state.count = 0
+            rates = [s.rate for s in states]
+            for state, p in zip(states, apportion(rates, self._target), strict=True):
+                state.probability = p
+                state.threshold = probability_to_threshold(p)
+            total = math.fsum(rates)
+            self._drought = 0.5 * total
+            self._probability = max(MIN_PROBABILITY, min(1.0, self._target / total)) if total > 0 else 1.0
+            self._threshold = probability_to_threshold(self._probability)
+        self._tick_start = now
+        self._next_tick = now + self._interval
+        self._window_start = now
+        self._kept_window = 0
+        self._arrivals_tick = 0
+
+    def get_description(self) -> str:
+        return f"AdaptiveSampler{{target={self._target:g},tau={self._tau:g},max_keys={self._max_keys}}}"
+
+    def stats(self) -> dict[str, Any]:
+        """``kept``/``dropped`` spans, global ``probability``, ``keys`` tracked and
+        ``probability_by_key`` for the 20 busiest keys (plus the overflow bucket when used)."""
+        with self._lock:
+            busiest = heapq.nlargest(_TOP_KEYS, self._keys.items(), key=lambda kv: kv[1].rate)
+            by_key = {_show(k): s.probability for k, s in busiest}
+            if self._overflow.rate > 0:
+                by_key[OVERFLOW_KEY] = self._overflow.probability
+            return {
+                "kept": self._kept,
+                "dropped": self._dropped,
+                "probability": self._probability,
+                "keys": len(self._keys),
+                "probability_by_key": by_key,
+            }
+
+
+def _at_fork(sampler: AdaptiveSampler) -> None:
+    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows
+        return
+    ref = weakref.WeakMethod(sampler._after_fork)
+
+    def child() -> None:
+        method = ref()
+        if method is not None:
+            method()
+
+    os.register_at_fork(after_in_child=child)
