@@ -414,6 +414,53 @@ OTELKIT_SELF_METRICS = bool_setting(
 # exporters (otelkit.exporter)
 # --------------------------------------------------------------------------------------
 
+# OTLP/HTTP (otelkit.exporter.http)
+OTELKIT_EXPORTER_COMPRESSION_LEVEL = int_setting(
+    "OTELKIT_EXPORTER_COMPRESSION_LEVEL",
+    0,
+    "Compression level of the otelkit OTLP/HTTP exporter; 0 = codec default (zstd 3, "
+    "gzip/deflate 6). zstd takes 1-22, gzip/deflate 1-9.",
+    min=0,
+    max=22,
+    component="exporter",
+)
+OTELKIT_EXPORTER_MIN_COMPRESS_BYTES = size_setting(
+    "OTELKIT_EXPORTER_MIN_COMPRESS_BYTES",
+    1024,
+    "Request bodies smaller than this are sent uncompressed.",
+    component="exporter",
+)
+OTELKIT_EXPORTER_MAX_REQUEST_BYTES = size_setting(
+    "OTELKIT_EXPORTER_MAX_REQUEST_BYTES",
+    4 * 1024 * 1024,
+    "Largest encoded (uncompressed) request; bigger batches are split, never dropped.",
+    min=1024,
+    component="exporter",
+)
+OTELKIT_EXPORTER_MAX_RETRIES = int_setting(
+    "OTELKIT_EXPORTER_MAX_RETRIES",
+    5,
+    "Retries per request after the first attempt (408/429/502/503/504, connection errors), "
+    "always within the export timeout.",
+    min=0,
+    max=20,
+    component="exporter",
+)
+OTELKIT_EXPORTER_RETRY_INITIAL_MS = int_setting(
+    "OTELKIT_EXPORTER_RETRY_INITIAL_MS",
+    500,
+    "First retry backoff (ms); doubles per retry with ±20% jitter, capped at 30 s.",
+    min=1,
+    component="exporter",
+)
+OTELKIT_EXPORTER_BUFFER_POOL = bool_setting(
+    "OTELKIT_EXPORTER_BUFFER_POOL",
+    True,
+    "Encode requests into pooled, reused buffers (otelkit.pool.BufferPool): halves the bytes "
+    "newly allocated per export call (docs/pools.md); `false` allocates a fresh buffer per batch.",
+    component="exporter",
+)
+
 # OTLP over Kafka (otelkit.exporter.kafka)
 KAFKA_COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 

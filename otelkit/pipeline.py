@@ -50,8 +50,8 @@ SAMPLER_GROUP = "opentelemetry_traces_sampler"
 EXPORTER_GROUP = "opentelemetry_traces_exporter"
 _RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
 
-DEFAULT_EXPORTER = "otlp"
-"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset."""
+DEFAULT_EXPORTER = "otelkit_otlp"
+"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset (``otlp`` still means the stock exporter)."""
 
 _OTLP_BY_PROTOCOL = {
     "grpc": "otlp_proto_grpc",
@@ -112,12 +112,15 @@ def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
 def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
     """Entry-point names from ``OTEL_TRACES_EXPORTER`` with ``otlp`` resolved by protocol."""
     env = _env(environ)
-    raw = config.OTEL_TRACES_EXPORTER.raw(env) or DEFAULT_EXPORTER
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or config.OTEL_EXPORTER_OTLP_PROTOCOL.get(env)).strip()
+    raw = config.OTEL_TRACES_EXPORTER.raw(env)
+    if raw is None:
+        # otelkit_otlp speaks OTLP/HTTP protobuf only: another chosen protocol gets the stock exporter
+        raw = DEFAULT_EXPORTER if protocol == "http/protobuf" else "otlp"
     names = [n.strip().lower() for n in raw.split(",") if n.strip()]
     if names == ["none"]:
         return []
-    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or config.OTEL_EXPORTER_OTLP_PROTOCOL.get(env)
-    return [_OTLP_BY_PROTOCOL.get(protocol.strip(), "otlp_proto_http") if n == "otlp" else n for n in names]
+    return [_OTLP_BY_PROTOCOL.get(protocol, "otlp_proto_http") if n == "otlp" else n for n in names]
 
 
 def build_exporters(environ: Mapping[str, str] | None = None) -> list[SpanExporter]:

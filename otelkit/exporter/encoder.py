@@ -1,21 +1,382 @@
-"""OTLP trace encoding: ``ReadableSpan`` sequence -> ``ExportTraceServiceRequest`` wire bytes.
+"""Direct OTLP trace encoder: ``ReadableSpan`` sequence -> ``ExportTraceServiceRequest`` bytes.
 
-Interim implementation backed by the SDK's ``encode_spans``; the direct encoder replaces
-the body of :meth:`SpanEncoder.encode` and keeps its signature.
+The SDK's ``encode_spans`` builds one protobuf message object per span, attribute and
+value (~54 µs/span for realistic spans); this encoder writes the protobuf wire format by
+hand instead: precomputed field tags, cached resource/scope encodings, a bounded cache of
+encoded attribute key/value pairs and span names, and no intermediate message objects.
+
+Output parses into a message equal to the SDK's ``encode_spans(spans)`` for the same
+spans, with the same grouping (by resource, then instrumentation scope, in order of first
+appearance) and the same per-span fields; it also leaves out what the SDK leaves out
+(links carry no ``trace_state``; ``flags`` carries only the has-remote/is-remote bits).
+For the SDK's own span and event classes it reads their fields directly; any other
+``ReadableSpan``/``Event`` subclass is read through its public properties.
+Attributes whose value the SDK cannot encode (an int outside int64, an unknown type) are
+skipped with a logged warning, as the SDK does.
+
+Example::
+
+    encoder = SpanEncoder()
+    payload = encoder.encode(spans)              # bytes
+    buf = bytearray(1 << 20)
+    n = encoder.encode_into(spans, buf)          # request is buf[:n]
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk import trace as _sdk_trace
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import SpanContext
 
-__all__ = ["SpanEncoder"]
+from otelkit._warn import warn_limited
+from otelkit.exporter._wire import (
+    FLAGS_LOCAL,
+    FLAGS_REMOTE,
+    KIND,
+    LINK_FLAGS_LOCAL,
+    LINK_FLAGS_REMOTE,
+    M64,
+    STATUS_UNSET,
+    encode_key_value,
+    encode_status,
+    encode_trace_state,
+    length_prefixed,
+    pack_event_time,
+    pack_ids,
+    pack_span_times,
+    pack_u64,
+    varint,
+)
+
+__all__ = ["SpanEncoder", "DEFAULT_CACHE_ENTRIES"]
+
+_logger = logging.getLogger("otelkit.exporter.encoder")
+
+DEFAULT_CACHE_ENTRIES = 4096
+"""Default bound of each encoding cache (attribute pairs, names); cleared when full."""
+
+_MAX_CACHED_STR = 256  # longer string values are encoded every time, never cached
+# The SDK's span classes, whose private fields we know (any other subclass uses properties)
+_PLAIN_SPANS = frozenset(
+    c for c in (ReadableSpan, _sdk_trace.Span, getattr(_sdk_trace, "_Span", None)) if isinstance(c, type)
+)
 
 
 class SpanEncoder:
-    """Encode spans to the bytes of one ``ExportTraceServiceRequest``."""
+    """Encode spans to the bytes of one ``ExportTraceServiceRequest``.
+
+    Thread-safe: the caches are plain dicts whose single operations are atomic; a cache
+    that reaches ``cache_entries`` is cleared (never grows without bound).
+
+    Args:
+        cache_entries: bound of each encoding cache; default :data:`DEFAULT_CACHE_ENTRIES`.
+    """
+
+    def __init__(self, cache_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
+        if not isinstance(cache_entries, int) or cache_entries < 1:
+            raise ValueError(f"cache_entries={cache_entries!r} is invalid: expected an integer >= 1")
+        self._max = cache_entries
+        # per field tag: ({(key, str)}, {(key, int)}, {(key, bool)}) -> tagged, length-prefixed KeyValue
+        self._caches: dict[bytes, tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]] = {}
+        self._names: dict[str, bytes] = {}  # span/event name -> length-prefixed utf-8
+        # id(obj) -> (obj, encoding); the strong ref keeps the id from being reused
+        self._resources: dict[int, tuple[Any, bytes]] = {}
+        self._scopes: dict[int, tuple[Any, bytes]] = {}
+
+    # ------------------------------------------------------------------ public API
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
-        return bytes(encode_spans(spans).SerializeToString())
+        """The ``ExportTraceServiceRequest`` for ``spans`` as bytes."""
+        return b"".join(self._pieces(spans))
+
+    def encode_into(self, spans: Sequence[ReadableSpan], buf: bytearray) -> int:
+        """Write the request for ``spans`` at the start of ``buf``; return its length.
+
+        ``buf`` keeps its length when the request fits (so a pooled buffer keeps its
+        allocation) and grows when it does not; the request is ``buf[:n]``.
+        """
+        pieces = self._pieces(spans)
+        total = sum(map(len, pieces))
+        if total > len(buf):
+            buf.extend(bytes(total - len(buf)))
+        pos = 0
+        with memoryview(buf) as view:  # slice writes through a view: ~4x faster than buf[a:b] = x
+            for piece in pieces:
+                end = pos + len(piece)
+                view[pos:end] = piece
+                pos = end
+        return total
+
+    # ------------------------------------------------------------------ internals
+
+    def _pieces(self, spans: Sequence[ReadableSpan]) -> list[bytes]:
+        groups = self._group(spans)
+        out: list[bytes] = []
+        for resource, scopes in groups:
+            rs_parts: list[bytes] = [self._resource(resource)]
+            for scope, members in scopes:
+                ss_parts = [self._scope(scope)]
+                self._encode_spans(members, ss_parts)
+                schema = scope.schema_url if scope is not None else None
+                if schema:
+                    ss_parts.append(b"\x1a" + length_prefixed(schema.encode("utf-8")))
+                n = sum(map(len, ss_parts))
+                rs_parts.append(b"\x12" + varint(n))
+                rs_parts.extend(ss_parts)
+            if resource.schema_url:
+                rs_parts.append(b"\x1a" + length_prefixed(resource.schema_url.encode("utf-8")))
+            out.append(b"\x0a" + varint(sum(map(len, rs_parts))))
+            out.extend(rs_parts)
+        return out
+
+    @staticmethod
+    def _group(spans: Sequence[ReadableSpan]) -> list[tuple[Any, list[tuple[Any, list[ReadableSpan]]]]]:
+        """Spans by resource then scope, merged by equality as the SDK's dicts do."""
+        by_ids: dict[tuple[int, int], list[ReadableSpan]] = {}
+        canon_res: list[Any] = []  # distinct-by-equality resources in first-seen order
+        res_groups: dict[int, dict[Any, list[ReadableSpan]]] = {}  # id(canon res) -> scope -> spans
+        for span in spans:
+            resource = span.resource
+            scope = span.instrumentation_scope or None
+            key = (id(resource), id(scope))
+            members = by_ids.get(key)
+            if members is None:
+                canon = next((r for r in canon_res if r is resource or r == resource), None)
+                if canon is None:
+                    canon = resource
+                    canon_res.append(resource)
+                    res_groups[id(resource)] = {}
+                scopes = res_groups[id(canon)]
+                members = scopes.get(scope)
+                if members is None:
+                    members = scopes[scope] = []
+                by_ids[key] = members
+            members.append(span)
+        return [(r, [(s, m) for s, m in res_groups[id(r)].items()]) for r in canon_res]
+
+    def _resource(self, resource: Any) -> bytes:
+        hit = self._resources.get(id(resource))
+        if hit is not None and hit[0] is resource:
+            return hit[1]
+        body = b"".join(self._attrs(b"\x0a", resource.attributes))
+        enc = b"\x0a" + length_prefixed(body)
+        if len(self._resources) >= 64:
+            self._resources.clear()
+        self._resources[id(resource)] = (resource, enc)
+        return enc
+
+    def _scope(self, scope: Any) -> bytes:
+        hit = self._scopes.get(id(scope))
+        if hit is not None and hit[0] is scope:
+            return hit[1]
+        body = b""
+        if scope is not None:
+            if scope.name:
+                body += b"\x0a" + length_prefixed(scope.name.encode("utf-8"))
+            if scope.version:
+                body += b"\x12" + length_prefixed(scope.version.encode("utf-8"))
+            body += b"".join(self._attrs(b"\x1a", scope.attributes))
+        enc = b"\x0a" + length_prefixed(body)
+        if len(self._scopes) >= 256:
+            self._scopes.clear()
+        self._scopes[id(scope)] = (scope, enc)
+        return enc
+
+    def _caches_for(self, tag: bytes) -> tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]:
+        caches = self._caches.get(tag)
+        if caches is None:
+            caches = self._caches[tag] = ({}, {}, {})
+        return caches
+
+    def _kv(
+        self, tag: bytes, key: str, value: Any, caches: tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]
+    ) -> bytes | None:
+        """``tag`` + length-prefixed ``KeyValue`` (cached for short str, int and bool
+        values), or ``None`` when the SDK would skip the attribute."""
+        t = type(value)
+        if t is str:
+            cache: dict[Any, bytes] | None = caches[0] if len(value) <= _MAX_CACHED_STR else None
+        elif t is int:
+            cache = caches[1]
+        elif t is bool:
+            cache = caches[2]
+        else:
+            cache = None
+        if cache is not None:
+            hit = cache.get((key, value))
+            if hit is not None:
+                return hit
+        try:
+            enc = tag + length_prefixed(encode_key_value(key, value))
+        except Exception as exc:  # noqa: BLE001 - the SDK logs and skips such attributes
+            warn_limited(_logger, "encode-attr", "failed to encode attribute %r: %s; skipping it", key, exc)
+            return None
+        if cache is not None:
+            if len(cache) >= self._max:
+                cache.clear()
+            cache[(key, value)] = enc
+        return enc
+
+    def _attrs(self, tag: bytes, attrs: Any) -> list[bytes]:
+        out: list[bytes] = []
+        if attrs:
+            caches = self._caches_for(tag)
+            str_kv, int_kv, bool_kv = caches
+            for key, value in attrs.items():
+                t = type(value)  # cache hits inline; misses (and other types) via _kv
+                if t is str:
+                    enc = str_kv.get((key, value))
+                elif t is int:
+                    enc = int_kv.get((key, value))
+                elif t is bool:
+                    enc = bool_kv.get((key, value))
+                else:
+                    enc = None
+                if enc is None:
+                    enc = self._kv(tag, key, value, caches)
+                    if enc is None:
+                        continue
+                out.append(enc)
+        return out
+
+    def _name(self, name: str) -> bytes:
+        enc = self._names.get(name)
+        if enc is None:
+            enc = length_prefixed(name.encode("utf-8"))
+            if len(name) <= _MAX_CACHED_STR:
+                if len(self._names) >= self._max:
+                    self._names.clear()
+                self._names[name] = enc
+        return enc
+
+    def _encode_spans(self, spans: list[ReadableSpan], out: list[bytes]) -> None:
+        """Append each span as ``ScopeSpans.spans`` (field 2) to ``out``."""
+        span_caches = self._caches_for(b"\x4a")
+        str_kv, int_kv, bool_kv = span_caches
+        kv = self._kv
+        name_of = self._name
+        kinds = KIND
+        plain = _PLAIN_SPANS
+        for span in spans:
+            if type(span) in plain:
+                # The SDK's own span classes: read their fields directly instead of through
+                # properties that copy (events, links, attributes) or run ABC isinstance
+                # checks (dropped counts); same values, ~1.5 us/span less.
+                ctx = span._context
+                parent = span._parent
+                name = span._name
+                kind = span._kind
+                start, end = span._start_time, span._end_time
+                attributes: Any = span._attributes
+                events: Any = span._events
+                links: Any = span._links
+                status = span.status
+                dropped_attrs = getattr(attributes, "dropped", 0)
+                dropped_events = getattr(events, "dropped", 0)
+                dropped_links = getattr(links, "dropped", 0)
+            else:
+                ctx = span.get_span_context()
+                parent = span.parent
+                name = span.name
+                kind = span.kind
+                start, end = span.start_time, span.end_time
+                attributes = span.attributes
+                events = span.events
+                links = span.links
+                status = span.status
+                dropped_attrs = span.dropped_attributes
+                dropped_events = span.dropped_events
+                dropped_links = span.dropped_links
+            if type(ctx) is SpanContext:  # a plain tuple underneath: unpack, no properties
+                trace_id, span_id, _, _, state, _ = ctx
+            else:
+                assert ctx is not None
+                trace_id, span_id, state = ctx.trace_id, ctx.span_id, ctx.trace_state
+            parts = [pack_ids(0x0A10, trace_id >> 64, trace_id & M64, 0x1208, span_id)]
+            if state:
+                parts.append(encode_trace_state(state))
+            if parent is not None:
+                if type(parent) is SpanContext:
+                    _, parent_id, parent_remote, _, _, _ = parent
+                else:
+                    parent_id, parent_remote = parent.span_id, parent.is_remote
+                parts.append(b"\x22\x08" + parent_id.to_bytes(8, "big"))
+                flags = FLAGS_REMOTE if parent_remote else FLAGS_LOCAL
+            else:
+                flags = FLAGS_LOCAL
+            if name:
+                parts.append(b"\x2a")
+                parts.append(name_of(name))
+            parts.append(kinds[kind._value_])
+            if start and end:
+                parts.append(pack_span_times(0x39, start, 0x41, end))
+            else:
+                if start:
+                    parts.append(b"\x39" + pack_u64(start))
+                if end:
+                    parts.append(b"\x41" + pack_u64(end))
+            for key, value in attributes.items() if attributes else ():
+                t = type(value)
+                if t is str:
+                    enc = str_kv.get((key, value))
+                elif t is int:
+                    enc = int_kv.get((key, value))
+                elif t is bool:
+                    enc = bool_kv.get((key, value))
+                else:
+                    enc = None
+                if enc is None:
+                    enc = kv(b"\x4a", key, value, span_caches)
+                    if enc is None:
+                        continue
+                parts.append(enc)
+            if dropped_attrs:
+                parts.append(b"\x50" + varint(dropped_attrs))
+            if events:
+                for event in events:
+                    if type(event) is Event:  # the SDK's event: fields, no ABC check
+                        ev_name, ev_time, ev_attrs = event._name, event._timestamp, event._attributes
+                        ev_dropped = getattr(ev_attrs, "dropped", 0)
+                    else:
+                        ev_name, ev_time, ev_attrs = event.name, event.timestamp, event.attributes
+                        ev_dropped = event.dropped_attributes
+                    ev = [pack_event_time(0x09, ev_time)] if ev_time else []
+                    if ev_name:
+                        ev.append(b"\x12" + name_of(ev_name))
+                    if ev_attrs:
+                        ev.extend(self._attrs(b"\x1a", ev_attrs))
+                    if ev_dropped:
+                        ev.append(b"\x20" + varint(ev_dropped))
+                    body = b"".join(ev)
+                    parts.append(b"\x5a" + varint(len(body)))
+                    parts.append(body)
+            if dropped_events:
+                parts.append(b"\x60" + varint(dropped_events))
+            if links:
+                for link in links:
+                    lctx = link.context
+                    lk = [
+                        b"\x0a\x10" + lctx.trace_id.to_bytes(16, "big"),
+                        b"\x12\x08" + lctx.span_id.to_bytes(8, "big"),
+                    ]
+                    lk.extend(self._attrs(b"\x22", link.attributes))
+                    if link.dropped_attributes:
+                        lk.append(b"\x28" + varint(link.dropped_attributes))
+                    lk.append(LINK_FLAGS_REMOTE if lctx.is_remote else LINK_FLAGS_LOCAL)
+                    body = b"".join(lk)
+                    parts.append(b"\x6a" + varint(len(body)))
+                    parts.append(body)
+            if dropped_links:
+                parts.append(b"\x70" + varint(dropped_links))
+            if status is not None and status.description is None and not status.status_code.value:
+                parts.append(STATUS_UNSET)
+            else:
+                parts.append(encode_status(status))
+            parts.append(flags)
+            body = b"".join(parts)
+            out.append(b"\x12" + varint(len(body)))
+            out.append(body)

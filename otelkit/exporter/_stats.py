@@ -1,0 +1,113 @@
+"""Export statistics: a thread-safe snapshot (``stats()``) and, optionally, OTel metrics.
+
+Snapshot keys: ``spans_exported``, ``spans_failed``, ``spans_rejected``, ``requests``,
+``retries``, ``raw_bytes`` (encoded, before compression), ``wire_bytes`` (sent),
+``export_latency_p50_ms`` and ``export_latency_p99_ms`` (over the last 1024 ``export()``
+calls). Every span handed to ``export()`` ends up in exactly one of exported, failed or
+rejected (rejected = the receiver's ``partial_success.rejected_spans``).
+
+With ``OTELKIT_SELF_METRICS`` on, the same events feed the metrics API:
+``otel.sdk.exporter.span.exported`` (counter; failures carry ``error.type``),
+``otel.sdk.exporter.operation.duration`` (histogram, seconds) and otelkit counters
+``otelkit.exporter.requests``, ``otelkit.exporter.retries``, ``otelkit.exporter.raw_bytes``
+and ``otelkit.exporter.wire_bytes``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from opentelemetry import metrics
+
+__all__ = ["ExportStats"]
+
+_RESERVOIR = 1024
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, int(q * len(sorted_values)))
+    return sorted_values[index]
+
+
+class ExportStats:
+    """Counters for one exporter.
+
+    Args:
+        component: ``otel.component.name`` attribute of the metrics.
+        self_metrics: also report through the OpenTelemetry metrics API.
+        meter_provider: provider of the meter; default the global one.
+    """
+
+    def __init__(self, component: str, self_metrics: bool, meter_provider: Any = None) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(
+            ("spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes"), 0
+        )
+        self._latencies: deque[float] = deque(maxlen=_RESERVOIR)
+        self._attrs = {"otel.component.type": "otelkit_otlp_http_span_exporter", "otel.component.name": component}
+        self._instruments: dict[str, Any] | None = None
+        if self_metrics:
+            meter = metrics.get_meter("otelkit.exporter", meter_provider=meter_provider)
+            self._instruments = {
+                "spans": meter.create_counter("otel.sdk.exporter.span.exported", "{span}", "Spans handled"),
+                "duration": meter.create_histogram(
+                    "otel.sdk.exporter.operation.duration", "s", "Duration of export() calls"
+                ),
+                "requests": meter.create_counter("otelkit.exporter.requests", "{request}", "HTTP requests sent"),
+                "retries": meter.create_counter("otelkit.exporter.retries", "{request}", "Retried requests"),
+                "raw_bytes": meter.create_counter("otelkit.exporter.raw_bytes", "By", "Encoded bytes"),
+                "wire_bytes": meter.create_counter("otelkit.exporter.wire_bytes", "By", "Bytes sent"),
+            }
+
+    def request(self, raw: int, wire: int, retry: bool) -> None:
+        """One HTTP attempt carrying ``raw`` encoded / ``wire`` sent bytes."""
+        with self._lock:
+            c = self._counts
+            c["requests"] += 1
+            c["raw_bytes"] += raw
+            c["wire_bytes"] += wire
+            if retry:
+                c["retries"] += 1
+        inst = self._instruments
+        if inst is not None:
+            inst["requests"].add(1, self._attrs)
+            inst["raw_bytes"].add(raw, self._attrs)
+            inst["wire_bytes"].add(wire, self._attrs)
+            if retry:
+                inst["retries"].add(1, self._attrs)
+
+    def spans(self, exported: int = 0, failed: int = 0, rejected: int = 0, error: str = "") -> None:
+        """Account spans by outcome."""
+        with self._lock:
+            self._counts["spans_exported"] += exported
+            self._counts["spans_failed"] += failed
+            self._counts["spans_rejected"] += rejected
+        inst = self._instruments
+        if inst is not None:
+            if exported:
+                inst["spans"].add(exported, self._attrs)
+            if failed:
+                inst["spans"].add(failed, {**self._attrs, "error.type": error or "export_failed"})
+            if rejected:
+                inst["spans"].add(rejected, {**self._attrs, "error.type": "rejected"})
+
+    def latency(self, seconds: float, ok: bool) -> None:
+        """One ``export()`` call took ``seconds``."""
+        with self._lock:
+            self._latencies.append(seconds * 1000.0)
+        inst = self._instruments
+        if inst is not None:
+            attrs = self._attrs if ok else {**self._attrs, "error.type": "export_failed"}
+            inst["duration"].record(seconds, attrs)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            out: dict[str, Any] = dict(self._counts)
+            lat = sorted(self._latencies)
+        out["export_latency_p50_ms"] = _percentile(lat, 0.5)
+        out["export_latency_p99_ms"] = _percentile(lat, 0.99)
+        return out
