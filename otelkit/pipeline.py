@@ -42,6 +42,9 @@ __all__ = [
     "build_exporters",
     "build_export_processor",
     "current_pipeline",
+    "default_exporter",
+    "exporter_names",
+    "otlp_traces_protocol",
 ]
 
 _logger = logging.getLogger("otelkit.configure")
@@ -50,8 +53,9 @@ SAMPLER_GROUP = "opentelemetry_traces_sampler"
 EXPORTER_GROUP = "opentelemetry_traces_exporter"
 _RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
 
-DEFAULT_EXPORTER = "otelkit_otlp"
-"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset (``otlp`` still means the stock exporter)."""
+DEFAULT_EXPORTER: str = config.OTEL_TRACES_EXPORTER.default
+"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset and the OTLP protocol is
+``http/protobuf`` (``otlp`` still means the stock exporter); see :func:`default_exporter`."""
 
 _OTLP_BY_PROTOCOL = {
     "grpc": "otlp_proto_grpc",
@@ -109,14 +113,32 @@ def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
         return ParentBased(ALWAYS_ON)
 
 
-def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Entry-point names from ``OTEL_TRACES_EXPORTER`` with ``otlp`` resolved by protocol."""
+def otlp_traces_protocol(environ: Mapping[str, str] | None = None) -> str:
+    """The traces OTLP protocol: ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` when set, else
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` (default ``http/protobuf``)."""
     env = _env(environ)
-    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or config.OTEL_EXPORTER_OTLP_PROTOCOL.get(env)).strip()
-    raw = config.OTEL_TRACES_EXPORTER.raw(env)
-    if raw is None:
-        # otelkit_otlp speaks OTLP/HTTP protobuf only: another chosen protocol gets the stock exporter
-        raw = DEFAULT_EXPORTER if protocol == "http/protobuf" else "otlp"
+    if config.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.raw(env) is not None:
+        return config.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.get(env)
+    return config.OTEL_EXPORTER_OTLP_PROTOCOL.get(env)
+
+
+def default_exporter(environ: Mapping[str, str] | None = None) -> str:
+    """The exporter name used when ``OTEL_TRACES_EXPORTER`` is unset.
+
+    :data:`DEFAULT_EXPORTER` (``otelkit_otlp``) speaks OTLP/HTTP protobuf only, so when the
+    chosen protocol (:func:`otlp_traces_protocol`) is ``grpc`` or ``http/json`` the default
+    is the stock ``otlp`` exporter for that protocol. ``configure()``, the otelkit
+    configurator and the otelkit distro all decide through this function.
+    """
+    return DEFAULT_EXPORTER if otlp_traces_protocol(environ) == "http/protobuf" else "otlp"
+
+
+def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Entry-point names from ``OTEL_TRACES_EXPORTER`` (default :func:`default_exporter`),
+    with ``otlp`` resolved by protocol to ``otlp_proto_grpc`` or ``otlp_proto_http``."""
+    env = _env(environ)
+    protocol = otlp_traces_protocol(env)
+    raw = config.OTEL_TRACES_EXPORTER.raw(env) or default_exporter(env)
     names = [n.strip().lower() for n in raw.split(",") if n.strip()]
     if names == ["none"]:
         return []

@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
+from otelkit import config
 from otelkit import pipeline as pl
 from otelkit.batch import SmartBatchSpanProcessor
 
@@ -79,7 +80,11 @@ def test_explicit_sampler_wins() -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, [pl.DEFAULT_EXPORTER if pl.DEFAULT_EXPORTER != "otlp" else "otlp_proto_http"]),
+        ({}, ["otelkit_otlp"]),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "GRPC"}, ["otlp_proto_grpc"]),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+         ["otelkit_otlp"]),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "otlp"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "none"}, []),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "console, otlp"}, ["console", "otlp_proto_http"]),
@@ -87,6 +92,19 @@ def test_explicit_sampler_wins() -> None:
 )
 def test_exporter_names(env: dict[str, str], expected: list[str]) -> None:
     assert pl.exporter_names(env) == expected
+
+
+def test_default_exporter_is_the_declared_setting_default() -> None:
+    # one source of truth: what `otelkit config` shows is what configure() uses
+    assert pl.DEFAULT_EXPORTER == config.OTEL_TRACES_EXPORTER.default == "otelkit_otlp"
+    assert pl.default_exporter({}) == config.OTEL_TRACES_EXPORTER.default
+
+
+def test_invalid_traces_protocol_warns_and_uses_http_protobuf(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.config"):
+        names = pl.exporter_names({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift"})
+    assert names == ["otelkit_otlp"]
+    assert "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='thrift' is invalid" in caplog.text
 
 
 def test_unknown_exporter_is_skipped_with_warning(caplog: pytest.LogCaptureFixture) -> None:
