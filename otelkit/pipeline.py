@@ -45,6 +45,7 @@ __all__ = [
     "default_exporter",
     "exporter_names",
     "otlp_traces_protocol",
+    "sdk_exporter_setting",
 ]
 
 _logger = logging.getLogger("otelkit.configure")
@@ -143,6 +144,14 @@ def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
     if names == ["none"]:
         return []
     return [_OTLP_BY_PROTOCOL.get(protocol, "otlp_proto_http") if n == "otlp" else n for n in names]
+
+
+def sdk_exporter_setting(environ: Mapping[str, str] | None = None) -> str:
+    """The ``OTEL_TRACES_EXPORTER`` value that makes the SDK's own configuration code build
+    exactly the exporters :func:`configure` would: :func:`exporter_names` joined by commas
+    (``otlp`` already resolved, so the SDK neither falls back to grpc when no protocol is
+    set nor rejects ``http/json``), or ``none``."""
+    return ",".join(exporter_names(environ)) or "none"
 
 
 def build_exporters(environ: Mapping[str, str] | None = None) -> list[SpanExporter]:
