@@ -16,6 +16,7 @@ exporters (``OTEL_TRACES_EXPORTER``).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -154,13 +155,28 @@ def sdk_exporter_setting(environ: Mapping[str, str] | None = None) -> str:
     return ",".join(exporter_names(environ)) or "none"
 
 
+def _accepts_environ(cls: Any) -> bool:
+    try:
+        param = inspect.signature(cls).parameters.get("environ")
+    except (TypeError, ValueError):  # no introspectable signature (C extension types)
+        return False
+    return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+
+
 def build_exporters(environ: Mapping[str, str] | None = None) -> list[SpanExporter]:
-    """Instantiate every exporter named by ``OTEL_TRACES_EXPORTER``; unknown names warn and are skipped."""
+    """Instantiate every exporter named by ``OTEL_TRACES_EXPORTER``; unknown names warn and are skipped.
+
+    Exporters whose constructor takes an ``environ`` keyword (otelkit's ``otelkit_otlp`` and
+    ``otelkit_kafka``) are given the same mapping, so ``configure(environ=...)`` configures
+    them too. Stock exporters (``otlp``, ``console``, ...) have no such argument and read
+    ``os.environ`` themselves.
+    """
+    env = _env(environ)
     exporters: list[SpanExporter] = []
-    for name in exporter_names(environ):
+    for name in exporter_names(env):
         try:
             cls = _load_entry_point(EXPORTER_GROUP, name)
-            exporters.append(cls())
+            exporters.append(cls(environ=env) if _accepts_environ(cls) else cls())
         except Exception as exc:  # noqa: BLE001
             warn_limited(
                 _logger,
@@ -327,7 +343,8 @@ def configure(
         span_processors: extra processors added before the export processors.
         set_global: install the provider as the global tracer provider (only the first
             global install takes effect, as in the SDK).
-        environ: mapping to read instead of ``os.environ``.
+        environ: mapping to read instead of ``os.environ``; also handed to otelkit's own
+            exporters (stock exporters built from ``OTEL_TRACES_EXPORTER`` read ``os.environ``).
 
     Returns:
         a :class:`Pipeline`; call ``shutdown()`` (or use it as a context manager) to flush.

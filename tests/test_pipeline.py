@@ -4,13 +4,16 @@ import logging
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
 from otelkit import config
 from otelkit import pipeline as pl
 from otelkit.batch import SmartBatchSpanProcessor
+from otelkit.exporter.http import OtlpHttpSpanExporter
+from otelkit.exporter.kafka import KafkaSpanExporter
+from otelkit.receiver import OtlpReceiver
 
 
 def _configure(env: dict[str, str], **kw: Any) -> pl.Pipeline:
@@ -165,3 +168,37 @@ def test_sdk_disabled_records_nothing_and_builds_no_exporters() -> None:
     assert not span.is_recording()
     assert p.exporters == [] and p.processors == []
     p.shutdown()
+
+
+def test_configure_environ_reaches_otelkit_exporters(sink: OtlpReceiver) -> None:
+    # nothing in os.environ: the endpoint, compression and service name come only from the mapping
+    env = {
+        "OTEL_TRACES_EXPORTER": "otelkit_otlp",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint,
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd",
+        "OTELKIT_EXPORTER_MIN_COMPRESS_BYTES": "0",
+        "OTEL_SERVICE_NAME": "from-mapping",
+    }
+    with pl.configure(environ=env, set_global=False) as p:
+        (exporter,) = p.exporters
+        assert isinstance(exporter, OtlpHttpSpanExporter)
+        with p.tracer("t").start_as_current_span("hello"):
+            pass
+    assert sink.wait_for_spans(1, timeout=5)
+    assert [s.span.name for s in sink.spans()] == ["hello"]
+    assert sink.stats()["encodings"] == {"zstd": 1}
+
+
+def test_build_exporters_hands_the_mapping_to_the_kafka_exporter() -> None:
+    env = {
+        "OTEL_TRACES_EXPORTER": "otelkit_kafka,console",
+        "OTELKIT_KAFKA_TOPIC": "from-mapping",
+        "OTELKIT_KAFKA_KEYING": "none",
+        "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "OTELKIT_KAFKA_TIMEOUT_MS": "50",
+    }
+    kafka, console = pl.build_exporters(env)
+    assert isinstance(kafka, KafkaSpanExporter)
+    assert (kafka.topic, kafka.keying, kafka.timeout_s) == ("from-mapping", "none", 0.05)
+    assert isinstance(console, ConsoleSpanExporter)  # stock exporters are built without the mapping
+    kafka.shutdown()
