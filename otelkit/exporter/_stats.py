@@ -76,7 +76,9 @@ class ExportStats:
                 "duration": meter.create_histogram(
                     "otel.sdk.exporter.operation.duration", "s", "Duration of export() calls"
                 ),
-                "requests": meter.create_counter("otelkit.exporter.requests", "{request}", "Requests sent (HTTP attempts or Kafka messages)"),
+                "requests": meter.create_counter(
+                    "otelkit.exporter.requests", "{request}", "Requests sent (HTTP attempts or Kafka messages)"
+                ),
                 "retries": meter.create_counter("otelkit.exporter.retries", "{request}", "Retried requests"),
                 "raw_bytes": meter.create_counter("otelkit.exporter.raw_bytes", "By", "Encoded bytes"),
                 "wire_bytes": meter.create_counter("otelkit.exporter.wire_bytes", "By", "Bytes sent"),
