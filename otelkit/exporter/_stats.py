@@ -84,22 +84,23 @@ class ExportStats:
                 "wire_bytes": meter.create_counter("otelkit.exporter.wire_bytes", "By", "Bytes sent"),
             }
 
-    def request(self, raw: int, wire: int, retry: bool) -> None:
-        """One request (HTTP attempt or Kafka message) carrying ``raw`` encoded / ``wire`` sent bytes."""
+    def request(self, raw: int, wire: int, retry: bool, count: int = 1) -> None:
+        """``count`` requests (HTTP attempts or Kafka messages, default 1) carrying ``raw``
+        encoded / ``wire`` sent bytes in total; ``retry``: they were all retries."""
         with self._lock:
             c = self._counts
-            c["requests"] += 1
+            c["requests"] += count
             c["raw_bytes"] += raw
             c["wire_bytes"] += wire
             if retry:
-                c["retries"] += 1
+                c["retries"] += count
         inst = self._instruments
         if inst is not None:
-            inst["requests"].add(1, self._attrs)
+            inst["requests"].add(count, self._attrs)
             inst["raw_bytes"].add(raw, self._attrs)
             inst["wire_bytes"].add(wire, self._attrs)
             if retry:
-                inst["retries"].add(1, self._attrs)
+                inst["retries"].add(count, self._attrs)
 
     def spans(self, exported: int = 0, failed: int = 0, rejected: int = 0, error: str = "") -> None:
         """Account spans by outcome."""

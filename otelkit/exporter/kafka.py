@@ -54,15 +54,36 @@ class _Call:
 
     ``pending`` starts at 1, a token for "still queueing", released by :meth:`queued`: a
     message acknowledged while later ones are still being queued cannot end the wait early.
+
+    Statistics are summed here while ``export()`` runs and handed to :class:`ExportStats`
+    once per call (one metric update per outcome, not per message: with one message per
+    trace, per-message updates nearly doubled the export CPU under an SDK meter provider).
+    Delivery reports arriving after ``export()`` returned are reported on their own.
     """
 
-    __slots__ = ("pending", "failed", "done", "lock")
+    __slots__ = ("pending", "failed", "done", "lock", "open", "messages", "raw", "wire", "outcomes")
 
     def __init__(self) -> None:
         self.pending = 1
         self.failed = False
         self.done = threading.Event()
         self.lock = threading.Lock()
+        self.open = True
+        self.messages = self.raw = self.wire = 0  # touched by the exporting thread only
+        self.outcomes: dict[str, int] = {}  # spans by outcome: "" exported, else the error type
+
+    def add_outcome(self, n_spans: int, error: str) -> bool:
+        """Sum ``n_spans`` under ``error`` ("" = exported); False once the call is closed."""
+        with self.lock:
+            if self.open:
+                self.outcomes[error] = self.outcomes.get(error, 0) + n_spans
+            return self.open
+
+    def close(self) -> dict[str, int]:
+        """Stop summing; the outcomes summed so far."""
+        with self.lock:
+            self.open = False
+            return self.outcomes
 
     def queued(self) -> None:
         with self.lock:
@@ -178,6 +199,7 @@ class KafkaSpanExporter(SpanExporter):
             call.failed = True
         with call.lock:
             ok = not call.failed and call.pending == 0
+        self._flush_stats(call)
         self._stats.latency(self._clock() - start, ok)
         if not ok:
             warn_limited(_logger, "kafka-export-failed", "Kafka span export to %r failed or timed out", self.topic)
@@ -218,14 +240,25 @@ class KafkaSpanExporter(SpanExporter):
             self._stats.spans(failed=len(group), error=type(exc).__name__)
             warn_limited(_logger, "kafka-send", "Kafka producer refused a message: %s", exc)
             return
-        self._stats.request(len(value), len(value) + (len(key) if key else 0), retry=False)
+        call.messages += 1
+        call.raw += len(value)
+        call.wire += len(value) + (len(key) if key else 0)
+
+    def _flush_stats(self, call: _Call) -> None:
+        if call.messages:
+            self._stats.request(call.raw, call.wire, retry=False, count=call.messages)
+        for error, n_spans in call.close().items():
+            if error:
+                self._stats.spans(failed=n_spans, error=error)
+            else:
+                self._stats.spans(exported=n_spans)
 
     def _on_done(self, call: _Call, n_spans: int) -> DeliveryCallback:
         def done(err: BaseException | None) -> None:
-            if err is None:
-                self._stats.spans(exported=n_spans)
-            else:
-                self._stats.spans(failed=n_spans, error=type(err).__name__)
+            error = "" if err is None else type(err).__name__
+            if not call.add_outcome(n_spans, error):  # late report: export() already returned
+                self._stats.spans(exported=0 if err else n_spans, failed=n_spans if err else 0, error=error)
+            if err is not None:
                 warn_limited(_logger, "kafka-delivery", "Kafka delivery failed: %s", err)
             with call.lock:
                 call.pending -= 1

@@ -277,6 +277,42 @@ def test_self_metrics_reach_a_metric_reader_with_the_http_exporter_names() -> No
     provider.shutdown()
 
 
+class CountingMeter:
+    """A meter provider and meter whose instruments record every ``add``/``record`` call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> CountingMeter:
+        return self
+
+    def _instrument(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        meter = self
+
+        class Instrument:
+            def add(self, value: float, attributes: Any = None) -> None:
+                meter.calls.append((name, value))
+
+            record = add
+
+        return Instrument()
+
+    create_counter = create_histogram = _instrument
+
+
+def test_metric_updates_are_summed_per_export_call_not_per_message() -> None:
+    meter = CountingMeter()
+    clock = FakeClock()
+    exporter = KafkaSpanExporter(
+        producer=FakeProducer(clock), clock=clock, meter_provider=meter, environ={"OTELKIT_SELF_METRICS": "true"}
+    )
+    exporter.export(make_spans(traces=8, per_trace=2))  # 8 messages
+    names = [name for name, _ in meter.calls]
+    assert names.count("otelkit.exporter.requests") == 1
+    assert names.count("otel.sdk.exporter.span.exported") == 1
+    assert ("otelkit.exporter.requests", 8) in meter.calls and ("otel.sdk.exporter.span.exported", 16) in meter.calls
+
+
 def test_self_metrics_off_creates_no_instruments() -> None:
     clock = FakeClock()
     exporter = KafkaSpanExporter(producer=FakeProducer(clock), clock=clock, environ={"OTELKIT_SELF_METRICS": "false"})
