@@ -284,9 +284,12 @@ OTEL_TRACES_SAMPLER_ARG = str_setting(
 )
 OTEL_TRACES_EXPORTER = str_setting(
     "OTEL_TRACES_EXPORTER",
-    "otlp",
+    "otelkit_otlp",
     "Comma-separated `opentelemetry_traces_exporter` entry points (`otlp`, `console`, "
-    "`otelkit_otlp`, `otelkit_kafka`, `none`).",
+    "`otelkit_otlp`, `otelkit_kafka`, `none`). `otlp` is the stock exporter for the chosen "
+    "protocol. Unset, it is `otelkit_otlp`, which speaks only OTLP/HTTP protobuf: when "
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL) is `grpc` or "
+    "`http/json`, the default is the stock `otlp` exporter instead.",
     allowed="comma-separated exporter entry-point names",
     standard=True,
 )
@@ -323,7 +326,16 @@ OTEL_EXPORTER_OTLP_PROTOCOL = enum_setting(
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "http/protobuf",
     ("http/protobuf", "grpc", "http/json"),
-    "OTLP transport for the stock `otlp` exporter name.",
+    "OTLP transport: picks the stock exporter `otlp` names (grpc or HTTP; `http/json` gets "
+    "the stock HTTP protobuf exporter) and, when OTEL_TRACES_EXPORTER is unset, whether the "
+    "default is `otelkit_otlp` (http/protobuf) or the stock `otlp`.",
+    standard=True,
+)
+OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = enum_setting(
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "http/protobuf",
+    ("http/protobuf", "grpc", "http/json"),
+    "Traces OTLP transport; wins over OTEL_EXPORTER_OTLP_PROTOCOL when set.",
     standard=True,
 )
 OTEL_EXPORTER_OTLP_HEADERS = str_setting(

@@ -4,6 +4,10 @@ Registered in the ``opentelemetry_configurator`` and ``opentelemetry_distro`` en
 groups. The configurator passes the SDK's ``_initialize_components`` the otelkit head
 sampler and an export-processor factory (``export_span_processor``, SDK >= 1.40), so the
 rest of the SDK set-up (metrics, logs, id generator, resource detectors) is unchanged.
+
+Both pick trace exporters with the same decision as :func:`otelkit.configure`
+(:func:`otelkit.pipeline.exporter_names`): unset ``OTEL_TRACES_EXPORTER`` means
+``otelkit_otlp`` for OTLP/HTTP protobuf and the stock exporter for ``grpc``/``http/json``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
         sampler = kwargs.pop("sampler", None) or _cfg.build_sampler(env)
         if config.OTELKIT_TAIL_ENABLED.get(env):
             sampler = _cfg._wrap_head_for_tail(sampler, env)
+        # The SDK reads OTEL_TRACES_EXPORTER itself and resolves `otlp` its own way (grpc when
+        # no protocol is set, an error for http/json): hand it configure()'s resolved names.
+        env[OTEL_TRACES_EXPORTER] = _cfg.sdk_exporter_setting(env)
         processors: list[SpanProcessor] = []
         exporters: list[SpanExporter] = []
 
@@ -53,10 +60,14 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
 
 
 class OtelkitDistro(BaseDistro):  # type: ignore[misc]
-    """Distro defaults: traces over OTLP/HTTP (no metrics/logs exporters unless asked)."""
+    """Distro defaults: the trace exporter ``configure()`` would pick (``otelkit_otlp``, or
+    the stock one when the chosen OTLP protocol is ``grpc``/``http/json``); OTLP protocol
+    ``http/protobuf``; no metrics/logs exporters unless asked."""
 
     def _configure(self, **kwargs: Any) -> None:
-        os.environ.setdefault(OTEL_TRACES_EXPORTER, _cfg.DEFAULT_EXPORTER)
-        os.environ.setdefault("OTEL_METRICS_EXPORTER", "none")
-        os.environ.setdefault("OTEL_LOGS_EXPORTER", "none")
-        os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        env = os.environ
+        if config.OTEL_TRACES_EXPORTER.raw(env) is None:
+            env[OTEL_TRACES_EXPORTER] = _cfg.sdk_exporter_setting(env)
+        env.setdefault("OTEL_METRICS_EXPORTER", "none")
+        env.setdefault("OTEL_LOGS_EXPORTER", "none")
+        env.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")

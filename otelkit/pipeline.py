@@ -11,7 +11,8 @@ Two entry points share the builders here:
 
 The pipeline, in order: head sampler (``OTEL_TRACES_SAMPLER``) -> optional tail-sampling
 processor (``OTELKIT_TAIL_ENABLED``) -> export processor (``OTELKIT_PROCESSOR``) ->
-exporters (``OTEL_TRACES_EXPORTER``).
+exporters (``OTEL_TRACES_EXPORTER``; which ones is decided in
+:mod:`otelkit._exporter_selection`, re-exported here).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,6 +33,16 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased,
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otelkit import config
+from otelkit._exporter_selection import (
+    DEFAULT_EXPORTER,
+    EXPORTER_GROUP,
+    _load_entry_point,
+    build_exporters,
+    default_exporter,
+    exporter_names,
+    otlp_traces_protocol,
+    sdk_exporter_setting,
+)
 from otelkit._warn import warn_limited
 
 __all__ = [
@@ -42,32 +52,21 @@ __all__ = [
     "build_exporters",
     "build_export_processor",
     "current_pipeline",
+    "DEFAULT_EXPORTER",
+    "EXPORTER_GROUP",
+    "default_exporter",
+    "exporter_names",
+    "otlp_traces_protocol",
+    "sdk_exporter_setting",
 ]
 
 _logger = logging.getLogger("otelkit.configure")
 
 SAMPLER_GROUP = "opentelemetry_traces_sampler"
-EXPORTER_GROUP = "opentelemetry_traces_exporter"
 _RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
-
-DEFAULT_EXPORTER = "otelkit_otlp"
-"""Exporter used when ``OTEL_TRACES_EXPORTER`` is unset (``otlp`` still means the stock exporter)."""
-
-_OTLP_BY_PROTOCOL = {
-    "grpc": "otlp_proto_grpc",
-    "http/protobuf": "otlp_proto_http",
-    "http/json": "otlp_proto_http",
-}
-
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
-
-
-def _load_entry_point(group: str, name: str) -> Any:
-    for ep in entry_points(group=group, name=name):
-        return ep.load()
-    raise LookupError(f"no entry point {name!r} in group {group!r}")
 
 
 def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
@@ -107,39 +106,6 @@ def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
             exc,
         )
         return ParentBased(ALWAYS_ON)
-
-
-def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Entry-point names from ``OTEL_TRACES_EXPORTER`` with ``otlp`` resolved by protocol."""
-    env = _env(environ)
-    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or config.OTEL_EXPORTER_OTLP_PROTOCOL.get(env)).strip()
-    raw = config.OTEL_TRACES_EXPORTER.raw(env)
-    if raw is None:
-        # otelkit_otlp speaks OTLP/HTTP protobuf only: another chosen protocol gets the stock exporter
-        raw = DEFAULT_EXPORTER if protocol == "http/protobuf" else "otlp"
-    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
-    if names == ["none"]:
-        return []
-    return [_OTLP_BY_PROTOCOL.get(protocol, "otlp_proto_http") if n == "otlp" else n for n in names]
-
-
-def build_exporters(environ: Mapping[str, str] | None = None) -> list[SpanExporter]:
-    """Instantiate every exporter named by ``OTEL_TRACES_EXPORTER``; unknown names warn and are skipped."""
-    exporters: list[SpanExporter] = []
-    for name in exporter_names(environ):
-        try:
-            cls = _load_entry_point(EXPORTER_GROUP, name)
-            exporters.append(cls())
-        except Exception as exc:  # noqa: BLE001
-            warn_limited(
-                _logger,
-                "exporter:" + name,
-                "OTEL_TRACES_EXPORTER names %r, which could not be loaded (%s); allowed: the "
-                "names in the 'opentelemetry_traces_exporter' entry-point group; skipping it",
-                name,
-                exc,
-            )
-    return exporters
 
 
 def build_export_processor(
@@ -296,7 +262,8 @@ def configure(
         span_processors: extra processors added before the export processors.
         set_global: install the provider as the global tracer provider (only the first
             global install takes effect, as in the SDK).
-        environ: mapping to read instead of ``os.environ``.
+        environ: mapping to read instead of ``os.environ``; also handed to otelkit's own
+            exporters (stock exporters built from ``OTEL_TRACES_EXPORTER`` read ``os.environ``).
 
     Returns:
         a :class:`Pipeline`; call ``shutdown()`` (or use it as a context manager) to flush.

@@ -34,3 +34,14 @@ def test_console_script_exit_code() -> None:
     proc = subprocess.run([sys.executable, "-m", "otelkit", "config"], env=env, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "OTELKIT_SELF_METRICS='sometimes'" in proc.stderr
+
+
+def test_config_shows_the_effective_default_exporter_and_checks_the_traces_protocol(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["config", "--json"], environ={}) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["OTEL_TRACES_EXPORTER"]["value"] == "otelkit_otlp"
+    assert rows["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"]["value"] == "http/protobuf"
+    assert main(["config"], environ={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift"}) == 2
+    assert "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='thrift' is invalid" in capsys.readouterr().err

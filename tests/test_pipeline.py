@@ -4,12 +4,16 @@ import logging
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
+from otelkit import config
 from otelkit import pipeline as pl
 from otelkit.batch import SmartBatchSpanProcessor
+from otelkit.exporter.http import OtlpHttpSpanExporter
+from otelkit.exporter.kafka import KafkaSpanExporter
+from otelkit.receiver import OtlpReceiver
 
 
 def _configure(env: dict[str, str], **kw: Any) -> pl.Pipeline:
@@ -79,7 +83,11 @@ def test_explicit_sampler_wins() -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, [pl.DEFAULT_EXPORTER if pl.DEFAULT_EXPORTER != "otlp" else "otlp_proto_http"]),
+        ({}, ["otelkit_otlp"]),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "GRPC"}, ["otlp_proto_grpc"]),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+         ["otelkit_otlp"]),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "otlp"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "none"}, []),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "console, otlp"}, ["console", "otlp_proto_http"]),
@@ -87,6 +95,19 @@ def test_explicit_sampler_wins() -> None:
 )
 def test_exporter_names(env: dict[str, str], expected: list[str]) -> None:
     assert pl.exporter_names(env) == expected
+
+
+def test_default_exporter_is_the_declared_setting_default() -> None:
+    # one source of truth: what `otelkit config` shows is what configure() uses
+    assert pl.DEFAULT_EXPORTER == config.OTEL_TRACES_EXPORTER.default == "otelkit_otlp"
+    assert pl.default_exporter({}) == config.OTEL_TRACES_EXPORTER.default
+
+
+def test_invalid_traces_protocol_warns_and_uses_http_protobuf(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.config"):
+        names = pl.exporter_names({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift"})
+    assert names == ["otelkit_otlp"]
+    assert "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='thrift' is invalid" in caplog.text
 
 
 def test_unknown_exporter_is_skipped_with_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -147,3 +168,37 @@ def test_sdk_disabled_records_nothing_and_builds_no_exporters() -> None:
     assert not span.is_recording()
     assert p.exporters == [] and p.processors == []
     p.shutdown()
+
+
+def test_configure_environ_reaches_otelkit_exporters(sink: OtlpReceiver) -> None:
+    # nothing in os.environ: the endpoint, compression and service name come only from the mapping
+    env = {
+        "OTEL_TRACES_EXPORTER": "otelkit_otlp",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint,
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd",
+        "OTELKIT_EXPORTER_MIN_COMPRESS_BYTES": "0",
+        "OTEL_SERVICE_NAME": "from-mapping",
+    }
+    with pl.configure(environ=env, set_global=False) as p:
+        (exporter,) = p.exporters
+        assert isinstance(exporter, OtlpHttpSpanExporter)
+        with p.tracer("t").start_as_current_span("hello"):
+            pass
+    assert sink.wait_for_spans(1, timeout=5)
+    assert [s.span.name for s in sink.spans()] == ["hello"]
+    assert sink.stats()["encodings"] == {"zstd": 1}
+
+
+def test_build_exporters_hands_the_mapping_to_the_kafka_exporter() -> None:
+    env = {
+        "OTEL_TRACES_EXPORTER": "otelkit_kafka,console",
+        "OTELKIT_KAFKA_TOPIC": "from-mapping",
+        "OTELKIT_KAFKA_KEYING": "none",
+        "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "OTELKIT_KAFKA_TIMEOUT_MS": "50",
+    }
+    kafka, console = pl.build_exporters(env)
+    assert isinstance(kafka, KafkaSpanExporter)
+    assert (kafka.topic, kafka.keying, kafka.timeout_s) == ("from-mapping", "none", 0.05)
+    assert isinstance(console, ConsoleSpanExporter)  # stock exporters are built without the mapping
+    kafka.shutdown()

@@ -1,5 +1,11 @@
 """Export statistics: a thread-safe snapshot (``stats()``) and, optionally, OTel metrics.
 
+Shared by every otelkit span exporter (OTLP/HTTP and Kafka), so both report the same
+snapshot keys and metric names; the ``otel.component.type`` attribute tells them apart
+(``otelkit_otlp_http_span_exporter``, ``otelkit_kafka_span_exporter``). A "request" is one
+HTTP attempt or one Kafka message; the Kafka exporter never retries itself (its client
+does, invisibly), so its ``retries`` and ``spans_rejected`` stay 0.
+
 Snapshot keys: ``spans_exported``, ``spans_failed``, ``spans_rejected``, ``requests``,
 ``retries``, ``raw_bytes`` (encoded, before compression), ``wire_bytes`` (sent),
 ``export_latency_p50_ms`` and ``export_latency_p99_ms`` (over the last 1024 ``export()``
@@ -20,6 +26,11 @@ from collections import deque
 from typing import Any
 
 from opentelemetry import metrics
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 __all__ = ["ExportStats"]
 
@@ -40,15 +51,23 @@ class ExportStats:
         component: ``otel.component.name`` attribute of the metrics.
         self_metrics: also report through the OpenTelemetry metrics API.
         meter_provider: provider of the meter; default the global one.
+        component_type: ``otel.component.type`` attribute of the metrics (the exporter
+            kind); default ``otelkit_otlp_http_span_exporter``.
     """
 
-    def __init__(self, component: str, self_metrics: bool, meter_provider: Any = None) -> None:
+    def __init__(
+        self,
+        component: str,
+        self_metrics: bool,
+        meter_provider: Any = None,
+        component_type: str = "otelkit_otlp_http_span_exporter",
+    ) -> None:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             ("spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes"), 0
         )
         self._latencies: deque[float] = deque(maxlen=_RESERVOIR)
-        self._attrs = {"otel.component.type": "otelkit_otlp_http_span_exporter", "otel.component.name": component}
+        self._attrs = {OTEL_COMPONENT_TYPE: component_type, OTEL_COMPONENT_NAME: component}
         self._instruments: dict[str, Any] | None = None
         if self_metrics:
             meter = metrics.get_meter("otelkit.exporter", meter_provider=meter_provider)
@@ -57,28 +76,31 @@ class ExportStats:
                 "duration": meter.create_histogram(
                     "otel.sdk.exporter.operation.duration", "s", "Duration of export() calls"
                 ),
-                "requests": meter.create_counter("otelkit.exporter.requests", "{request}", "HTTP requests sent"),
+                "requests": meter.create_counter(
+                    "otelkit.exporter.requests", "{request}", "Requests sent (HTTP attempts or Kafka messages)"
+                ),
                 "retries": meter.create_counter("otelkit.exporter.retries", "{request}", "Retried requests"),
                 "raw_bytes": meter.create_counter("otelkit.exporter.raw_bytes", "By", "Encoded bytes"),
                 "wire_bytes": meter.create_counter("otelkit.exporter.wire_bytes", "By", "Bytes sent"),
             }
 
-    def request(self, raw: int, wire: int, retry: bool) -> None:
-        """One HTTP attempt carrying ``raw`` encoded / ``wire`` sent bytes."""
+    def request(self, raw: int, wire: int, retry: bool, count: int = 1) -> None:
+        """``count`` requests (HTTP attempts or Kafka messages, default 1) carrying ``raw``
+        encoded / ``wire`` sent bytes in total; ``retry``: they were all retries."""
         with self._lock:
             c = self._counts
-            c["requests"] += 1
+            c["requests"] += count
             c["raw_bytes"] += raw
             c["wire_bytes"] += wire
             if retry:
-                c["retries"] += 1
+                c["retries"] += count
         inst = self._instruments
         if inst is not None:
-            inst["requests"].add(1, self._attrs)
+            inst["requests"].add(count, self._attrs)
             inst["raw_bytes"].add(raw, self._attrs)
             inst["wire_bytes"].add(wire, self._attrs)
             if retry:
-                inst["retries"].add(1, self._attrs)
+                inst["retries"].add(count, self._attrs)
 
     def spans(self, exported: int = 0, failed: int = 0, rejected: int = 0, error: str = "") -> None:
         """Account spans by outcome."""
@@ -91,9 +113,9 @@ class ExportStats:
             if exported:
                 inst["spans"].add(exported, self._attrs)
             if failed:
-                inst["spans"].add(failed, {**self._attrs, "error.type": error or "export_failed"})
+                inst["spans"].add(failed, {**self._attrs, ERROR_TYPE: error or "export_failed"})
             if rejected:
-                inst["spans"].add(rejected, {**self._attrs, "error.type": "rejected"})
+                inst["spans"].add(rejected, {**self._attrs, ERROR_TYPE: "rejected"})
 
     def latency(self, seconds: float, ok: bool) -> None:
         """One ``export()`` call took ``seconds``."""
@@ -101,7 +123,7 @@ class ExportStats:
             self._latencies.append(seconds * 1000.0)
         inst = self._instruments
         if inst is not None:
-            attrs = self._attrs if ok else {**self._attrs, "error.type": "export_failed"}
+            attrs = self._attrs if ok else {**self._attrs, ERROR_TYPE: "export_failed"}
             inst["duration"].record(seconds, attrs)
 
     def snapshot(self) -> dict[str, Any]:

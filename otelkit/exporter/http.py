@@ -131,7 +131,10 @@ class OtlpHttpSpanExporter(SpanExporter):
             buffer_pool if isinstance(buffer_pool, BufferPool) else _default_pool() if self.settings.buffer_pool else None
         )
         self._size_hint = 64 * 1024
-        self._stats = ExportStats(safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider)
+        self._stats = ExportStats(
+            safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider,
+            component_type="otelkit_otlp_http_span_exporter",
+        )
         self._shutdown = threading.Event()
         self._http = self._connection_pool()
         if hasattr(os, "register_at_fork"):  # a forked child must not share the parent's sockets

@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelkit.exporter import kafka as kafka_module
 from otelkit.exporter._kafka_client import DeliveryCallback, parse_properties
+from otelkit.exporter.http import OtlpHttpSpanExporter
 from otelkit.exporter.kafka import KafkaSpanExporter, trace_key
 from otelkit.testing import Tansu
 
@@ -141,7 +144,7 @@ def test_success_counts_spans_messages_and_bytes() -> None:
     exporter.export(make_spans(traces=2, per_trace=3))
     stats = exporter.stats()
     values = sum(len(v) for _, _, v in producer.sent)
-    assert (stats["spans_exported"], stats["spans_failed"], stats["messages"]) == (6, 0, 2)
+    assert (stats["spans_exported"], stats["spans_failed"], stats["requests"]) == (6, 0, 2)
     assert stats["raw_bytes"] == values
     assert stats["wire_bytes"] == values + 2 * 32
 
@@ -233,11 +236,87 @@ def test_stats_keys_and_latency() -> None:
     exporter = exporter_with(producer, clock, timeout_ms=1000)
     exporter.export(make_spans(1, 1))
     stats = exporter.stats()
+    http = OtlpHttpSpanExporter(environ={})
+    assert set(stats) == set(http.stats())  # one snapshot shape for both exporters
+    http.shutdown()
     assert set(stats) == {
-        "spans_exported", "spans_failed", "messages", "raw_bytes", "wire_bytes",
+        "spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes",
         "export_latency_p50_ms", "export_latency_p99_ms",
     }
     assert stats["export_latency_p50_ms"] == pytest.approx(1000.0)
+
+
+def test_self_metrics_reach_a_metric_reader_with_the_http_exporter_names() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    clock = FakeClock()
+    producer = FakeProducer(clock)
+    exporter = KafkaSpanExporter(
+        producer=producer, clock=clock, meter_provider=provider, environ={"OTELKIT_SELF_METRICS": "true"}
+    )
+    assert exporter.export(make_spans(2, 3)) is SpanExportResult.SUCCESS
+    producer.error = RuntimeError("broker down")
+    assert exporter.export(make_spans(1, 2)) is SpanExportResult.FAILURE
+    points: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    data = reader.get_metrics_data()
+    assert data is not None
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                for p in metric.data.data_points:
+                    value = getattr(p, "value", None)
+                    points.setdefault(metric.name, []).append((dict(p.attributes or {}), value if value is not None else p.count))
+    assert {a["otel.component.type"] for pts in points.values() for a, _ in pts} == {"otelkit_kafka_span_exporter"}
+    spans = {str(a.get("error.type", "ok")): v for a, v in points["otel.sdk.exporter.span.exported"]}
+    assert spans == {"ok": 6, "RuntimeError": 2}
+    stats = exporter.stats()
+    assert points["otelkit.exporter.requests"][0][1] == stats["requests"] == 3
+    assert points["otelkit.exporter.raw_bytes"][0][1] == stats["raw_bytes"]
+    assert points["otelkit.exporter.wire_bytes"][0][1] == stats["wire_bytes"]
+    assert sum(v for _, v in points["otel.sdk.exporter.operation.duration"]) == 2
+    provider.shutdown()
+
+
+class CountingMeter:
+    """A meter provider and meter whose instruments record every ``add``/``record`` call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> CountingMeter:
+        return self
+
+    def _instrument(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        meter = self
+
+        class Instrument:
+            def add(self, value: float, attributes: Any = None) -> None:
+                meter.calls.append((name, value))
+
+            record = add
+
+        return Instrument()
+
+    create_counter = create_histogram = _instrument
+
+
+def test_metric_updates_are_summed_per_export_call_not_per_message() -> None:
+    meter = CountingMeter()
+    clock = FakeClock()
+    exporter = KafkaSpanExporter(
+        producer=FakeProducer(clock), clock=clock, meter_provider=meter, environ={"OTELKIT_SELF_METRICS": "true"}
+    )
+    exporter.export(make_spans(traces=8, per_trace=2))  # 8 messages
+    names = [name for name, _ in meter.calls]
+    assert names.count("otelkit.exporter.requests") == 1
+    assert names.count("otel.sdk.exporter.span.exported") == 1
+    assert ("otelkit.exporter.requests", 8) in meter.calls and ("otel.sdk.exporter.span.exported", 16) in meter.calls
+
+
+def test_self_metrics_off_creates_no_instruments() -> None:
+    clock = FakeClock()
+    exporter = KafkaSpanExporter(producer=FakeProducer(clock), clock=clock, environ={"OTELKIT_SELF_METRICS": "false"})
+    assert exporter._stats._instruments is None
 
 
 @pytest.mark.parametrize(
