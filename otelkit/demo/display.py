@@ -65,6 +65,12 @@ class RunResult:
         t = self.final.totals
         return t.wire_bytes / t.exported if t.wire_bytes is not None and t.exported else None
 
+    @property
+    def spans_per_request(self) -> float | None:
+        """Mean spans per export request (batch size): compression depends on it."""
+        t = self.final.totals
+        return t.exported / t.requests if t.exported is not None and t.requests else None
+
 
 def _dropped_text(t: Totals) -> str:
     total = t.dropped_total
@@ -97,6 +103,12 @@ def _policy_text(c: Counts) -> str:
     return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(c.kept_by_policy.items())) or "0"
 
 
+def _requests_text(t: Totals, per_request: float | None) -> str:
+    if t.requests is None:
+        return DASH
+    return f"{t.requests:,.0f} ({fmt(per_request, ',.1f')})"
+
+
 def live_rows(s: Snapshot) -> list[tuple[str, str]]:
     """Labelled values of the live display."""
     c, t, load = s.counts, s.totals, s.load
@@ -115,6 +127,8 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
         ("spans exported", fmt(t.exported)),
         ("spans dropped", _dropped_text(t)),
         ("raw / wire bytes", f"{fmt(t.raw_bytes)} / {fmt(t.wire_bytes)}"),
+        ("export requests (spans each)",
+         _requests_text(t, t.exported / t.requests if t.exported is not None and t.requests else None)),
         ("compression ratio", fmt(t.ratio, ".2f", "x")),
         ("export latency p50 / p99", f"{fmt(c.p50_ms, '.1f')} / {fmt(c.p99_ms, '.1f')} ms"),
         ("server CPU", fmt(s.cpu_seconds, ".2f", " s")),
@@ -137,6 +151,7 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
         ("tail-kept by policy", _policy_text(s.counts)),
         ("spans exported", fmt(s.totals.exported)),
         ("spans dropped", _dropped_text(s.totals)),
+        ("export requests (spans each)", _requests_text(s.totals, r.spans_per_request)),
         ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),
         ("wire bytes per span", fmt(r.wire_bytes_per_span, ",.1f")),
         ("export latency p50 / p99 (ms)", f"{fmt(s.counts.p50_ms, '.1f')} / {fmt(s.counts.p99_ms, '.1f')}"),
@@ -162,6 +177,7 @@ def summary_table(results: Sequence[RunResult]) -> Table:
             ("CPU per request, otelkit/stock", a.cpu_per_request_ms, b.cpu_per_request_ms),
             ("CPU per exported span, otelkit/stock", a.cpu_per_span_us, b.cpu_per_span_us),
             ("wire bytes per span, otelkit/stock", a.wire_bytes_per_span, b.wire_bytes_per_span),
+            ("spans per export request, otelkit/stock", a.spans_per_request, b.spans_per_request),
         ):
             ratio = fmt(x / y if x is not None and y else None, ".2f", "x")
             table.add_row(label, ratio, "")

@@ -57,6 +57,7 @@ class Counts:
     exp_rejected: float | None = None
     raw_bytes: float | None = None
     wire_bytes: float | None = None
+    exp_requests: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
     kept_by_policy: dict[str, float] = field(default_factory=dict)
@@ -96,6 +97,7 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         exp_rejected=_num(exp, "spans_rejected"),
         raw_bytes=_num(exp, "raw_bytes"),
         wire_bytes=_num(exp, "wire_bytes"),
+        exp_requests=_num(exp, "requests"),
         p50_ms=_num(exp, "export_latency_p50_ms"),
         p99_ms=_num(exp, "export_latency_p99_ms"),
         kept_by_policy={str(k): float(v) for k, v in policies.items() if isinstance(v, (int, float))},
@@ -132,6 +134,8 @@ class Totals:
     dropped: dict[str, float]
     raw_bytes: float | None
     wire_bytes: float | None
+    requests: float | None = None
+    """Export requests (batches) that carried the exported spans."""
 
     @property
     def dropped_total(self) -> float | None:
@@ -145,7 +149,7 @@ class Totals:
 
 
 def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = False) -> Totals:
-    """Exported spans (the receiver's count when there is one), drops by reason, bytes.
+    """Exported spans and export requests (the receiver's counts when there is one), drops by reason, bytes.
 
     ``expected`` is what should reach the receiver: the tail processor's kept spans when
     it reports them, else the spans the head sampler sampled. With ``final`` (after the
@@ -170,4 +174,5 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
             dropped["lost"] = lost
     raw = counts.raw_bytes if counts.raw_bytes is not None else _num(receiver, "raw_bytes")
     wire = counts.wire_bytes if counts.wire_bytes is not None else _num(receiver, "wire_bytes")
-    return Totals(exported, expected, dropped, raw, wire)
+    requests = _num(receiver, "requests") if received is not None else counts.exp_requests
+    return Totals(exported, expected, dropped, raw, wire, requests)

@@ -81,3 +81,11 @@ def test_final_totals_report_spans_that_vanished_as_lost() -> None:
 def test_nothing_known_stays_unknown() -> None:
     t = totals(Counts(), None, final=True)
     assert (t.exported, t.dropped_total, t.ratio) == (None, None, None)
+
+
+def test_export_requests_come_from_the_receiver_else_the_exporter() -> None:
+    counts = extract({"exporter0": {"spans_exported": 290, "requests": 30}})
+    assert counts.exp_requests == 30
+    assert totals(counts, {"spans": 290, "requests": 29}).requests == 29
+    assert totals(counts, None).requests == 30
+    assert totals(Counts(), None).requests is None
