@@ -66,6 +66,12 @@ class RunResult:
         return t.wire_bytes / t.exported if t.wire_bytes is not None and t.exported else None
 
     @property
+    def wire_bytes_per_trace(self) -> float | None:
+        """Wire bytes per exported trace: comparable when the pipelines make different spans per trace."""
+        t = self.final.totals
+        return t.wire_bytes / t.traces if t.wire_bytes is not None and t.traces else None
+
+    @property
     def spans_per_request(self) -> float | None:
         """Mean spans per export request (batch size): compression depends on it."""
         t = self.final.totals
@@ -150,10 +156,12 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
         ("tail traces", _tail_text(s.counts)),
         ("tail-kept by policy", _policy_text(s.counts)),
         ("spans exported", fmt(s.totals.exported)),
+        ("traces exported", fmt(s.totals.traces)),
         ("spans dropped", _dropped_text(s.totals)),
         ("export requests (spans each)", _requests_text(s.totals, r.spans_per_request)),
         ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),
         ("wire bytes per span", fmt(r.wire_bytes_per_span, ",.1f")),
+        ("wire bytes per trace", fmt(r.wire_bytes_per_trace, ",.1f")),
         ("export latency p50 / p99 (ms)", f"{fmt(s.counts.p50_ms, '.1f')} / {fmt(s.counts.p99_ms, '.1f')}"),
         ("server CPU (s)", fmt(s.cpu_seconds, ".2f")),
         ("CPU per request (ms)", fmt(r.cpu_per_request_ms, ".3f")),
@@ -177,6 +185,7 @@ def summary_table(results: Sequence[RunResult]) -> Table:
             ("CPU per request, otelkit/stock", a.cpu_per_request_ms, b.cpu_per_request_ms),
             ("CPU per exported span, otelkit/stock", a.cpu_per_span_us, b.cpu_per_span_us),
             ("wire bytes per span, otelkit/stock", a.wire_bytes_per_span, b.wire_bytes_per_span),
+            ("wire bytes per trace, otelkit/stock", a.wire_bytes_per_trace, b.wire_bytes_per_trace),
             ("spans per export request, otelkit/stock", a.spans_per_request, b.spans_per_request),
         ):
             ratio = fmt(x / y if x is not None and y else None, ".2f", "x")

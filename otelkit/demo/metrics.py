@@ -136,6 +136,8 @@ class Totals:
     wire_bytes: float | None
     requests: float | None = None
     """Export requests (batches) that carried the exported spans."""
+    traces: float | None = None
+    """Distinct traces exported (only known from the receiver)."""
 
     @property
     def dropped_total(self) -> float | None:
@@ -175,4 +177,4 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
     raw = counts.raw_bytes if counts.raw_bytes is not None else _num(receiver, "raw_bytes")
     wire = counts.wire_bytes if counts.wire_bytes is not None else _num(receiver, "wire_bytes")
     requests = _num(receiver, "requests") if received is not None else counts.exp_requests
-    return Totals(exported, expected, dropped, raw, wire, requests)
+    return Totals(exported, expected, dropped, raw, wire, requests, _num(receiver, "traces"))

@@ -87,3 +87,14 @@ def test_batch_size_is_shown_next_to_compression() -> None:
     out = io.StringIO()
     Console(file=out, width=200).print(summary_table([RunResult(a), RunResult(b)]))
     assert "spans per export request, otelkit/stock" in out.getvalue() and "0.05x" in out.getvalue()
+
+
+def test_traces_exported_and_wire_bytes_per_trace() -> None:
+    a, b = _snap("otelkit", wire=60_000), _snap("stock", wire=90_000)
+    a.totals.traces, b.totals.traces = 600.0, 300.0
+    rows = dict(summary_rows(RunResult(a)))
+    assert (rows["traces exported"], rows["wire bytes per trace"]) == ("600", "100.0")
+    assert dict(summary_rows(RunResult(_snap())))["wire bytes per trace"] == "-"
+    out = io.StringIO()
+    Console(file=out, width=200).print(summary_table([RunResult(a), RunResult(b)]))
+    assert "wire bytes per trace, otelkit/stock" in out.getvalue() and "0.33x" in out.getvalue()

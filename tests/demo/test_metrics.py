@@ -89,3 +89,4 @@ def test_export_requests_come_from_the_receiver_else_the_exporter() -> None:
     assert totals(counts, {"spans": 290, "requests": 29}).requests == 29
     assert totals(counts, None).requests == 30
     assert totals(Counts(), None).requests is None
+    assert totals(counts, {"spans": 290, "traces": 120}).traces == 120
