@@ -93,6 +93,8 @@ def _head_text(c: Counts) -> str:
         seen = c.head_kept + (c.head_dropped or 0)
         share = f" of {seen:,.0f}" if seen else ""
         prob = f", p={c.probability:.3g}" if c.probability is not None else ""
+        if c.probability is not None and c.probability_min is not None and c.probability_min < c.probability:
+            prob = f", p={c.probability_min:.3g}-{c.probability:.3g}"  # several servers
         return f"{c.head_kept:,.0f}{share}{prob}"
     return fmt(c.spans_sampled, suffix=" spans")
 

@@ -41,6 +41,7 @@ class Counts:
     head_kept: float | None = None
     head_dropped: float | None = None
     probability: float | None = None
+    probability_min: float | None = None
     tail_traces_kept: float | None = None
     tail_traces_dropped: float | None = None
     tail_spans_kept: float | None = None
@@ -64,6 +65,7 @@ class Counts:
 
 
 _MAX_FIELDS = ("probability", "p50_ms", "p99_ms", "export_ewma_ms")
+_MIN_FIELDS = ("probability_min",)
 
 
 def extract(stats: Mapping[str, Any]) -> Counts:
@@ -81,6 +83,7 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         head_kept=_num(sampler, "kept"),
         head_dropped=_num(sampler, "dropped"),
         probability=_num(sampler, "probability"),
+        probability_min=_num(sampler, "probability"),
         tail_traces_kept=_num(tail, "traces_kept"),
         tail_traces_dropped=_num(tail, "traces_dropped"),
         tail_spans_kept=_num(tail, "spans_kept"),
@@ -105,7 +108,8 @@ def extract(stats: Mapping[str, Any]) -> Counts:
 
 
 def combine(parts: Iterable[Counts]) -> Counts:
-    """Sum counters over several servers (latencies and probability: the maximum)."""
+    """Sum counters over several servers (latencies and probability: the maximum; also the
+    smallest probability, so the display can show the range)."""
     out = Counts()
     for part in parts:
         for f in fields(Counts):
@@ -120,6 +124,8 @@ def combine(parts: Iterable[Counts]) -> Counts:
                 setattr(out, f.name, b)
             elif f.name in _MAX_FIELDS:
                 setattr(out, f.name, max(a, b))
+            elif f.name in _MIN_FIELDS:
+                setattr(out, f.name, min(a, b))
             else:
                 setattr(out, f.name, a + b)
     return out

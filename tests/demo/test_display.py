@@ -98,3 +98,10 @@ def test_traces_exported_and_wire_bytes_per_trace() -> None:
     out = io.StringIO()
     Console(file=out, width=200).print(summary_table([RunResult(a), RunResult(b)]))
     assert "wire bytes per trace, otelkit/stock" in out.getvalue() and "0.33x" in out.getvalue()
+
+
+def test_head_probability_of_several_servers_shows_the_range() -> None:
+    snap = _snap()
+    snap.counts.head_kept, snap.counts.head_dropped = 250.0, 750.0
+    snap.counts.probability, snap.counts.probability_min = 1.0, 0.25
+    assert dict(live_rows(snap))["head-sampled (decisions)"] == "250 of 1,000, p=0.25-1"

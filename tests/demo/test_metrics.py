@@ -90,3 +90,8 @@ def test_export_requests_come_from_the_receiver_else_the_exporter() -> None:
     assert totals(counts, None).requests == 30
     assert totals(Counts(), None).requests is None
     assert totals(counts, {"spans": 290, "traces": 120}).traces == 120
+
+
+def test_combine_keeps_the_probability_range_of_several_servers() -> None:
+    c = combine([extract({"sampler": {"probability": 0.25}}), extract({"sampler": {"probability": 1.0}})])
+    assert (c.probability_min, c.probability) == (0.25, 1.0)
