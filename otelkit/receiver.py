@@ -37,6 +37,9 @@ __all__ = ["OtlpReceiver", "ReceivedSpan", "decode_body"]
 
 _MAX_BODY = 64 * 1024 * 1024
 
+MAX_TRACE_IDS = 1_000_000
+"""Distinct trace IDs remembered for the ``traces`` count (exact up to this many traces)."""
+
 
 def decode_body(body: bytes, encoding: str) -> bytes:
     """Undo a ``Content-Encoding`` (identity, gzip, deflate or zstd)."""
@@ -105,11 +108,13 @@ class OtlpReceiver:
         self._counts: dict[str, int] = {
             "requests": 0,
             "spans": 0,
+            "traces": 0,
             "wire_bytes": 0,
             "raw_bytes": 0,
             "errors": 0,
         }
         self._encodings: dict[str, int] = {}
+        self._trace_ids: set[bytes] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -154,6 +159,9 @@ class OtlpReceiver:
             return list(self._spans)
 
     def stats(self) -> dict[str, Any]:
+        """Counts: ``requests``, ``spans``, ``traces`` (distinct trace IDs, exact for the first
+        :data:`MAX_TRACE_IDS`), ``wire_bytes``, ``raw_bytes`` (decompressed), ``errors`` and
+        ``encodings`` (requests per content encoding)."""
         with self._lock:
             out: dict[str, Any] = dict(self._counts)
             out["encodings"] = dict(self._encodings)
@@ -176,16 +184,22 @@ class OtlpReceiver:
         request.ParseFromString(body)
         received: list[ReceivedSpan] = []
         n = 0
+        trace_ids: set[bytes] = set()
         for rs in request.resource_spans:
             resource = _attrs(rs.resource.attributes) if self._keep else {}
             for ss in rs.scope_spans:
                 n += len(ss.spans)
+                trace_ids.update(s.trace_id for s in ss.spans)
                 if self._keep:
                     received.extend(ReceivedSpan(s, resource, ss.scope.name) for s in ss.spans)
         with self._lock:
             c = self._counts
             c["requests"] += 1
             c["spans"] += n
+            new = trace_ids - self._trace_ids
+            if len(self._trace_ids) < MAX_TRACE_IDS:
+                self._trace_ids |= new
+            c["traces"] += len(new)
             c["wire_bytes"] += wire
             c["raw_bytes"] += len(body)
             self._encodings[encoding] = self._encodings.get(encoding, 0) + 1

@@ -68,7 +68,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Any:
             room.gifts += message.get("type") == "gift"
 
     bus = MessageBus(
-        tracer,
+        tracing.provider,
         store,
         config.OTELKIT_EXAMPLE_KAFKA_BOOTSTRAP.get(env),
         config.OTELKIT_EXAMPLE_KAFKA_TOPIC.get(env),

@@ -1,9 +1,14 @@
 """Room messages to Kafka (keyed by room, trace context in headers) and a consumer that stores them.
 
 With ``OTELKIT_EXAMPLE_KAFKA_BOOTSTRAP`` set, :class:`MessageBus` publishes with aiokafka
-and an in-process consumer task (session timeout 2000 ms, heartbeat 500 ms) continues each
-message's trace in a ``process`` span and writes it to SQLite (:class:`MessageStore`).
-Without Kafka the same handler runs in-process, so the trace shape is the same.
+through otelkit's Kafka helpers (:mod:`otelkit.middleware.kafka`): ``aiokafka_send`` makes
+the ``send {topic}`` PRODUCER span and puts its context in the record headers; an
+in-process consumer task (session timeout 2000 ms, heartbeat 500 ms) fetches with
+``aiokafka_getmany`` (one ``poll {topic}`` span per non-empty batch, linking the producers)
+and handles each record inside ``process_span(record, context="parent")``, a
+``process {topic}`` CONSUMER span that continues the message's trace, then writes it to
+SQLite (:class:`MessageStore`). Without Kafka the same helpers run on an in-process record,
+so the trace shape is the same (those spans carry ``liveroom.transport=in-process``).
 """
 
 from __future__ import annotations
@@ -15,23 +20,13 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
-from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
-    MESSAGING_CONSUMER_GROUP_NAME,
-    MESSAGING_DESTINATION_NAME,
-    MESSAGING_DESTINATION_PARTITION_ID,
-    MESSAGING_KAFKA_MESSAGE_KEY,
-    MESSAGING_KAFKA_OFFSET,
-    MESSAGING_OPERATION_TYPE,
-    MESSAGING_SYSTEM,
-)
-from opentelemetry.trace import SpanKind
 
-from examples.liveroom.propagation import extract_kafka_context, inject_kafka_headers
+from otelkit.middleware.kafka import aiokafka_getmany, aiokafka_send, process_span, producer_span
 
-__all__ = ["MessageStore", "MessageBus"]
+__all__ = ["MessageStore", "MessageBus", "TRANSPORT"]
 
 _logger = logging.getLogger("examples.liveroom")
 
@@ -64,11 +59,26 @@ class MessageStore:
         return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
 
+class _LocalRecord(NamedTuple):
+    """A record handed over in-process (no Kafka): the fields ``process_span`` reads."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Any
+    partition: int | None = None
+    offset: int | None = None
+
+
+TRANSPORT = "liveroom.transport"
+"""Span attribute set to ``in-process`` on the messaging spans when Kafka is not configured."""
+
+
 class MessageBus:
     """Publish room messages; persist them in a consumer that continues their traces.
 
     Args:
-        tracer: tracer for the producer and consumer spans.
+        tracer_provider: provider for the Kafka helpers' spans (``None``: no tracing).
         store: where consumed messages go.
         bootstrap: Kafka bootstrap servers; empty = in-process (no Kafka).
         topic: Kafka topic, keyed by room id.
@@ -77,13 +87,14 @@ class MessageBus:
 
     def __init__(
         self,
-        tracer: trace.Tracer,
+        tracer_provider: trace.TracerProvider | None,
         store: MessageStore,
         bootstrap: str,
         topic: str,
         on_persisted: Callable[[dict[str, Any]], None],
     ) -> None:
-        self._tracer, self._store, self._bootstrap, self._topic = tracer, store, bootstrap, topic
+        self._provider = tracer_provider if tracer_provider is not None else trace.NoOpTracerProvider()
+        self._store, self._bootstrap, self._topic = store, bootstrap, topic
         self._on_persisted = on_persisted
         self._group = f"liveroom-persist-{uuid.uuid4().hex[:8]}"
         self._producer: Any = None
@@ -129,39 +140,36 @@ class MessageBus:
             await self._producer.stop()
 
     async def publish(self, message: dict[str, Any]) -> None:
-        """Send ``message`` keyed by its room, inside a PRODUCER span whose context rides in the headers."""
-        key = str(message["room"])
-        with self._tracer.start_as_current_span(f"send {self._topic}", kind=SpanKind.PRODUCER) as span:
-            span.set_attribute(MESSAGING_SYSTEM, "kafka")
-            span.set_attribute(MESSAGING_DESTINATION_NAME, self._topic)
-            span.set_attribute(MESSAGING_OPERATION_TYPE, "send")
-            span.set_attribute(MESSAGING_KAFKA_MESSAGE_KEY, key)
-            headers: list[tuple[str, bytes]] = []
-            inject_kafka_headers(headers)
-            value = json.dumps(message).encode()
-            if self._producer is None:
-                self.published += 1
-                asyncio.get_running_loop().call_soon(self._handle, value, headers, None, None)
-                return
-            await self._producer.send(self._topic, value, key=key.encode(), headers=headers)
+        """Send ``message`` keyed by its room in a ``send {topic}`` span whose context rides in the headers."""
+        key = str(message["room"]).encode()
+        value = json.dumps(message).encode()
+        if self._producer is None:
+            with producer_span(self._topic, key=key, tracer_provider=self._provider) as (span, headers):
+                span.set_attribute(TRANSPORT, "in-process")
+                record = _LocalRecord(self._topic, key, value, headers)
             self.published += 1
+            asyncio.get_running_loop().call_soon(self._handle, record)
+            return
+        await aiokafka_send(self._producer, self._topic, value, key=key, tracer_provider=self._provider)
+        self.published += 1
 
     async def _consume(self) -> None:
-        async for record in self._consumer:
-            self._handle(record.value, record.headers, record.partition, record.offset)
+        while True:
+            batch = await aiokafka_getmany(
+                self._consumer, timeout_ms=500, consumer_group=self._group, tracer_provider=self._provider
+            )
+            for records in batch.values():
+                for record in records:
+                    self._handle(record)
 
-    def _handle(self, value: bytes, headers: Any, partition: int | None, offset: int | None) -> None:
-        parent = extract_kafka_context(headers)
-        with self._tracer.start_as_current_span(f"process {self._topic}", context=parent, kind=SpanKind.CONSUMER) as span:
-            span.set_attribute(MESSAGING_SYSTEM, "kafka" if self._producer is not None else "in-process")
-            span.set_attribute(MESSAGING_DESTINATION_NAME, self._topic)
-            span.set_attribute(MESSAGING_OPERATION_TYPE, "process")
-            if partition is not None:
-                span.set_attribute(MESSAGING_DESTINATION_PARTITION_ID, str(partition))
-                span.set_attribute(MESSAGING_KAFKA_OFFSET, int(offset or 0))
-                span.set_attribute(MESSAGING_CONSUMER_GROUP_NAME, self._group)
+    def _handle(self, record: Any) -> None:
+        local = isinstance(record, _LocalRecord)
+        group = None if local else self._group
+        with process_span(record, context="parent", consumer_group=group, tracer_provider=self._provider) as span:
+            if local:
+                span.set_attribute(TRANSPORT, "in-process")
             try:
-                message = json.loads(value)
+                message = json.loads(record.value)
             except ValueError:
                 span.set_attribute("liveroom.bad_message", True)
                 return

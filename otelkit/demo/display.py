@@ -65,6 +65,18 @@ class RunResult:
         t = self.final.totals
         return t.wire_bytes / t.exported if t.wire_bytes is not None and t.exported else None
 
+    @property
+    def wire_bytes_per_trace(self) -> float | None:
+        """Wire bytes per exported trace: comparable when the pipelines make different spans per trace."""
+        t = self.final.totals
+        return t.wire_bytes / t.traces if t.wire_bytes is not None and t.traces else None
+
+    @property
+    def spans_per_request(self) -> float | None:
+        """Mean spans per export request (batch size): compression depends on it."""
+        t = self.final.totals
+        return t.exported / t.requests if t.exported is not None and t.requests else None
+
 
 def _dropped_text(t: Totals) -> str:
     total = t.dropped_total
@@ -81,6 +93,8 @@ def _head_text(c: Counts) -> str:
         seen = c.head_kept + (c.head_dropped or 0)
         share = f" of {seen:,.0f}" if seen else ""
         prob = f", p={c.probability:.3g}" if c.probability is not None else ""
+        if c.probability is not None and c.probability_min is not None and c.probability_min < c.probability:
+            prob = f", p={c.probability_min:.3g}-{c.probability:.3g}"  # several servers
         return f"{c.head_kept:,.0f}{share}{prob}"
     return fmt(c.spans_sampled, suffix=" spans")
 
@@ -95,6 +109,12 @@ def _policy_text(c: Counts) -> str:
     if c.tail_traces_kept is None:
         return DASH
     return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(c.kept_by_policy.items())) or "0"
+
+
+def _requests_text(t: Totals, per_request: float | None) -> str:
+    if t.requests is None:
+        return DASH
+    return f"{t.requests:,.0f} ({fmt(per_request, ',.1f')})"
 
 
 def live_rows(s: Snapshot) -> list[tuple[str, str]]:
@@ -115,6 +135,8 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
         ("spans exported", fmt(t.exported)),
         ("spans dropped", _dropped_text(t)),
         ("raw / wire bytes", f"{fmt(t.raw_bytes)} / {fmt(t.wire_bytes)}"),
+        ("export requests (spans each)",
+         _requests_text(t, t.exported / t.requests if t.exported is not None and t.requests else None)),
         ("compression ratio", fmt(t.ratio, ".2f", "x")),
         ("export latency p50 / p99", f"{fmt(c.p50_ms, '.1f')} / {fmt(c.p99_ms, '.1f')} ms"),
         ("server CPU", fmt(s.cpu_seconds, ".2f", " s")),
@@ -136,9 +158,12 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
         ("tail traces", _tail_text(s.counts)),
         ("tail-kept by policy", _policy_text(s.counts)),
         ("spans exported", fmt(s.totals.exported)),
+        ("traces exported", fmt(s.totals.traces)),
         ("spans dropped", _dropped_text(s.totals)),
+        ("export requests (spans each)", _requests_text(s.totals, r.spans_per_request)),
         ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),
         ("wire bytes per span", fmt(r.wire_bytes_per_span, ",.1f")),
+        ("wire bytes per trace", fmt(r.wire_bytes_per_trace, ",.1f")),
         ("export latency p50 / p99 (ms)", f"{fmt(s.counts.p50_ms, '.1f')} / {fmt(s.counts.p99_ms, '.1f')}"),
         ("server CPU (s)", fmt(s.cpu_seconds, ".2f")),
         ("CPU per request (ms)", fmt(r.cpu_per_request_ms, ".3f")),
@@ -162,6 +187,8 @@ def summary_table(results: Sequence[RunResult]) -> Table:
             ("CPU per request, otelkit/stock", a.cpu_per_request_ms, b.cpu_per_request_ms),
             ("CPU per exported span, otelkit/stock", a.cpu_per_span_us, b.cpu_per_span_us),
             ("wire bytes per span, otelkit/stock", a.wire_bytes_per_span, b.wire_bytes_per_span),
+            ("wire bytes per trace, otelkit/stock", a.wire_bytes_per_trace, b.wire_bytes_per_trace),
+            ("spans per export request, otelkit/stock", a.spans_per_request, b.spans_per_request),
         ):
             ratio = fmt(x / y if x is not None and y else None, ".2f", "x")
             table.add_row(label, ratio, "")

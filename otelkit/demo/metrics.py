@@ -41,6 +41,7 @@ class Counts:
     head_kept: float | None = None
     head_dropped: float | None = None
     probability: float | None = None
+    probability_min: float | None = None
     tail_traces_kept: float | None = None
     tail_traces_dropped: float | None = None
     tail_spans_kept: float | None = None
@@ -57,12 +58,14 @@ class Counts:
     exp_rejected: float | None = None
     raw_bytes: float | None = None
     wire_bytes: float | None = None
+    exp_requests: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
     kept_by_policy: dict[str, float] = field(default_factory=dict)
 
 
 _MAX_FIELDS = ("probability", "p50_ms", "p99_ms", "export_ewma_ms")
+_MIN_FIELDS = ("probability_min",)
 
 
 def extract(stats: Mapping[str, Any]) -> Counts:
@@ -80,6 +83,7 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         head_kept=_num(sampler, "kept"),
         head_dropped=_num(sampler, "dropped"),
         probability=_num(sampler, "probability"),
+        probability_min=_num(sampler, "probability"),
         tail_traces_kept=_num(tail, "traces_kept"),
         tail_traces_dropped=_num(tail, "traces_dropped"),
         tail_spans_kept=_num(tail, "spans_kept"),
@@ -96,6 +100,7 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         exp_rejected=_num(exp, "spans_rejected"),
         raw_bytes=_num(exp, "raw_bytes"),
         wire_bytes=_num(exp, "wire_bytes"),
+        exp_requests=_num(exp, "requests"),
         p50_ms=_num(exp, "export_latency_p50_ms"),
         p99_ms=_num(exp, "export_latency_p99_ms"),
         kept_by_policy={str(k): float(v) for k, v in policies.items() if isinstance(v, (int, float))},
@@ -103,7 +108,8 @@ def extract(stats: Mapping[str, Any]) -> Counts:
 
 
 def combine(parts: Iterable[Counts]) -> Counts:
-    """Sum counters over several servers (latencies and probability: the maximum)."""
+    """Sum counters over several servers (latencies and probability: the maximum; also the
+    smallest probability, so the display can show the range)."""
     out = Counts()
     for part in parts:
         for f in fields(Counts):
@@ -118,6 +124,8 @@ def combine(parts: Iterable[Counts]) -> Counts:
                 setattr(out, f.name, b)
             elif f.name in _MAX_FIELDS:
                 setattr(out, f.name, max(a, b))
+            elif f.name in _MIN_FIELDS:
+                setattr(out, f.name, min(a, b))
             else:
                 setattr(out, f.name, a + b)
     return out
@@ -132,6 +140,10 @@ class Totals:
     dropped: dict[str, float]
     raw_bytes: float | None
     wire_bytes: float | None
+    requests: float | None = None
+    """Export requests (batches) that carried the exported spans."""
+    traces: float | None = None
+    """Distinct traces exported (only known from the receiver)."""
 
     @property
     def dropped_total(self) -> float | None:
@@ -145,7 +157,7 @@ class Totals:
 
 
 def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = False) -> Totals:
-    """Exported spans (the receiver's count when there is one), drops by reason, bytes.
+    """Exported spans and export requests (the receiver's counts when there is one), drops by reason, bytes.
 
     ``expected`` is what should reach the receiver: the tail processor's kept spans when
     it reports them, else the spans the head sampler sampled. With ``final`` (after the
@@ -170,4 +182,5 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
             dropped["lost"] = lost
     raw = counts.raw_bytes if counts.raw_bytes is not None else _num(receiver, "raw_bytes")
     wire = counts.wire_bytes if counts.wire_bytes is not None else _num(receiver, "wire_bytes")
-    return Totals(exported, expected, dropped, raw, wire)
+    requests = _num(receiver, "requests") if received is not None else counts.exp_requests
+    return Totals(exported, expected, dropped, raw, wire, requests, _num(receiver, "traces"))

@@ -19,6 +19,7 @@ from pathlib import Path
 from otelkit.testing import ManagedProcess, free_port, scrubbed_env, wait_for_port
 
 __all__ = [
+    "TAIL_POLICIES",
     "ExampleServer",
     "PipelineEnv",
     "examples_root",
@@ -54,6 +55,13 @@ def _loadable(group: str, name: str) -> bool:
             return False
         return True
     return False
+
+
+TAIL_POLICIES = "errors=status_code(status_codes=ERROR);slow=latency(threshold_ms=1000);head=head_sampled"
+"""The demo's tail policies: every error trace, every trace slower than 1 s, and the traces
+the adaptive head sampler kept (``head_sampled``), so ``--target`` sets the volume on both
+sides of ``--compare``. The library's default set keeps 10% of the rest instead, which
+ignores the head's target."""
 
 
 @dataclass
@@ -96,6 +104,8 @@ def pipeline_env(mode: str, endpoint: str, *, target: float, rate: float, tail: 
         OTELKIT_PROCESSOR="smart",
         OTELKIT_TAIL_ENABLED="true" if tail else "false",
     )
+    if tail:  # the tail keeps what the head sampled (the target) plus every error and slow trace
+        env["OTELKIT_TAIL_POLICIES"] = TAIL_POLICIES
     if _loadable("opentelemetry_traces_exporter", "otelkit_otlp"):
         env.update(OTEL_TRACES_EXPORTER="otelkit_otlp", OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="zstd")
     else:

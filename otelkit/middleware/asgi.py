@@ -39,6 +39,7 @@ from otelkit.middleware._asgi_websocket import (
     trace_websocket,
 )
 from otelkit.middleware._http import route_of
+from otelkit.middleware._routes import RouteResolver
 from otelkit.propagation._common import header_text
 from otelkit.propagation._context import extract_context
 from otelkit.propagation.asgi import header_index, index_getter
@@ -99,6 +100,7 @@ class ASGITracingMiddleware:
         )
         self.instruments = _http.Instruments("otelkit.middleware.asgi", tracer_provider, meter_provider)
         self.tracer = self.instruments.tracer
+        self.routes = RouteResolver(app)
         self.websocket_message_spans = bool(websocket_message_spans)
         self.websocket_envelope = bool(websocket_envelope)
         self._lock = threading.Lock()
@@ -159,7 +161,8 @@ class ASGITracingMiddleware:
         async def traced_send(message: Message) -> None:
             if message.get("type") == "http.response.start":
                 try:
-                    self._name_by_route(scope, span, attrs)  # routing is done by now
+                    if _http.ROUTE not in attrs:  # not known before routing; routing is done by now
+                        self._name_by_route(scope, span, attrs)
                     _http.set_status(span, attrs, int(message.get("status") or 0))
                 except Exception as exc:
                     self.failed("asgi-status", exc)
@@ -196,6 +199,10 @@ class ASGITracingMiddleware:
         )
         method = attrs[_http.METHOD]
         name = "HTTP" if method == "_OTHER" else method
+        route = self.routes(scope)  # before the span starts, so the head sampler can key on it
+        if route:
+            attrs[_http.ROUTE] = route
+            name = f"{name} {route}"
         span = self.tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attrs)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         self.count("requests")

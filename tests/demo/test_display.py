@@ -75,3 +75,33 @@ def test_sampling_rows_show_head_decisions_and_tail_policies() -> None:
     assert rows["tail traces"] == "40 kept / 210 dropped"
     assert rows["tail-kept by policy"] == "errors 6, probabilistic 30, slow 4"
     assert dict(summary_rows(RunResult(snap)))["tail-kept by policy"] == rows["tail-kept by policy"]
+
+
+def test_batch_size_is_shown_next_to_compression() -> None:
+    a, b = _snap("otelkit", wire=60_000), _snap("stock", wire=20_000)
+    a.totals.requests, b.totals.requests = 80.0, 4.0
+    rows = dict(summary_rows(RunResult(a)))
+    assert rows["export requests (spans each)"] == "80 (12.5)"
+    assert dict(live_rows(b))["export requests (spans each)"] == "4 (250.0)"
+    assert dict(summary_rows(RunResult(_snap())))["export requests (spans each)"] == "-"
+    out = io.StringIO()
+    Console(file=out, width=200).print(summary_table([RunResult(a), RunResult(b)]))
+    assert "spans per export request, otelkit/stock" in out.getvalue() and "0.05x" in out.getvalue()
+
+
+def test_traces_exported_and_wire_bytes_per_trace() -> None:
+    a, b = _snap("otelkit", wire=60_000), _snap("stock", wire=90_000)
+    a.totals.traces, b.totals.traces = 600.0, 300.0
+    rows = dict(summary_rows(RunResult(a)))
+    assert (rows["traces exported"], rows["wire bytes per trace"]) == ("600", "100.0")
+    assert dict(summary_rows(RunResult(_snap())))["wire bytes per trace"] == "-"
+    out = io.StringIO()
+    Console(file=out, width=200).print(summary_table([RunResult(a), RunResult(b)]))
+    assert "wire bytes per trace, otelkit/stock" in out.getvalue() and "0.33x" in out.getvalue()
+
+
+def test_head_probability_of_several_servers_shows_the_range() -> None:
+    snap = _snap()
+    snap.counts.head_kept, snap.counts.head_dropped = 250.0, 750.0
+    snap.counts.probability, snap.counts.probability_min = 1.0, 0.25
+    assert dict(live_rows(snap))["head-sampled (decisions)"] == "250 of 1,000, p=0.25-1"

@@ -81,3 +81,17 @@ def test_final_totals_report_spans_that_vanished_as_lost() -> None:
 def test_nothing_known_stays_unknown() -> None:
     t = totals(Counts(), None, final=True)
     assert (t.exported, t.dropped_total, t.ratio) == (None, None, None)
+
+
+def test_export_requests_come_from_the_receiver_else_the_exporter() -> None:
+    counts = extract({"exporter0": {"spans_exported": 290, "requests": 30}})
+    assert counts.exp_requests == 30
+    assert totals(counts, {"spans": 290, "requests": 29}).requests == 29
+    assert totals(counts, None).requests == 30
+    assert totals(Counts(), None).requests is None
+    assert totals(counts, {"spans": 290, "traces": 120}).traces == 120
+
+
+def test_combine_keeps_the_probability_range_of_several_servers() -> None:
+    c = combine([extract({"sampler": {"probability": 0.25}}), extract({"sampler": {"probability": 1.0}})])
+    assert (c.probability_min, c.probability) == (0.25, 1.0)

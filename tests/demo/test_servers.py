@@ -54,3 +54,13 @@ def test_process_cpu_seconds_reads_proc() -> None:
 
 def test_examples_sit_next_to_the_package() -> None:
     assert (examples_root() / "examples" / "liveroom" / "app.py").is_file()
+
+
+def test_otelkit_tail_keeps_the_head_sampled_target_plus_errors_and_slow_traces() -> None:
+    from otelkit.tail.policies import HeadSampledPolicy, LatencyPolicy, StatusCodePolicy
+    from otelkit.tail.policy_config import policies_from_string
+
+    env = pipeline_env("otelkit", URL, target=50, rate=200).env
+    policies = policies_from_string(env["OTELKIT_TAIL_POLICIES"])
+    assert [type(p) for p in policies] == [StatusCodePolicy, LatencyPolicy, HeadSampledPolicy]
+    assert "OTELKIT_TAIL_POLICIES" not in pipeline_env("otelkit", URL, target=50, rate=200, tail=False).env

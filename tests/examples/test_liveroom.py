@@ -156,6 +156,16 @@ def test_message_goes_through_kafka_and_is_one_trace(liveroom: ExampleServer, re
     consumer = {kv.key: kv.value for kv in spans["process " + topic].attributes}
     assert consumer["messaging.system"].string_value == "kafka"
     assert consumer["messaging.destination.name"].string_value == topic
+    # made by otelkit's Kafka helpers (aiokafka_send, aiokafka_getmany, process_span), not by hand
+    received = {s.span.name: s for s in receiver.spans() if s.span.trace_id.hex() == TRACE_ID}
+    assert {received[n].scope_name for n in ("send " + topic, "process " + topic)} == {"otelkit.middleware.kafka"}
+    assert consumer["messaging.operation.name"].string_value == "process"
+    assert consumer["messaging.kafka.message.key"].string_value == str(room)
+    assert "messaging.kafka.offset" in consumer and "messaging.consumer.group.name" in consumer
+    send_id = spans["send " + topic].span_id
+    assert [link.span_id for link in spans["process " + topic].links] == [send_id]
+    polls = [s.span for s in receiver.spans() if s.span.name == "poll " + topic]
+    assert any(link.span_id == send_id for p in polls for link in p.links)  # the batch span links the producer
 
 
 def test_without_kafka_messages_persist_in_process(receiver: OtlpReceiver) -> None:
@@ -175,3 +185,31 @@ def test_without_kafka_messages_persist_in_process(receiver: OtlpReceiver) -> No
     finally:
         server.stop()
     assert [(m["user"], m["type"], m["text"]) for m in messages] == [("eve", "danmu", "hi")]
+
+
+def test_without_kafka_the_trace_has_the_same_shape(receiver: OtlpReceiver) -> None:
+    env = {"OTELKIT_EXAMPLE_TRACING": "otelkit", "OTEL_TRACES_EXPORTER": "otlp",
+           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.endpoint}
+    server = start_example(LIVEROOM_APP, env, name="test-liveroom-local-traced")
+    trace_id = "1af7651916cd43dd8448eb211c80319d"
+    try:
+        room = _live_room(server.base_url, "local-traced")
+
+        async def main() -> None:
+            async with websockets.connect(_ws(server.base_url, room, "fay")) as ws:
+                envelope = {"_otel": {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"}, "type": "gift", "text": "x"}
+                await ws.send(json.dumps(envelope))
+                await asyncio.wait_for(ws.recv(), 5)
+
+        asyncio.run(main())
+        assert [m["trace_id"] for m in _wait_messages(server.base_url, room, 1)] == [trace_id]
+        assert _call(server.base_url, "POST", "/_otelkit/flush")[0] == 200
+    finally:
+        server.stop()
+    spans = {s.span.name: s.span for s in receiver.spans() if s.span.trace_id.hex() == trace_id}
+    topic = next(n for n in spans if n.startswith("send ")).removeprefix("send ")
+    assert sorted(spans) == ["process " + topic, "room message", "send " + topic]
+    assert spans["process " + topic].parent_span_id == spans["send " + topic].span_id
+    for name in ("send " + topic, "process " + topic):
+        attrs = {kv.key: kv.value.string_value for kv in spans[name].attributes}
+        assert attrs["liveroom.transport"] == "in-process"

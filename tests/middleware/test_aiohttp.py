@@ -95,6 +95,35 @@ def test_server_span_named_by_method_and_route(telemetry: Any) -> None:
     assert span.attributes[http_attributes.HTTP_ROUTE] == "/users/{user_id}"
 
 
+def test_sampler_sees_route_at_span_start() -> None:
+    """aiohttp resolves ``match_info`` before middlewares run: the head sampler keys on the route."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    class Recording:
+        def should_sample(self, ctx: Any, trace_id: int, name: str, kind: Any = None, attributes: Any = None,
+                          links: Any = None) -> Any:
+            seen.append((name, dict(attributes or {})))
+            return ALWAYS_ON.should_sample(ctx, trace_id, name, kind, attributes, links)
+
+        def get_description(self) -> str:
+            return "Recording"
+
+    mw = aiohttp_tracing_middleware(tracer_provider=TracerProvider(sampler=Recording()), environ={})
+
+    async def body(base: str) -> int:
+        async with aiohttp.ClientSession() as session, session.get(base + "/users/7") as r:
+            return r.status
+
+    assert asyncio.run(_serve_and(build_app(mw), body)) == 200
+    ((name, attrs),) = seen
+    assert name == "GET /users/{user_id}"
+    assert attrs[http_attributes.HTTP_ROUTE] == "/users/{user_id}"
+    assert attrs[http_attributes.HTTP_REQUEST_METHOD] == "GET"
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [

@@ -390,3 +390,85 @@ def test_real_uvicorn_server_error_and_crash(telemetry: Any, serve_asgi: Any) ->
     spans = {s.name: s for s in telemetry.wait_for(2)}
     assert spans["GET /fail"].status.status_code is StatusCode.ERROR
     assert spans["GET /crash"].attributes[error_attributes.ERROR_TYPE] == "Boom"
+
+
+# --- the route is known before the span starts (head sampler keys on it) -------------------
+
+
+class RecordingSampler:
+    """Samples everything and records the name and attributes ``should_sample`` saw."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+                      attributes: Any = None, links: Any = None) -> Any:
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+        self.seen.append((name, dict(attributes or {})))
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links)
+
+    def get_description(self) -> str:
+        return "RecordingSampler"
+
+
+def sampled_middleware(app: Any = None) -> tuple[ASGITracingMiddleware, RecordingSampler]:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    sampler = RecordingSampler()
+    return ASGITracingMiddleware(app or starlette_app(), tracer_provider=TracerProvider(sampler=sampler),
+                                 environ={}), sampler
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "name", "route"),
+    [
+        ("GET", "/users/42", "GET /users/{user_id}", "/users/{user_id}"),
+        ("POST", "/fail", "POST /fail", "/fail"),  # matched with a method Starlette rejects: 405
+        ("GET", "/api/items/7", "GET /api/items/{item_id}", "/api/items/{item_id}"),  # through a Mount
+        ("GET", "/nowhere", "GET", None),
+    ],
+)
+def test_sampler_sees_route_and_method_at_span_start(method: str, path: str, name: str, route: str | None) -> None:
+    mw, sampler = sampled_middleware()
+    call(mw, scope(path, method=method))
+    ((seen_name, attrs),) = sampler.seen
+    assert seen_name == name
+    assert attrs.get(http_attributes.HTTP_ROUTE) == route
+    assert attrs[http_attributes.HTTP_REQUEST_METHOD] == method
+
+
+def test_route_found_through_starlette_scope_app_when_inside_its_middleware_stack() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from starlette.middleware import Middleware
+
+    sampler = RecordingSampler()
+    app = Starlette(routes=[Route("/users/{user_id}", user)], middleware=[
+        Middleware(ASGITracingMiddleware, tracer_provider=TracerProvider(sampler=sampler), environ={}),
+    ])
+    call(app, scope("/users/5"))
+    assert sampler.seen[0][0] == "GET /users/{user_id}"
+
+
+def test_pre_resolved_route_matches_the_post_routing_name(telemetry: Any) -> None:
+    mw, sampler = sampled_middleware()
+    call(mw, scope("/users/42"))
+    call(middleware(telemetry), scope("/users/42"))
+    assert sampler.seen[0][0] == telemetry.spans()[0].name
+
+
+def test_adaptive_sampler_keys_example_api_traffic_by_route() -> None:
+    """With the route known at start, each API route is its own fairness key (not just GET/POST)."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from otelkit.sampling.adaptive import AdaptiveSampler
+
+    sampler = AdaptiveSampler(target=1000, environ={})
+    app = Starlette(routes=[Route("/users", user), Route("/users/{user_id:int}", user),
+                            Route("/products/{item_id:int}", user), Route("/payment", user, methods=["POST"])])
+    mw = ASGITracingMiddleware(app, tracer_provider=TracerProvider(sampler=sampler), environ={})
+    for path, method in [("/users", "GET"), ("/users/1", "GET"), ("/users/2", "GET"), ("/products/3", "GET"),
+                         ("/payment", "POST")]:
+        call(mw, scope(path, method=method))
+    keys = set(sampler.stats()["probability_by_key"])
+    assert len(keys) == 4, keys
