@@ -1,0 +1,80 @@
+"""The frame every otelkit head sampler shares: parent-based children, counts, never raising.
+
+:class:`BaseHeadSampler` implements ``should_sample``: a span with a valid parent follows it
+(:func:`~otelkit.sampling._decide.parent_result`, with the debug override when enabled), a
+root span is decided by the subclass's :meth:`BaseHeadSampler._root`, every decision is
+counted as kept or dropped, and an exception anywhere in the decision keeps the span (with a
+rate-limited warning) instead of reaching the application.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
+
+from otelkit._warn import warn_limited
+from otelkit.sampling._decide import debug_requested, parent_of, parent_result
+
+__all__ = ["BaseHeadSampler"]
+
+_logger = logging.getLogger("otelkit.sampling")
+
+
+class BaseHeadSampler(Sampler):
+    """Parent-based decision for child spans, counted, never raising; roots by ``_root``.
+
+    Subclasses set ``_debug`` (honour the ``otelkit.debug`` override on child spans) and
+    ``_error_key`` (the rate-limit key of the failure warning), call ``super().__init__()``
+    and implement :meth:`_root`, which must count its own decision (``_count``).
+    """
+
+    _debug: bool
+    _error_key = "sampler-error"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept = 0
+        self._dropped = 0
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        try:
+            ctx, parent = parent_of(parent_context)
+            if parent is None:
+                return self._root(ctx, trace_id, name, kind, attributes)
+            result = parent_result(parent, trace_id, attributes, self._debug and debug_requested(ctx, attributes))
+        except Exception:  # noqa: BLE001 - a sampler must never break the application
+            name = type(self).__name__
+            _logger.debug("%s failed", name, exc_info=True)
+            warn_limited(_logger, self._error_key, "%s failed; keeping the span", name)
+            result = SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+        return self._count(result)
+
+    def _root(
+        self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
+    ) -> SamplingResult:
+        """The decision for a root span (``ctx`` is the parent context); counted by the callee."""
+        raise NotImplementedError
+
+    def _count(self, result: SamplingResult) -> SamplingResult:
+        """Count ``result`` as kept or dropped and return it."""
+        with self._lock:
+            if result.decision is Decision.DROP:
+                self._dropped += 1
+            else:
+                self._kept += 1
+        return result
