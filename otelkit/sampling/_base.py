@@ -31,11 +31,13 @@ class BaseHeadSampler(Sampler):
 
     Subclasses set ``_debug`` (honour the ``otelkit.debug`` override on child spans) and
     ``_error_key`` (the rate-limit key of the failure warning), call ``super().__init__()``
-    and implement :meth:`_root`, which must count its own decision (``_count``).
+    and implement :meth:`_root`. A subclass that counts its root decisions itself (under a
+    lock it takes anyway) sets ``_root_counted = True``.
     """
 
     _debug: bool
     _error_key = "sampler-error"
+    _root_counted = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -55,19 +57,29 @@ class BaseHeadSampler(Sampler):
         try:
             ctx, parent = parent_of(parent_context)
             if parent is None:
-                return self._root(ctx, trace_id, name, kind, attributes)
-            result = parent_result(parent, trace_id, attributes, self._debug and debug_requested(ctx, attributes))
+                result = self._root(ctx, trace_id, name, kind, attributes)
+                if self._root_counted:
+                    return result
+            else:
+                # The debug override only matters for an unsampled parent: skip its lookups otherwise.
+                force = self._debug and not parent.trace_flags.sampled and debug_requested(ctx, attributes)
+                result = parent_result(parent, trace_id, attributes, force)
         except Exception:  # noqa: BLE001 - a sampler must never break the application
             name = type(self).__name__
             _logger.debug("%s failed", name, exc_info=True)
             warn_limited(_logger, self._error_key, "%s failed; keeping the span", name)
             result = SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-        return self._count(result)
+        with self._lock:
+            if result.decision is Decision.DROP:
+                self._dropped += 1
+            else:
+                self._kept += 1
+        return result
 
     def _root(
         self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
-        """The decision for a root span (``ctx`` is the parent context); counted by the callee."""
+        """The decision for a root span (``ctx`` is the parent context, possibly with baggage)."""
         raise NotImplementedError
 
     def _count(self, result: SamplingResult) -> SamplingResult:

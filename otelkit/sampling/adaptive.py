@@ -98,6 +98,7 @@ class AdaptiveSampler(BaseHeadSampler):
     """
 
     _error_key = "adaptive-error"
+    _root_counted = True  # counted under the lock the budget takes anyway
 
     def __init__(
         self,

@@ -57,8 +57,8 @@ class ConsistentProbabilitySampler(BaseHeadSampler):
         self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
         if self._debug and debug_requested(ctx, attributes):
-            return self._count(self._results.keep(0, attributes))
-        return self._count(self._results.decide(trace_id, self._threshold, attributes))
+            return self._results.keep(0, attributes)
+        return self._results.decide(trace_id, self._threshold, attributes)
 
     def get_description(self) -> str:
         return f"ConsistentProbabilitySampler{{{self._probability}}}"

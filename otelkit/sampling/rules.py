@@ -109,7 +109,7 @@ class RulesSampler(BaseHeadSampler):
         threshold = self.rules.threshold(ctx, name, kind, attributes)
         if threshold is None:
             threshold = self._default
-        return self._count(self._results.decide(trace_id, threshold, attributes))
+        return self._results.decide(trace_id, threshold, attributes)
 
     def get_description(self) -> str:
         return f"RulesSampler{{rules={len(self.rules)},default={self._default_ratio}}}"
