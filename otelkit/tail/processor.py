@@ -29,8 +29,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otelkit import config
+from otelkit._warn import warn_limited
 from otelkit.tail._limits import Limits
-from otelkit.tail._stats import Counters
+from otelkit.tail._stats import ERROR, Counters
 from otelkit.tail.cache import DecisionCache
 from otelkit.tail.forward import exportable
 from otelkit.tail.policy import Policy, TraceView
@@ -174,10 +175,22 @@ class TailSamplingProcessor(SpanProcessor):
                         or self._buffered_bytes > self._max_bytes
                     ):
                         self._overflow_locked(tid, trace)
-            if late is not None:
-                self.downstream.on_end(exportable(span, late[0], late[1]))
-        except Exception:  # noqa: BLE001 - the hot path never raises into the app
-            _logger.debug("tail on_end failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
+            warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
+            with self._lock:
+                self.counters.failed()
+            return
+        if late is not None:
+            self._forward(span, late[0], late[1])
+
+    def _forward(self, span: ReadableSpan, label: str, threshold: int | None) -> None:
+        """Hand a kept span to the downstream processor; a failure there is counted, not raised."""
+        try:
+            self.downstream.on_end(exportable(span, label, threshold))
+        except Exception as exc:  # noqa: BLE001 - neither on_end nor the worker may die of it
+            warn_limited(_logger, "tail-forward", "downstream processor failed on a kept span: %r", exc)
+            with self._lock:
+                self.counters.spans_forward_failed += 1
 
     def _route_locked(
         self, tid: int, span: ReadableSpan, now: float
@@ -251,7 +264,7 @@ class TailSamplingProcessor(SpanProcessor):
             batch = self._collect_due(at, everything)
             if not batch:
                 return 0
-            verdicts = [evaluate(self.policies, TraceView(tid, trace.spans), self.counters) for tid, trace in batch]
+            verdicts = [self._verdict(tid, trace) for tid, trace in batch]
             forward: list[tuple[list[ReadableSpan], str, int | None]] = []
             decided_at = self._clock()
             with self._lock:
@@ -266,8 +279,17 @@ class TailSamplingProcessor(SpanProcessor):
                         self.counters.dropped(label, len(spans))
             for spans, label, threshold in forward:
                 for span in spans:
-                    self.downstream.on_end(exportable(span, label, threshold))
+                    self._forward(span, label, threshold)
             return len(batch)
+
+    def _verdict(self, tid: int, trace: _Trace) -> tuple[bool, str, int | None]:
+        """The policies' verdict; a failure drops the trace with reason ``error`` (counted),
+        so its in-flight entry is still settled and its late spans follow the decision."""
+        try:
+            return evaluate(self.policies, TraceView(tid, trace.spans), self.counters)
+        except Exception as exc:  # noqa: BLE001 - one bad trace must not lose the whole batch
+            warn_limited(_logger, "tail-verdict", "tail sampling could not judge a trace, dropping it: %r", exc)
+            return False, ERROR, None
 
     def _collect_due(self, now: float, everything: bool) -> list[tuple[int, _Trace]]:
         with self._lock:

@@ -303,3 +303,60 @@ def test_span_arriving_while_trace_is_decided_early_joins_it(clock, span) -> Non
     assert proc.stats()["buffered_traces"] == 0
     proc.process_due()
     assert sorted(exported_ids(exporter)) == [2, 3, 4]
+
+
+def test_a_raising_downstream_is_counted_and_never_reaches_the_caller(clock, span) -> None:
+    class Flaky(SimpleSpanProcessor):
+        def on_end(self, s):
+            if s.context.trace_id == 1:
+                raise RuntimeError("downstream broke")
+            super().on_end(s)
+
+    exporter = InMemorySpanExporter()
+    proc = TailSamplingProcessor(Flaky(exporter), [ERRORS], clock=clock, start_worker=False, self_metrics=False)
+    proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=2, span_id=2, status=StatusCode.ERROR))
+    assert proc.force_flush()  # no exception into the caller
+    assert exported_ids(exporter) == [2]  # the other trace still went through
+    proc.on_end(span(trace_id=1, span_id=3))  # a late span of the kept trace fails downstream too
+    stats = proc.stats()
+    assert stats["spans_forward_failed"] == 2
+    assert stats["spans_kept"] == 3
+
+
+def test_a_trace_that_cannot_be_judged_is_dropped_counted_and_settled(clock, span, monkeypatch) -> None:
+    import otelkit.tail.processor as processor
+
+    real = processor.evaluate
+
+    def evaluate(policies, view, counters):
+        if view.trace_id == 1:
+            raise RuntimeError("cannot judge")
+        return real(policies, view, counters)
+
+    monkeypatch.setattr(processor, "evaluate", evaluate)
+    proc, exporter = make(clock)
+    proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=2, span_id=2, status=StatusCode.ERROR))
+    clock.advance(1)
+    assert proc.process_due() == 2
+    assert exported_ids(exporter) == [2]
+    assert proc._deciding == {}  # nothing left in flight
+    proc.on_end(span(trace_id=1, span_id=3))  # late: follows the drop
+    stats = proc.stats()
+    assert stats["spans_dropped_by_policy"] == {"error": 1, "late": 1}
+    assert stats["late_spans_dropped"] == 1
+
+
+def test_a_span_the_processor_fails_on_is_counted_as_dropped(clock, span, monkeypatch) -> None:
+    import otelkit.tail.processor as processor
+
+    def broken_size(s):
+        raise ValueError("odd span")
+
+    monkeypatch.setattr(processor, "estimate_span_bytes", broken_size)
+    proc, exporter = make(clock)
+    proc.on_end(span())  # must not raise
+    stats = proc.stats()
+    assert (stats["spans_dropped"], stats["spans_dropped_by_policy"]) == (1, {"error": 1})
+    assert stats["buffered_spans"] == 0
