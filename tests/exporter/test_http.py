@@ -91,6 +91,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     delay_s: float = 0.0
+    drip_s: float = 0.0  # pause before each body byte (a server trickling its answer)
 
 
 @dataclass
@@ -132,7 +133,13 @@ class FaultServer:
                     self.send_header("Content-Type", "application/x-protobuf")
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    if reply.drip_s:
+                        for i in range(len(reply.body)):
+                            self.wfile.flush()
+                            time.sleep(reply.drip_s)
+                            self.wfile.write(reply.body[i : i + 1])
+                    else:
+                        self.wfile.write(reply.body)
                 except OSError:
                     pass
 
@@ -218,6 +225,16 @@ def test_retries_are_bounded_by_max_retries(fault_server: Callable[..., FaultSer
 
 def test_slow_response_never_exceeds_the_timeout(fault_server: Callable[..., FaultServer]) -> None:
     fs = fault_server(Reply(200, delay_s=3.0))
+    exp = exporter(fs.endpoint, timeout=1.0, retry_initial=0.01)
+    result, elapsed = timed_export(exp, realistic_batch(10))
+    assert result == FAILURE
+    assert elapsed <= 1.0 + MARGIN_S
+    assert exp.stats()["spans_failed"] == 10
+
+
+def test_a_trickled_response_never_exceeds_the_timeout(fault_server: Callable[..., FaultServer]) -> None:
+    # 40 bytes, one every 0.2 s: each read is well within a socket timeout, their sum is 8 s.
+    fs = fault_server(Reply(200, body=b"\x00" * 40, drip_s=0.2))
     exp = exporter(fs.endpoint, timeout=1.0, retry_initial=0.01)
     result, elapsed = timed_export(exp, realistic_batch(10))
     assert result == FAILURE
