@@ -4,13 +4,17 @@
 (:func:`~otelkit.sampling._decide.parent_result`, with the debug override when enabled), a
 root span is decided by the subclass's :meth:`BaseHeadSampler._root`, every decision is
 counted as kept or dropped, and an exception anywhere in the decision keeps the span (with a
-rate-limited warning) instead of reaching the application.
+rate-limited warning) instead of reaching the application. A forked child starts with a
+fresh lock (one held by another thread at fork time would otherwise deadlock the child's
+first decision) and zeroed counts; subclasses extend :meth:`BaseHeadSampler._after_fork`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Sequence
 
 from opentelemetry.context import Context
@@ -43,6 +47,14 @@ class BaseHeadSampler(Sampler):
         self._lock = threading.Lock()
         self._kept = 0
         self._dropped = 0
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (m := ref()) is not None and m())
+
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh lock and zero counts (this process's own decisions)."""
+        self._lock = threading.Lock()
+        self._kept = self._dropped = 0
 
     def should_sample(
         self,

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -129,7 +127,6 @@ class AdaptiveSampler(BaseHeadSampler):
         self._results = ThresholdResults()
         super().__init__()
         self._reset(self._clock())
-        _at_fork(self)
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
             register_sampler_metrics(self, "adaptive")
 
@@ -154,8 +151,8 @@ class AdaptiveSampler(BaseHeadSampler):
         # The parent's rate estimates describe the parent's traffic; start over, keeping the
         # current probabilities as the starting point for the keys already known.
         known = self._keys
+        super()._after_fork()
         self._reset(self._clock())
-        self._kept = self._dropped = 0
         for key, state in known.items():
             state.count, state.rate, state.age = 0, -1.0, 0.0
             self._keys[key] = state
@@ -273,15 +270,3 @@ class AdaptiveSampler(BaseHeadSampler):
                 "probability_by_key": by_key,
             }
 
-
-def _at_fork(sampler: AdaptiveSampler) -> None:
-    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows
-        return
-    ref = weakref.WeakMethod(sampler._after_fork)
-
-    def child() -> None:
-        method = ref()
-        if method is not None:
-            method()
-
-    os.register_at_fork(after_in_child=child)
