@@ -354,8 +354,9 @@ class TailSamplingProcessor(SpanProcessor):
         self._wake.set()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(5)
+        with self._lock:  # from here a span of a new trace is counted as a shutdown drop
+            self._stopped = True
         self.process_due(everything=True)
-        self._stopped = True
         self.downstream.shutdown()
 
     def stats(self) -> dict[str, Any]:

@@ -360,3 +360,23 @@ def test_a_span_the_processor_fails_on_is_counted_as_dropped(clock, span, monkey
     stats = proc.stats()
     assert (stats["spans_dropped"], stats["spans_dropped_by_policy"]) == (1, {"error": 1})
     assert stats["buffered_spans"] == 0
+
+
+def test_a_span_ending_during_shutdown_is_counted_not_stranded(clock, span) -> None:
+    procs = []
+
+    class EndsAnotherTrace:  # a span of a new trace ends while the final decisions run
+        name = "meanwhile"
+
+        def evaluate(self, trace):
+            procs[0].on_end(span(trace_id=99, span_id=9))
+            return ERRORS.evaluate(trace)
+
+    proc, exporter = make(clock, [EndsAnotherTrace()])
+    procs.append(proc)
+    proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
+    proc.shutdown()
+    stats = proc.stats()
+    assert exported_ids(exporter) == [1]
+    assert stats["buffered_spans"] == 0
+    assert stats["spans_dropped_by_policy"] == {"shutdown": 1}
