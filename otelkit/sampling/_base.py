@@ -17,13 +17,14 @@ import threading
 import weakref
 from collections.abc import Sequence
 
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.trace import Link, Span, SpanKind, TraceState
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
-from otelkit.sampling._decide import debug_requested, parent_of, parent_result
+from otelkit.sampling._decide import debug_requested, parent_result
 
 __all__ = ["BaseHeadSampler"]
 
@@ -67,8 +68,12 @@ class BaseHeadSampler(Sampler):
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
         try:
-            ctx, parent = parent_of(parent_context)
-            if parent is None:
+            # The parent span's context, read straight from the context (as in the SDK's
+            # ParentBased, minus two API calls): None for a root span.
+            ctx = parent_context if parent_context is not None else get_current()
+            span: Span | None = ctx.get(_SPAN_KEY)  # type: ignore[assignment]
+            parent = span.get_span_context() if span is not None else None
+            if parent is None or not parent.is_valid:
                 result = self._root(ctx, trace_id, name, kind, attributes)
                 if self._root_counted:
                     return result
