@@ -336,7 +336,11 @@ class TailSamplingProcessor(SpanProcessor):
         return min(0.5, max(0.001, min(due, default=now + 0.5) - now))
 
     def _after_fork(self) -> None:
-        # The child must not export the parent's buffered spans; start over, empty.
+        # The child must not export the parent's buffered spans, nor report the parent's
+        # counts as its own (summed over workers they would count N times): start over, empty.
+        hook = self.counters.decision_hook
+        self.counters = Counters()
+        self.counters.decision_hook = hook
         self._init_state()
         if self._worker is not None and not self._stopped:
             self._start_worker()

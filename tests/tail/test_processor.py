@@ -287,8 +287,12 @@ def test_default_policies_come_from_env(clock, span) -> None:
 def test_after_fork_the_child_starts_empty(clock, span) -> None:
     proc, exporter = make(clock)
     proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=7, span_id=7))
+    clock.advance(1)
+    proc.process_due()  # the parent decided trace 7: counted in the parent only
     proc._after_fork()  # what os.register_at_fork runs in the child
     assert proc.stats()["buffered_spans"] == 0
+    assert (proc.stats()["traces_dropped"], proc.stats()["spans_dropped"]) == (0, 0)
     proc.on_end(span(trace_id=1, span_id=3, status=StatusCode.ERROR))
     clock.advance(1)
     proc.process_due()
