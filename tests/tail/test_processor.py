@@ -329,16 +329,16 @@ def test_a_raising_downstream_is_counted_and_never_reaches_the_caller(clock, spa
 
 
 def test_a_trace_that_cannot_be_judged_is_dropped_counted_and_settled(clock, span, monkeypatch) -> None:
-    import otelkit.tail.processor as processor
+    import otelkit.tail._decisions as decisions
 
-    real = processor.evaluate
+    real = decisions.evaluate
 
     def evaluate(policies, view, counters):
         if view.trace_id == 1:
             raise RuntimeError("cannot judge")
         return real(policies, view, counters)
 
-    monkeypatch.setattr(processor, "evaluate", evaluate)
+    monkeypatch.setattr(decisions, "evaluate", evaluate)
     proc, exporter = make(clock)
     proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
     proc.on_end(span(trace_id=2, span_id=2, status=StatusCode.ERROR))
