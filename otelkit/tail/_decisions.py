@@ -138,17 +138,22 @@ class TailDecisions:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Cleared before deciding, not after waiting: a wake that comes while a batch is
+            # decided (an overflow queueing a trace early) cuts the next wait short.
+            self._wake.clear()
             try:
                 self.process_due()
             except Exception:  # noqa: BLE001 - keep deciding whatever happens
                 _logger.exception("tail sampling decision batch failed")
-            self._wake.wait(self._next_wakeup())
-            self._wake.clear()
+            if not self._stop.is_set():
+                self._wake.wait(self._next_wakeup())
 
     def _next_wakeup(self) -> float:
-        """Seconds until the next trace is due (0.001 .. 0.5)."""
+        """Seconds until the next trace is due (0.001 .. 0.5); at once for early decisions."""
         now = self._clock()
         with self._lock:
+            if self._early:
+                return 0.001
             due = [self._root_due[0][0]] if self._root_due else []
             if self._traces:
                 due.append(next(iter(self._traces.values())).first_seen + self.limits.max_wait_s)

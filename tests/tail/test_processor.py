@@ -384,3 +384,13 @@ def test_a_span_ending_during_shutdown_is_counted_not_stranded(clock, span) -> N
     assert exported_ids(exporter) == [1]
     assert stats["buffered_spans"] == 0
     assert stats["spans_dropped_by_policy"] == {"shutdown": 1}
+
+
+def test_the_worker_wakes_at_once_for_a_trace_queued_early(clock, span) -> None:
+    proc, _ = make(clock, max_spans_per_trace=1, overflow="decide")
+    assert proc._next_wakeup() == 0.5  # nothing buffered: the idle poll
+    proc.on_end(span(trace_id=1, span_id=2, parent_id=1))
+    proc.on_end(span(trace_id=1, span_id=3, parent_id=1))  # overflows: queued early, not buffered
+    assert proc._next_wakeup() == 0.001
+    proc.process_due()
+    assert proc._next_wakeup() == 0.5
