@@ -54,6 +54,7 @@ __all__ = ["OtlpHttpSpanExporter"]
 _logger = logging.getLogger("otelkit.exporter.http")
 _USER_AGENT = "otelkit-otlp-http/0.1"
 _READ_CHUNK = 64 * 1024
+_MAX_RESPONSE_BYTES = 1024 * 1024
 _shared_pool: BufferPool | None = None
 _shared_pool_lock = threading.Lock()
 
@@ -324,8 +325,11 @@ def _read_body(resp: Any, deadline: float) -> bytes | None:
     ``export()`` past ``deadline`` (a socket timeout bounds each read, not their sum).
 
     Returns None, with the connection closed rather than reused, when the deadline passes.
+    A body over :data:`_MAX_RESPONSE_BYTES` (an OTLP answer is a few bytes; this is some
+    other server) is cut there and its connection closed, so memory stays bounded.
     """
     chunks: list[bytes] = []
+    size = 0
     while True:
         if time.monotonic() >= deadline:
             resp.close()
@@ -334,6 +338,10 @@ def _read_body(resp: Any, deadline: float) -> bytes | None:
         if not piece:
             break
         chunks.append(piece)
+        size += len(piece)
+        if size > _MAX_RESPONSE_BYTES:
+            resp.close()
+            return b"".join(chunks)[:_MAX_RESPONSE_BYTES]
     resp.release_conn()
     return b"".join(chunks)
 

@@ -242,6 +242,43 @@ def test_a_trickled_response_never_exceeds_the_timeout(fault_server: Callable[..
     assert exp.stats()["spans_failed"] == 10
 
 
+def test_a_huge_response_body_is_cut_and_the_export_still_counts(fault_server: Callable[..., FaultServer]) -> None:
+    import otelkit.exporter.http as http
+
+    fs = fault_server(Reply(200, body=b"\xff" * (3 * http._MAX_RESPONSE_BYTES)))
+    exp = exporter(fs.endpoint, timeout=5)
+    assert exp.export(realistic_batch(4)) == SUCCESS  # an unparseable 2xx body is still a success
+    assert exp.stats()["spans_exported"] == 4
+
+
+class _EndlessBody:
+    """A response whose body never ends (read1 always has more)."""
+
+    def __init__(self) -> None:
+        self.closed = self.released = False
+        self.read = 0
+
+    def read1(self, amt: int) -> bytes:
+        self.read += amt
+        return b"x" * amt
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def test_reading_an_endless_body_stops_at_the_cap_and_drops_the_connection() -> None:
+    import otelkit.exporter.http as http
+
+    resp = _EndlessBody()
+    data = http._read_body(resp, time.monotonic() + 60)
+    assert data is not None and len(data) == http._MAX_RESPONSE_BYTES
+    assert resp.closed and not resp.released  # never handed back to the pool half-read
+    assert resp.read <= http._MAX_RESPONSE_BYTES + http._READ_CHUNK
+
+
 def test_backoff_never_passes_the_timeout(fault_server: Callable[..., FaultServer]) -> None:
     fs = fault_server(Reply(503))
     exp = exporter(fs.endpoint, timeout=1.0, retry_initial=0.3, max_retries=10)
