@@ -36,7 +36,7 @@ def retry_after_s(value: str | None, now: Callable[[], float] = time.time) -> fl
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() alone also accepts "³" (latin-1 \xb3)
         return float(text)
     try:
         when = parsedate_to_datetime(text)

@@ -224,24 +224,33 @@ class SpanEncoder:
     def _attrs(self, tag: bytes, attrs: Any) -> list[bytes]:
         out: list[bytes] = []
         if attrs:
-            caches = self._caches_for(tag)
-            str_kv, int_kv, bool_kv = caches
-            for key, value in attrs.items():
-                t = type(value)  # cache hits inline; misses (and other types) via _kv
-                if t is str:
-                    enc = str_kv.get((key, value))
-                elif t is int:
-                    enc = int_kv.get((key, value))
-                elif t is bool:
-                    enc = bool_kv.get((key, value))
-                else:
-                    enc = None
-                if enc is None:
-                    enc = self._kv(tag, key, value, caches)
-                    if enc is None:
-                        continue
-                out.append(enc)
+            self._attrs_into(out, tag, attrs, self._caches_for(tag))
         return out
+
+    def _attrs_into(
+        self,
+        out: list[bytes],
+        tag: bytes,
+        attrs: Any,
+        caches: tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]],
+    ) -> None:
+        """Append each attribute of ``attrs`` as ``tag`` + ``KeyValue`` to ``out``."""
+        str_kv, int_kv, bool_kv = caches
+        for key, value in attrs.items():
+            t = type(value)  # cache hits inline; misses (and other types) via _kv
+            if t is str:
+                enc = str_kv.get((key, value))
+            elif t is int:
+                enc = int_kv.get((key, value))
+            elif t is bool:
+                enc = bool_kv.get((key, value))
+            else:
+                enc = None
+            if enc is None:
+                enc = self._kv(tag, key, value, caches)
+                if enc is None:
+                    continue
+            out.append(enc)
 
     def _name(self, name: str) -> bytes:
         enc = self._names.get(name)
@@ -256,8 +265,8 @@ class SpanEncoder:
     def _encode_spans(self, spans: list[ReadableSpan], out: list[bytes]) -> None:
         """Append each span as ``ScopeSpans.spans`` (field 2) to ``out``."""
         span_caches = self._caches_for(b"\x4a")
-        str_kv, int_kv, bool_kv = span_caches
-        kv = self._kv
+        event_caches = self._caches_for(b"\x1a")
+        attrs_into = self._attrs_into
         name_of = self._name
         kinds = KIND
         plain = _PLAIN_SPANS
@@ -319,21 +328,8 @@ class SpanEncoder:
                     parts.append(b"\x39" + pack_u64(start))
                 if end:
                     parts.append(b"\x41" + pack_u64(end))
-            for key, value in attributes.items() if attributes else ():
-                t = type(value)
-                if t is str:
-                    enc = str_kv.get((key, value))
-                elif t is int:
-                    enc = int_kv.get((key, value))
-                elif t is bool:
-                    enc = bool_kv.get((key, value))
-                else:
-                    enc = None
-                if enc is None:
-                    enc = kv(b"\x4a", key, value, span_caches)
-                    if enc is None:
-                        continue
-                parts.append(enc)
+            if attributes:
+                attrs_into(parts, b"\x4a", attributes, span_caches)
             if dropped_attrs:
                 parts.append(b"\x50" + varint(dropped_attrs))
             if events:
@@ -348,7 +344,7 @@ class SpanEncoder:
                     if ev_name:
                         ev.append(b"\x12" + name_of(ev_name))
                     if ev_attrs:
-                        ev.extend(self._attrs(b"\x1a", ev_attrs))
+                        attrs_into(ev, b"\x1a", ev_attrs, event_caches)
                     if ev_dropped:
                         ev.append(b"\x20" + varint(ev_dropped))
                     body = b"".join(ev)

@@ -53,6 +53,8 @@ __all__ = ["OtlpHttpSpanExporter"]
 
 _logger = logging.getLogger("otelkit.exporter.http")
 _USER_AGENT = "otelkit-otlp-http/0.1"
+_READ_CHUNK = 64 * 1024
+_MAX_RESPONSE_BYTES = 1024 * 1024
 _shared_pool: BufferPool | None = None
 _shared_pool_lock = threading.Lock()
 
@@ -277,13 +279,16 @@ class OtlpHttpSpanExporter(SpanExporter):
             try:
                 resp = self._http.urlopen(
                     "POST", self._path, body=body, headers=headers, retries=False, redirect=False,
-                    timeout=urllib3.Timeout(connect=remaining, read=remaining), assert_same_host=False,
+                    timeout=urllib3.Timeout(total=remaining), assert_same_host=False, preload_content=False,
                 )
+                data = _read_body(resp, deadline)
             except urllib3.exceptions.HTTPError as exc:
                 reason, delay = type(exc).__name__, backoff_s(attempt, self.settings.retry_initial_s)
             else:
+                if data is None:
+                    return self._fail(n, "timeout", "export timeout reached while reading the response")
                 if 200 <= resp.status < 300:
-                    self._accept(n, resp.data)
+                    self._accept(n, data)
                     return True
                 reason = f"http_{resp.status}"
                 if resp.status not in RETRYABLE_STATUS:
@@ -316,6 +321,32 @@ class OtlpHttpSpanExporter(SpanExporter):
                      n, safe_url(self.settings.endpoint), detail)
         self._stats.spans(failed=n, error=error)
         return False
+
+
+def _read_body(resp: Any, deadline: float) -> bytes | None:
+    """The response body, read piece by piece so that a server trickling it cannot hold
+    ``export()`` past ``deadline`` (a socket timeout bounds each read, not their sum).
+
+    Returns None, with the connection closed rather than reused, when the deadline passes.
+    A body over :data:`_MAX_RESPONSE_BYTES` (an OTLP answer is a few bytes; this is some
+    other server) is cut there and its connection closed, so memory stays bounded.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() >= deadline:
+            resp.close()
+            return None
+        piece = resp.read1(_READ_CHUNK)
+        if not piece:
+            break
+        chunks.append(piece)
+        size += len(piece)
+        if size > _MAX_RESPONSE_BYTES:
+            resp.close()
+            return b"".join(chunks)[:_MAX_RESPONSE_BYTES]
+    resp.release_conn()
+    return b"".join(chunks)
 
 
 def _check_range(name: str, value: int | None, lo: int) -> None:

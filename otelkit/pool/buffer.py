@@ -8,7 +8,9 @@ fill a buffer from offset 0 and track how many bytes they wrote (see
 ``SpanEncoder.encode_into``), so a buffer never shrinks and keeps its allocation.
 
 Retained memory is bounded (``max_retained_bytes``); a buffer released when the budget is
-spent, or whose length is not a size class (it grew), is simply dropped.
+spent, or whose length is not a size class (it grew), is simply dropped. A forked child
+starts with a fresh lock and empty free lists (a lock another thread held at fork time
+would otherwise block the child's first export forever).
 
 Example::
 
@@ -21,7 +23,9 @@ Example::
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +73,14 @@ class BufferPool:
         self._misses = 0
         self._oversize = 0
         self._discarded = 0
+        self._retained = 0
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (m := ref()) is not None and m())
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._free = {c: [] for c in self._classes}
         self._retained = 0
 
     @property

@@ -16,13 +16,12 @@ is read from ``parent_context`` (the parent span's context).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from opentelemetry import baggage as _baggage
 from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
-from opentelemetry.trace import Span, SpanContext, TraceState
-from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace import SpanContext, TraceState
 from opentelemetry.util.types import Attributes
 
 from otelkit.sampling.threshold import (
@@ -40,7 +39,6 @@ __all__ = [
     "DEBUG_KEY",
     "ThresholdResults",
     "debug_requested",
-    "parent_of",
     "parent_result",
     "merge_attributes",
 ]
@@ -146,17 +144,6 @@ def parent_result(
     )
 
 
-def parent_of(parent_context: Context | None) -> tuple[Context, SpanContext | None]:
-    """The context to read (``parent_context`` or the current one) and the valid parent
-    span context in it, or None for a root span."""
-    ctx = parent_context if parent_context is not None else get_current()
-    span = ctx.get(_SPAN_KEY)
-    if span is None:
-        return ctx, None
-    parent: SpanContext = cast(Span, span).get_span_context()
-    return ctx, parent if parent.is_valid else None
-
-
 def debug_requested(ctx: Context | None, attributes: Attributes) -> bool:
     """True when attribute or baggage ``otelkit.debug`` is ``true``/``1``/``yes``/``on``."""
     if attributes:
@@ -165,7 +152,9 @@ def debug_requested(ctx: Context | None, attributes: Attributes) -> bool:
             return True
     if ctx is None:
         ctx = get_current()
-    entries = cast("Mapping[str, object] | None", ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY else _baggage.get_all(ctx))
+    entries: Mapping[str, object] | None = (  # an annotation, not cast(): no call per decision
+        ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY else _baggage.get_all(ctx)  # type: ignore[assignment]
+    )
     if not entries:
         return False
     flag = entries.get(DEBUG_KEY)

@@ -22,34 +22,29 @@ an integer compare.
 from __future__ import annotations
 
 import heapq
-import logging
 import math
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
 from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_ROUTE
-from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 
 from otelkit import config
-from otelkit._warn import warn_limited
 from otelkit.sampling._arg import adaptive_sampler_factory, check_range
+from otelkit.sampling._base import BaseHeadSampler
 from otelkit.sampling._budget import MIN_PROBABILITY, apportion, update_rate
-from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
+from otelkit.sampling._decide import ThresholdResults
 from otelkit.sampling._metrics import register_sampler_metrics
 from otelkit.sampling._rule_parse import resolve_rules
 from otelkit.sampling.rules import Rule, RuleSet
 from otelkit.sampling.threshold import RANDOMNESS_MASK, probability_to_threshold
 
 __all__ = ["AdaptiveSampler", "adaptive_sampler_factory", "OVERFLOW_KEY"]
-
-_logger = logging.getLogger("otelkit.sampling")
 
 OVERFLOW_KEY = "(overflow)"
 """How the shared bucket of keys beyond ``max_keys`` appears in ``stats()``."""
@@ -78,7 +73,7 @@ def _show(key: object) -> str:
     return str(key)
 
 
-class AdaptiveSampler(Sampler):
+class AdaptiveSampler(BaseHeadSampler):
     """Keep ``target`` root traces/s, apportioned across keys; spec-consistent thresholds.
 
     Args:
@@ -99,6 +94,9 @@ class AdaptiveSampler(Sampler):
     Raises:
         ValueError: a bad explicit argument (named in the message with what is allowed).
     """
+
+    _error_key = "adaptive-error"
+    _root_counted = True  # counted under the lock the budget takes anyway
 
     def __init__(
         self,
@@ -124,12 +122,11 @@ class AdaptiveSampler(Sampler):
         self._key_attrs: tuple[str, ...] | None = tuple(keys) or None
         self._rules = rules if isinstance(rules, RuleSet) else RuleSet(
             resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ))
+        self._debug = self._rules.debug
         self._clock = clock
         self._results = ThresholdResults()
+        super().__init__()
         self._reset(self._clock())
-        self._kept = 0
-        self._dropped = 0
-        _at_fork(self)
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
             register_sampler_metrics(self, "adaptive")
 
@@ -154,8 +151,8 @@ class AdaptiveSampler(Sampler):
         # The parent's rate estimates describe the parent's traffic; start over, keeping the
         # current probabilities as the starting point for the keys already known.
         known = self._keys
+        super()._after_fork()
         self._reset(self._clock())
-        self._kept = self._dropped = 0
         for key, state in known.items():
             state.count, state.rate, state.age = 0, -1.0, 0.0
             self._keys[key] = state
@@ -175,69 +172,45 @@ class AdaptiveSampler(Sampler):
             return name
         return tuple(None if v is None else str(v) for v in values)
 
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
+    def _root(
+        self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
-        try:
-            ctx, parent = parent_of(parent_context)
-            if parent is not None:
-                debug = self._rules.debug and debug_requested(ctx, attributes)
-                return self._count(parent_result(parent, trace_id, attributes, debug))
-            if self._rules.debug or self._rules.rules:
-                fixed = self._rules.threshold(ctx, name, kind, attributes)
-                if fixed is not None:
-                    return self._count(self._results.decide(trace_id, fixed, attributes))
-            key = self._key(name, attributes)
-            with self._lock:
-                # Read under the lock so time only moves forward in decision order; clamp a
-                # clock that lags another thread's (a per-thread or injected clock).
-                now = self._clock()
-                if now < self._window_start:
-                    now = self._window_start
-                if now >= self._next_tick:
-                    self._retune(now)
-                state = self._keys.get(key)
-                if state is None:
-                    state = self._admit(key, now)
-                state.count += 1
-                self._arrivals_tick += 1
-                if not self._arrivals_tick & 63:
-                    elapsed = now - self._tick_start
-                    if self._arrivals_tick < self._drought * elapsed and elapsed >= self._min_gap:
-                        self._retune(now)  # a drought: under half the arrivals estimated
-                threshold = state.threshold
-                if (trace_id & RANDOMNESS_MASK) < threshold:
-                    self._dropped += 1
-                    return _DROP
-                self._kept += 1
-                if now - self._window_start >= self._window:  # burst window: the last ~100 ms
-                    self._window_start = now
-                    self._kept_window = 0
-                self._kept_window += 1
-                # a burst: far more kept in this window than its budget (at least 50 ms of budget,
-                # so bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
-                if self._kept_window > self._burst + self._burst_rate * max(now - self._window_start, self._min_gap):
-                    self._retune(now)
-            return self._results.keep(threshold, attributes)
-        except Exception:  # noqa: BLE001 - a sampler must never break the application
-            _logger.debug("AdaptiveSampler failed", exc_info=True)
-            warn_limited(_logger, "adaptive-error", "AdaptiveSampler failed; keeping the span")
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-
-    def _count(self, result: SamplingResult) -> SamplingResult:
+        if self._debug or self._rules.rules:
+            fixed = self._rules.threshold(ctx, name, kind, attributes)
+            if fixed is not None:
+                return self._count(self._results.decide(trace_id, fixed, attributes))
+        key = self._key(name, attributes)
         with self._lock:
-            if result.decision is Decision.DROP:
+            # Read under the lock so time only moves forward in decision order; clamp a
+            # clock that lags another thread's (a per-thread or injected clock).
+            now = self._clock()
+            if now < self._window_start:
+                now = self._window_start
+            if now >= self._next_tick:
+                self._retune(now)
+            state = self._keys.get(key)
+            if state is None:
+                state = self._admit(key, now)
+            state.count += 1
+            self._arrivals_tick += 1
+            if not self._arrivals_tick & 63:
+                elapsed = now - self._tick_start
+                if self._arrivals_tick < self._drought * elapsed and elapsed >= self._min_gap:
+                    self._retune(now)  # a drought: under half the arrivals estimated
+            threshold = state.threshold
+            if (trace_id & RANDOMNESS_MASK) < threshold:
                 self._dropped += 1
-            else:
-                self._kept += 1
-        return result
+                return _DROP
+            self._kept += 1
+            if now - self._window_start >= self._window:  # burst window: the last ~100 ms
+                self._window_start = now
+                self._kept_window = 0
+            self._kept_window += 1
+            # a burst: far more kept in this window than its budget (at least 50 ms of budget,
+            # so bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
+            if self._kept_window > self._burst + self._burst_rate * max(now - self._window_start, self._min_gap):
+                self._retune(now)
+        return self._results.keep(threshold, attributes)
 
     def _admit(self, key: object, now: float) -> _Key:
         if len(self._keys) >= self._max_keys:
@@ -297,15 +270,3 @@ class AdaptiveSampler(Sampler):
                 "probability_by_key": by_key,
             }
 
-
-def _at_fork(sampler: AdaptiveSampler) -> None:
-    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows
-        return
-    ref = weakref.WeakMethod(sampler._after_fork)
-
-    def child() -> None:
-        method = ref()
-        if method is not None:
-            method()
-
-    os.register_at_fork(after_in_child=child)

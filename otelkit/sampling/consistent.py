@@ -11,17 +11,16 @@ SDK, and it writes ``ot=th:...`` so the adjusted count travels with the trace.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
+from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
-from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
+from otelkit.sampling._base import BaseHeadSampler
+from otelkit.sampling._decide import ThresholdResults, debug_requested
 from otelkit.sampling.threshold import probability_to_threshold
 
 __all__ = ["ConsistentProbabilitySampler", "consistent_sampler_factory"]
@@ -29,7 +28,7 @@ __all__ = ["ConsistentProbabilitySampler", "consistent_sampler_factory"]
 _logger = logging.getLogger("otelkit.sampling")
 
 
-class ConsistentProbabilitySampler(Sampler):
+class ConsistentProbabilitySampler(BaseHeadSampler):
     """Keep root traces with a fixed ``probability``; follow the parent otherwise.
 
     Args:
@@ -40,49 +39,26 @@ class ConsistentProbabilitySampler(Sampler):
         ValueError: ``probability`` outside [0, 1].
     """
 
+    _error_key = "consistent-error"
+
     def __init__(self, probability: float = 1.0, *, debug: bool = True) -> None:
+        super().__init__()
         self._probability = float(probability)
         self._threshold = probability_to_threshold(self._probability)
         self._debug = debug
         self._results = ThresholdResults()
-        self._lock = threading.Lock()
-        self._kept = 0
-        self._dropped = 0
 
     @property
     def probability(self) -> float:
         """The configured keep probability of root traces."""
         return self._probability
 
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
+    def _root(
+        self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
-        try:
-            ctx, parent = parent_of(parent_context)
-            debug = self._debug and debug_requested(ctx, attributes)
-            if parent is not None:
-                result = parent_result(parent, trace_id, attributes, debug)
-            elif debug:
-                result = self._results.keep(0, attributes)
-            else:
-                result = self._results.decide(trace_id, self._threshold, attributes)
-        except Exception:  # noqa: BLE001 - a sampler must never break the application
-            _logger.debug("ConsistentProbabilitySampler failed", exc_info=True)
-            warn_limited(_logger, "consistent-error", "ConsistentProbabilitySampler failed; keeping the span")
-            result = SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-        with self._lock:
-            if result.decision is Decision.DROP:
-                self._dropped += 1
-            else:
-                self._kept += 1
-        return result
+        if self._debug and debug_requested(ctx, attributes):
+            return self._results.keep(0, attributes)
+        return self._results.decide(trace_id, self._threshold, attributes)
 
     def get_description(self) -> str:
         return f"ConsistentProbabilitySampler{{{self._probability}}}"

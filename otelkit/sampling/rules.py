@@ -11,19 +11,17 @@ set to e.g. ``keep:http.route=/api/payment*;drop:http.route=/health;ratio(0.1)``
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
+from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 
 from otelkit import config
-from otelkit._warn import warn_limited
-from otelkit.sampling._decide import ThresholdResults, debug_requested, parent_of, parent_result
+from otelkit.sampling._base import BaseHeadSampler
+from otelkit.sampling._decide import ThresholdResults, debug_requested
 from otelkit.sampling._rule_compile import compile_rules
 from otelkit.sampling._rule_parse import (
     Condition,
@@ -36,8 +34,6 @@ from otelkit.sampling._rule_parse import (
 from otelkit.sampling.threshold import probability_to_threshold
 
 __all__ = ["Rule", "Condition", "RuleSet", "RulesSampler", "rules_sampler_factory", "parse_rule", "parse_rules"]
-
-_logger = logging.getLogger("otelkit.sampling")
 
 
 class RuleSet:
@@ -74,7 +70,7 @@ class RuleSet:
         return self._match(name, kind if kind is not None else SpanKind.INTERNAL, attributes)
 
 
-class RulesSampler(Sampler):
+class RulesSampler(BaseHeadSampler):
     """Keep/drop/ratio root spans by rules; parent-based for non-root spans.
 
     Args:
@@ -90,6 +86,8 @@ class RulesSampler(Sampler):
             ``default_ratio`` outside [0, 1].
     """
 
+    _error_key = "rules-error"
+
     def __init__(
         self,
         rules: str | Sequence[Rule] | None = None,
@@ -98,44 +96,20 @@ class RulesSampler(Sampler):
         debug: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self._default = probability_to_threshold(default_ratio)
         self._default_ratio = default_ratio
         self.rules = RuleSet(resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ))
+        self._debug = self.rules.debug
         self._results = ThresholdResults()
-        self._lock = threading.Lock()
-        self._kept = 0
-        self._dropped = 0
 
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
+    def _root(
+        self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
-        try:
-            ctx, parent = parent_of(parent_context)
-            if parent is not None:
-                debug = self.rules.debug and debug_requested(ctx, attributes)
-                result = parent_result(parent, trace_id, attributes, debug)
-            else:
-                threshold = self.rules.threshold(ctx, name, kind, attributes)
-                if threshold is None:
-                    threshold = self._default
-                result = self._results.decide(trace_id, threshold, attributes)
-        except Exception:  # noqa: BLE001 - a sampler must never break the application
-            _logger.debug("RulesSampler failed", exc_info=True)
-            warn_limited(_logger, "rules-error", "RulesSampler failed; keeping the span")
-            result = SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-        with self._lock:
-            if result.decision is Decision.DROP:
-                self._dropped += 1
-            else:
-                self._kept += 1
-        return result
+        threshold = self.rules.threshold(ctx, name, kind, attributes)
+        if threshold is None:
+            threshold = self._default
+        return self._results.decide(trace_id, threshold, attributes)
 
     def get_description(self) -> str:
         return f"RulesSampler{{rules={len(self.rules)},default={self._default_ratio}}}"

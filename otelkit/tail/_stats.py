@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Counters", "LATE_AGE_BOUNDS_S"]
+__all__ = ["Counters", "LATE_AGE_BOUNDS_S", "ERROR"]
+
+ERROR = "error"
+"""Drop reason of spans and traces the processor failed on (never silently lost)."""
 
 LATE_AGE_BOUNDS_S = (0.1, 1.0, 10.0, 60.0, 600.0)
 """Upper bounds (s) of the late-span age buckets: time from the decision to the late span."""
@@ -22,8 +25,10 @@ class Counters:
     """Traces/spans kept and dropped by policy, late spans, evictions, decision timing.
 
     Drop reasons are the vetoing policy's name, ``no_match`` (no policy kept the trace),
-    ``evicted`` (buffer overflow with ``overflow="evict"``) or ``shutdown`` (ended after
-    shutdown). Every dropped span is counted in ``spans_dropped``.
+    ``evicted`` (buffer overflow with ``overflow="evict"``), ``shutdown`` (ended after
+    shutdown) or ``error`` (the processor failed on the span or its trace). Every dropped
+    span is counted in ``spans_dropped``; a kept span the downstream processor raised on is
+    counted in ``spans_forward_failed`` as well.
     """
 
     def __init__(self) -> None:
@@ -40,6 +45,7 @@ class Counters:
         self.late_span_age: dict[str, int] = {}
         self.evicted_traces = 0
         self.decided_early = 0
+        self.spans_forward_failed = 0
         self.decisions = 0
         self.decision_seconds = 0.0
         self.decision_hook: Callable[[float], None] | None = None
@@ -81,12 +87,19 @@ class Counters:
     def after_shutdown(self) -> None:
         self._dropped_spans("shutdown", 1)
 
+    def failed(self, spans: int = 1) -> None:
+        """Spans the processor dropped because it failed on them (reason ``error``)."""
+        self._dropped_spans(ERROR, spans)
+
     def observe_decision(self, seconds: float) -> None:
         self.decisions += 1
         self.decision_seconds += seconds
         hook = self.decision_hook
         if hook is not None:
-            hook(seconds)
+            try:
+                hook(seconds)
+            except Exception:  # noqa: BLE001 - a metrics failure must not lose the decision
+                pass
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -103,6 +116,7 @@ class Counters:
             "late_span_age": dict(self.late_span_age),
             "evicted_traces": self.evicted_traces,
             "decided_early": self.decided_early,
+            "spans_forward_failed": self.spans_forward_failed,
             "decisions": self.decisions,
             "decision_seconds": self.decision_seconds,
         }

@@ -16,6 +16,7 @@ Two consequences to know:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from opentelemetry.context import Context
@@ -24,11 +25,19 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from otelkit._warn import warn_limited
+
 __all__ = ["RecordForTailSampler"]
+
+_logger = logging.getLogger("otelkit.tail")
+_RECORD_ONLY = SamplingResult(Decision.RECORD_ONLY)  # a bare DROP's answer, built once
 
 
 class RecordForTailSampler(Sampler):
     """Turn the delegate's DROP into RECORD_ONLY; keep its sampled decisions as they are.
+
+    A delegate that raises is answered with RECORD_ONLY (rate-limited warning), so the span
+    is still judged by the tail processor and nothing reaches the application.
 
     Args:
         delegate: the head sampler (e.g. ``otelkit_adaptive`` or ``ParentBased(...)``).
@@ -49,10 +58,18 @@ class RecordForTailSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        result = self.delegate.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+        try:
+            result = self.delegate.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        except Exception as exc:  # noqa: BLE001 - a sampler must never break the application
+            # Record the span without a head decision: the tail processor judges it.
+            warn_limited(_logger, "record-for-tail", "head sampler %s failed; recording the span: %r",
+                         type(self.delegate).__name__, exc)
+            return SamplingResult(Decision.RECORD_ONLY, attributes, trace_state)
         if result.decision is Decision.DROP:
+            if not result.attributes and result.trace_state is None:
+                return _RECORD_ONLY
             return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
         return result
 

@@ -4,7 +4,8 @@ Hot path (``on_end``): estimate the span's size, then under one short lock appen
 trace's buffer (or, for an already decided trace, follow the cached decision). Nothing
 else happens there: no policy runs, no metric is recorded.
 
-Decisions happen in :meth:`TailSamplingProcessor.process_due`, which the worker thread
+Decisions happen in :meth:`TailSamplingProcessor.process_due`
+(:mod:`otelkit.tail._decisions`), which the worker thread
 calls (tests call it directly with a fake clock): a trace is due ``decision_wait`` after its
 local root span (no parent, or a remote parent) ended, or ``max_wait`` after its first span
 ended if no local root did, or at once when a buffer limit forces it (``overflow="decide"``).
@@ -29,29 +30,20 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otelkit import config
+from otelkit._warn import warn_limited
+from otelkit.tail._decisions import BufferedTrace, TailDecisions
 from otelkit.tail._limits import Limits
 from otelkit.tail._stats import Counters
 from otelkit.tail.cache import DecisionCache
-from otelkit.tail.forward import exportable
-from otelkit.tail.policy import Policy, TraceView
+from otelkit.tail.policy import Policy
 from otelkit.tail.size import estimate_span_bytes
-from otelkit.tail.verdict import evaluate
 
 __all__ = ["TailSamplingProcessor"]
 
 _logger = logging.getLogger("otelkit.tail")
 
 
-class _Trace:
-    __slots__ = ("spans", "bytes", "first_seen")
-
-    def __init__(self, now: float) -> None:
-        self.spans: list[ReadableSpan] = []
-        self.bytes = 0
-        self.first_seen = now
-
-
-class TailSamplingProcessor(SpanProcessor):
+class TailSamplingProcessor(TailDecisions, SpanProcessor):
     """Keep or drop whole traces after their spans ended, by configurable policies.
 
     Args:
@@ -126,9 +118,9 @@ class TailSamplingProcessor(SpanProcessor):
         self._decide_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._traces: dict[int, _Trace] = {}
+        self._traces: dict[int, BufferedTrace] = {}
         self._root_due: deque[tuple[float, int]] = deque()
-        self._early: list[tuple[int, _Trace]] = []
+        self._early: list[tuple[int, BufferedTrace]] = []
         self._early_spans = 0
         self._deciding: dict[int, list[ReadableSpan]] = {}
         # trace ID -> (label, threshold, decided at) / decided at
@@ -174,14 +166,17 @@ class TailSamplingProcessor(SpanProcessor):
                         or self._buffered_bytes > self._max_bytes
                     ):
                         self._overflow_locked(tid, trace)
-            if late is not None:
-                self.downstream.on_end(exportable(span, late[0], late[1]))
-        except Exception:  # noqa: BLE001 - the hot path never raises into the app
-            _logger.debug("tail on_end failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
+            warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
+            with self._lock:
+                self.counters.failed()
+            return
+        if late is not None:
+            self._forward(span, late[0], late[1])
 
     def _route_locked(
         self, tid: int, span: ReadableSpan, now: float
-    ) -> tuple[_Trace | None, tuple[str, int | None] | None]:
+    ) -> tuple[BufferedTrace | None, tuple[str, int | None] | None]:
         """A span of a trace not in the buffer: in flight, late (kept/dropped) or new.
 
         Returns (buffer to append to, or None) and the cached keep decision for a late span.
@@ -201,17 +196,10 @@ class TailSamplingProcessor(SpanProcessor):
         if self._stopped:
             self.counters.after_shutdown()
             return None, None
-        trace = self._traces[tid] = _Trace(now)
+        trace = self._traces[tid] = BufferedTrace(now)
         return trace, None
 
-    def _take_locked(self, tid: int) -> _Trace | None:
-        trace = self._traces.pop(tid, None)
-        if trace is not None:
-            self._buffered_spans -= len(trace.spans)
-            self._buffered_bytes -= trace.bytes
-        return trace
-
-    def _overflow_locked(self, tid: int, trace: _Trace) -> None:
+    def _overflow_locked(self, tid: int, trace: BufferedTrace) -> None:
         """Bring the buffer back under its limits: the oversize trace first, then oldest."""
         victims: list[int] = []
         if len(trace.spans) > self.limits.max_spans_per_trace:
@@ -240,81 +228,17 @@ class TailSamplingProcessor(SpanProcessor):
         if decide:
             self._wake.set()
 
-    # -- decisions ---------------------------------------------------------------------
-    def process_due(self, now: float | None = None, *, everything: bool = False) -> int:
-        """Decide every trace that is due at ``now`` (all buffered ones if ``everything``).
-
-        Returns the number of traces decided. Called by the worker; tests call it directly.
-        """
-        with self._decide_lock:
-            at = self._clock() if now is None else now
-            batch = self._collect_due(at, everything)
-            if not batch:
-                return 0
-            verdicts = [evaluate(self.policies, TraceView(tid, trace.spans), self.counters) for tid, trace in batch]
-            forward: list[tuple[list[ReadableSpan], str, int | None]] = []
-            decided_at = self._clock()
-            with self._lock:
-                for (tid, trace), (keep, label, threshold) in zip(batch, verdicts, strict=True):
-                    spans = trace.spans + self._deciding.pop(tid, [])
-                    if keep:
-                        self._kept.put(tid, (label, threshold, decided_at))
-                        self.counters.kept(label, len(spans))
-                        forward.append((spans, label, threshold))
-                    else:
-                        self._dropped.put(tid, decided_at)
-                        self.counters.dropped(label, len(spans))
-            for spans, label, threshold in forward:
-                for span in spans:
-                    self.downstream.on_end(exportable(span, label, threshold))
-            return len(batch)
-
-    def _collect_due(self, now: float, everything: bool) -> list[tuple[int, _Trace]]:
-        with self._lock:
-            batch = self._early
-            self._early, self._early_spans = [], 0
-            due = self._root_due
-            while due and (everything or due[0][0] <= now):
-                tid = due.popleft()[1]
-                taken = self._take_locked(tid)
-                if taken is not None:
-                    batch.append((tid, taken))
-            expiry = self.limits.max_wait_s
-            while self._traces:
-                tid, trace = next(iter(self._traces.items()))
-                if not everything and trace.first_seen + expiry > now:
-                    break
-                self._take_locked(tid)
-                batch.append((tid, trace))
-            for tid, _ in batch:
-                self._deciding.setdefault(tid, [])
-            return batch
-
     # -- worker, lifecycle ---------------------------------------------------------------
     def _start_worker(self) -> None:
         self._worker = threading.Thread(target=self._run, name="otelkit-tail", daemon=True)
         self._worker.start()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.process_due()
-            except Exception:  # noqa: BLE001 - keep deciding whatever happens
-                _logger.exception("tail sampling decision batch failed")
-            self._wake.wait(self._next_wakeup())
-            self._wake.clear()
-
-    def _next_wakeup(self) -> float:
-        """Seconds until the next trace is due (0.001 .. 0.5)."""
-        now = self._clock()
-        with self._lock:
-            due = [self._root_due[0][0]] if self._root_due else []
-            if self._traces:
-                due.append(next(iter(self._traces.values())).first_seen + self.limits.max_wait_s)
-        return min(0.5, max(0.001, min(due, default=now + 0.5) - now))
-
     def _after_fork(self) -> None:
-        # The child must not export the parent's buffered spans; start over, empty.
+        # The child must not export the parent's buffered spans, nor report the parent's
+        # counts as its own (summed over workers they would count N times): start over, empty.
+        hook = self.counters.decision_hook
+        self.counters = Counters()
+        self.counters.decision_hook = hook
         self._init_state()
         if self._worker is not None and not self._stopped:
             self._start_worker()
@@ -332,8 +256,9 @@ class TailSamplingProcessor(SpanProcessor):
         self._wake.set()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(5)
+        with self._lock:  # from here a span of a new trace is counted as a shutdown drop
+            self._stopped = True
         self.process_due(everything=True)
-        self._stopped = True
         self.downstream.shutdown()
 
     def stats(self) -> dict[str, Any]:

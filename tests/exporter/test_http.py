@@ -91,6 +91,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     delay_s: float = 0.0
+    drip_s: float = 0.0  # pause before each body byte (a server trickling its answer)
 
 
 @dataclass
@@ -132,7 +133,13 @@ class FaultServer:
                     self.send_header("Content-Type", "application/x-protobuf")
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    if reply.drip_s:
+                        for i in range(len(reply.body)):
+                            self.wfile.flush()
+                            time.sleep(reply.drip_s)
+                            self.wfile.write(reply.body[i : i + 1])
+                    else:
+                        self.wfile.write(reply.body)
                 except OSError:
                     pass
 
@@ -223,6 +230,53 @@ def test_slow_response_never_exceeds_the_timeout(fault_server: Callable[..., Fau
     assert result == FAILURE
     assert elapsed <= 1.0 + MARGIN_S
     assert exp.stats()["spans_failed"] == 10
+
+
+def test_a_trickled_response_never_exceeds_the_timeout(fault_server: Callable[..., FaultServer]) -> None:
+    # 40 bytes, one every 0.2 s: each read is well within a socket timeout, their sum is 8 s.
+    fs = fault_server(Reply(200, body=b"\x00" * 40, drip_s=0.2))
+    exp = exporter(fs.endpoint, timeout=1.0, retry_initial=0.01)
+    result, elapsed = timed_export(exp, realistic_batch(10))
+    assert result == FAILURE
+    assert elapsed <= 1.0 + MARGIN_S
+    assert exp.stats()["spans_failed"] == 10
+
+
+def test_a_huge_response_body_is_cut_and_the_export_still_counts(fault_server: Callable[..., FaultServer]) -> None:
+    import otelkit.exporter.http as http
+
+    fs = fault_server(Reply(200, body=b"\xff" * (3 * http._MAX_RESPONSE_BYTES)))
+    exp = exporter(fs.endpoint, timeout=5)
+    assert exp.export(realistic_batch(4)) == SUCCESS  # an unparseable 2xx body is still a success
+    assert exp.stats()["spans_exported"] == 4
+
+
+class _EndlessBody:
+    """A response whose body never ends (read1 always has more)."""
+
+    def __init__(self) -> None:
+        self.closed = self.released = False
+        self.read = 0
+
+    def read1(self, amt: int) -> bytes:
+        self.read += amt
+        return b"x" * amt
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def test_reading_an_endless_body_stops_at_the_cap_and_drops_the_connection() -> None:
+    import otelkit.exporter.http as http
+
+    resp = _EndlessBody()
+    data = http._read_body(resp, time.monotonic() + 60)
+    assert data is not None and len(data) == http._MAX_RESPONSE_BYTES
+    assert resp.closed and not resp.released  # never handed back to the pool half-read
+    assert resp.read <= http._MAX_RESPONSE_BYTES + http._READ_CHUNK
 
 
 def test_backoff_never_passes_the_timeout(fault_server: Callable[..., FaultServer]) -> None:

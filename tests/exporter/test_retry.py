@@ -35,6 +35,7 @@ def test_backoff_jitter_varies() -> None:
         ("-1", None),
         ("soon", None),
         ("1.5", None),
+        ("\xb3", None),  # a latin-1 superscript digit: isdigit() but not a number
     ],
 )
 def test_retry_after(header: str | None, seconds: float | None) -> None:

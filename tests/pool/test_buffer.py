@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import pytest
@@ -103,3 +105,21 @@ def test_threads_never_share_a_buffer() -> None:
     stats = pool.stats()
     assert stats["hits"] + stats["misses"] == 800
     assert stats["retained_bytes"] <= 4 * 16384
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_forked_child_never_inherits_a_held_lock() -> None:
+    pool = BufferPool()
+    pool.release(pool.acquire(1000))
+    pool._lock.acquire()  # as if another thread were mid-acquire at fork time
+    try:
+        pid = os.fork()
+        if pid == 0:  # child: must not block; starts with empty free lists
+            signal.alarm(10)
+            empty = pool.stats()["retained_bytes"] == 0
+            pool.release(pool.acquire(1000))
+            os._exit(0 if empty and pool.stats()["retained_bytes"] == 16 * 1024 else 1)
+    finally:
+        pool._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

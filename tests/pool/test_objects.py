@@ -1,30 +1,16 @@
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import threading
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-
-def _load() -> ModuleType:
-    # otelkit/pool/__init__.py also imports otelkit.pool.buffer, which another branch adds;
-    # fall back to loading this module by path until both are merged.
-    try:
-        return importlib.import_module("otelkit.pool.objects")
-    except ImportError:
-        path = Path(__file__).resolve().parents[2] / "otelkit" / "pool" / "objects.py"
-        spec = importlib.util.spec_from_file_location("_otelkit_pool_objects", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+from otelkit.pool import ObjectPool
+from otelkit.pool.objects import ObjectPool as DirectObjectPool
 
 
-ObjectPool: Any = _load().ObjectPool
+def test_the_package_re_exports_the_pool() -> None:
+    assert ObjectPool is DirectObjectPool
 
 
 class _Record:

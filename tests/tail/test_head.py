@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, ParentBased, StaticSampler
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    SamplingResult,
+    StaticSampler,
+)
 from opentelemetry.trace import TraceState
 
 from otelkit.tail import RecordForTailSampler
@@ -39,3 +46,28 @@ def test_description_and_stats_pass_through() -> None:
 def test_non_sampler_is_rejected() -> None:
     with pytest.raises(ValueError, match="delegate"):
         RecordForTailSampler("always_on")  # type: ignore[arg-type]
+
+
+def test_a_raising_delegate_records_the_span_for_the_tail() -> None:
+    class Broken(StaticSampler):
+        def should_sample(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+    state = TraceState([("a", "b")])
+    result = RecordForTailSampler(Broken(Decision.DROP)).should_sample(
+        None, 0xABC, "op", attributes={"k": "v"}, trace_state=state
+    )
+    assert result.decision is Decision.RECORD_ONLY
+    assert dict(result.attributes) == {"k": "v"}
+    assert result.trace_state is state
+
+
+def test_drop_keeps_the_delegates_attributes_and_tracestate() -> None:
+    state = TraceState([("a", "b")])
+
+    class Dropping(StaticSampler):
+        def should_sample(self, *args, **kwargs):
+            return SamplingResult(Decision.DROP, {"x": 1}, state)
+
+    result = RecordForTailSampler(Dropping(Decision.DROP)).should_sample(None, 1, "op")
+    assert (result.decision, dict(result.attributes), result.trace_state) == (Decision.RECORD_ONLY, {"x": 1}, state)

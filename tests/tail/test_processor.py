@@ -287,8 +287,12 @@ def test_default_policies_come_from_env(clock, span) -> None:
 def test_after_fork_the_child_starts_empty(clock, span) -> None:
     proc, exporter = make(clock)
     proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=7, span_id=7))
+    clock.advance(1)
+    proc.process_due()  # the parent decided trace 7: counted in the parent only
     proc._after_fork()  # what os.register_at_fork runs in the child
     assert proc.stats()["buffered_spans"] == 0
+    assert (proc.stats()["traces_dropped"], proc.stats()["spans_dropped"]) == (0, 0)
     proc.on_end(span(trace_id=1, span_id=3, status=StatusCode.ERROR))
     clock.advance(1)
     proc.process_due()
@@ -303,3 +307,90 @@ def test_span_arriving_while_trace_is_decided_early_joins_it(clock, span) -> Non
     assert proc.stats()["buffered_traces"] == 0
     proc.process_due()
     assert sorted(exported_ids(exporter)) == [2, 3, 4]
+
+
+def test_a_raising_downstream_is_counted_and_never_reaches_the_caller(clock, span) -> None:
+    class Flaky(SimpleSpanProcessor):
+        def on_end(self, s):
+            if s.context.trace_id == 1:
+                raise RuntimeError("downstream broke")
+            super().on_end(s)
+
+    exporter = InMemorySpanExporter()
+    proc = TailSamplingProcessor(Flaky(exporter), [ERRORS], clock=clock, start_worker=False, self_metrics=False)
+    proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=2, span_id=2, status=StatusCode.ERROR))
+    assert proc.force_flush()  # no exception into the caller
+    assert exported_ids(exporter) == [2]  # the other trace still went through
+    proc.on_end(span(trace_id=1, span_id=3))  # a late span of the kept trace fails downstream too
+    stats = proc.stats()
+    assert stats["spans_forward_failed"] == 2
+    assert stats["spans_kept"] == 3
+
+
+def test_a_trace_that_cannot_be_judged_is_dropped_counted_and_settled(clock, span, monkeypatch) -> None:
+    import otelkit.tail._decisions as decisions
+
+    real = decisions.evaluate
+
+    def evaluate(policies, view, counters):
+        if view.trace_id == 1:
+            raise RuntimeError("cannot judge")
+        return real(policies, view, counters)
+
+    monkeypatch.setattr(decisions, "evaluate", evaluate)
+    proc, exporter = make(clock)
+    proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=2, span_id=2, status=StatusCode.ERROR))
+    clock.advance(1)
+    assert proc.process_due() == 2
+    assert exported_ids(exporter) == [2]
+    assert proc._deciding == {}  # nothing left in flight
+    proc.on_end(span(trace_id=1, span_id=3))  # late: follows the drop
+    stats = proc.stats()
+    assert stats["spans_dropped_by_policy"] == {"error": 1, "late": 1}
+    assert stats["late_spans_dropped"] == 1
+
+
+def test_a_span_the_processor_fails_on_is_counted_as_dropped(clock, span, monkeypatch) -> None:
+    import otelkit.tail.processor as processor
+
+    def broken_size(s):
+        raise ValueError("odd span")
+
+    monkeypatch.setattr(processor, "estimate_span_bytes", broken_size)
+    proc, exporter = make(clock)
+    proc.on_end(span())  # must not raise
+    stats = proc.stats()
+    assert (stats["spans_dropped"], stats["spans_dropped_by_policy"]) == (1, {"error": 1})
+    assert stats["buffered_spans"] == 0
+
+
+def test_a_span_ending_during_shutdown_is_counted_not_stranded(clock, span) -> None:
+    procs = []
+
+    class EndsAnotherTrace:  # a span of a new trace ends while the final decisions run
+        name = "meanwhile"
+
+        def evaluate(self, trace):
+            procs[0].on_end(span(trace_id=99, span_id=9))
+            return ERRORS.evaluate(trace)
+
+    proc, exporter = make(clock, [EndsAnotherTrace()])
+    procs.append(proc)
+    proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
+    proc.shutdown()
+    stats = proc.stats()
+    assert exported_ids(exporter) == [1]
+    assert stats["buffered_spans"] == 0
+    assert stats["spans_dropped_by_policy"] == {"shutdown": 1}
+
+
+def test_the_worker_wakes_at_once_for_a_trace_queued_early(clock, span) -> None:
+    proc, _ = make(clock, max_spans_per_trace=1, overflow="decide")
+    assert proc._next_wakeup() == 0.5  # nothing buffered: the idle poll
+    proc.on_end(span(trace_id=1, span_id=2, parent_id=1))
+    proc.on_end(span(trace_id=1, span_id=3, parent_id=1))  # overflows: queued early, not buffered
+    assert proc._next_wakeup() == 0.001
+    proc.process_due()
+    assert proc._next_wakeup() == 0.5
