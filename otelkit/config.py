@@ -592,14 +592,6 @@ OTELKIT_BATCH_BLOCK_TIMEOUT_MS = int_setting(
     min=0,
     component="batch",
 )
-OTELKIT_BATCH_MAX_REQUEST_BYTES = size_setting(
-    "OTELKIT_BATCH_MAX_REQUEST_BYTES",
-    4 * 1024 * 1024,
-    "Upper bound on encoded bytes per export() call; with the exporter's measured bytes/span it "
-    "caps the batch size (default 4 MiB, the gRPC default receive limit).",
-    min=1024,
-    component="batch",
-)
 
 
 # --------------------------------------------------------------------------------------

@@ -111,6 +111,6 @@ class BatchOptions:
                 ex.get("max_concurrent_exports"), env),
             overflow=config.OTELKIT_BATCH_OVERFLOW.resolve(ex.get("overflow"), env),
             block_timeout_ms=config.OTELKIT_BATCH_BLOCK_TIMEOUT_MS.resolve(ex.get("block_timeout_ms"), env),
-            max_request_bytes=config.OTELKIT_BATCH_MAX_REQUEST_BYTES.resolve(ex.get("max_request_bytes"), env),
+            max_request_bytes=config.OTELKIT_EXPORTER_MAX_REQUEST_BYTES.resolve(ex.get("max_request_bytes"), env),
             self_metrics=config.OTELKIT_SELF_METRICS.resolve(ex.get("self_metrics"), env),
         )

@@ -28,7 +28,7 @@ def test_defaults_without_environment() -> None:
     ({"OTELKIT_BATCH_MAX_CONCURRENT_EXPORTS": "4"}, "max_concurrent_exports", 4),
     ({"OTELKIT_BATCH_OVERFLOW": "BLOCK"}, "overflow", "block"),
     ({"OTELKIT_BATCH_BLOCK_TIMEOUT_MS": "7"}, "block_timeout_ms", 7),
-    ({"OTELKIT_BATCH_MAX_REQUEST_BYTES": "1MiB"}, "max_request_bytes", 1 << 20),
+    ({"OTELKIT_EXPORTER_MAX_REQUEST_BYTES": "1MiB"}, "max_request_bytes", 1 << 20),
     ({"OTELKIT_SELF_METRICS": "false"}, "self_metrics", False),
 ])
 def test_environment_values(env: dict[str, str], field: str, expected: Any) -> None:
