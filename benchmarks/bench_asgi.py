@@ -58,7 +58,7 @@ HEADERS = [
     (b"accept", b"application/json"), (b"accept-encoding", b"gzip, deflate, br"),
     (b"accept-language", b"en-US,en;q=0.9"), (b"connection", b"keep-alive"),
     (b"cache-control", b"no-cache"), (b"x-request-id", b"5f1c1a9e-0c39-4a8e-9c43-8c7e1c7b2f11"),
-    (b"x-forwarded-for", b"10.0.0.1"), (b"x-forwarded-proto", b"https"),
+    (b"x-forwarded-for", b"127.0.0.7"), (b"x-forwarded-proto", b"https"),
     (b"cookie", b"session=abc123; theme=dark"), (b"authorization", b"Bearer xyz"),
     (b"sec-fetch-mode", b"cors"), (b"sec-fetch-site", b"same-origin"), (b"origin", b"https://example.test"),
     (b"referer", b"https://example.test/page"), (b"pragma", b"no-cache"),
@@ -97,7 +97,7 @@ def _scope() -> dict[str, Any]:
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
         "path": "/users/42", "raw_path": b"/users/42", "root_path": "", "query_string": b"a=1",
-        "headers": list(HEADERS), "client": ("10.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        "headers": list(HEADERS), "client": ("127.0.0.7", 5000), "server": ("127.0.0.1", 8000),
     }
 
 

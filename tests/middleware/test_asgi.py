@@ -73,7 +73,7 @@ def scope(path: str = "/users/42", *, method: str = "GET", headers: list[Any] | 
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query,
         "headers": [(b"host", b"example.test:8080"), (b"user-agent", b"pytest/1")] + (headers or []),
-        "client": ("10.1.2.3", 5555), "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.8", 5555), "server": ("127.0.0.1", 8080),
     }
 
 
@@ -141,7 +141,7 @@ def test_unrouted_request_is_named_by_method_only(telemetry: Any) -> None:
         (url_attributes.URL_QUERY, "a=1"),
         (server_attributes.SERVER_ADDRESS, "example.test"),
         (server_attributes.SERVER_PORT, 8080),
-        (client_attributes.CLIENT_ADDRESS, "10.1.2.3"),
+        (client_attributes.CLIENT_ADDRESS, "127.0.0.8"),
         (network_attributes.NETWORK_PEER_PORT, 5555),
         (user_agent_attributes.USER_AGENT_ORIGINAL, "pytest/1"),
         (network_attributes.NETWORK_PROTOCOL_VERSION, "1.1"),

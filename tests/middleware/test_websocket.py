@@ -75,7 +75,7 @@ def run(mw: Any, incoming: list[dict[str, Any]], headers: list[Any] | None = Non
 
     scope = {"type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "ws",
              "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"example.test")] + (headers or []), "client": ("10.0.0.1", 1234),
+             "headers": [(b"host", b"example.test")] + (headers or []), "client": ("127.0.0.7", 1234),
              "server": ("127.0.0.1", 80), "subprotocols": []}
     asyncio.run(mw(scope, receive, send))
     return sent
