@@ -6,8 +6,7 @@ framework dependencies are only imported when their piece is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from otelkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -40,14 +39,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'otelkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

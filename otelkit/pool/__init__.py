@@ -10,8 +10,9 @@ Both are imported on first use (PEP 562), so importing one submodule never pulls
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from otelkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from otelkit.pool.buffer import BufferPool
@@ -22,8 +23,4 @@ __all__ = ["BufferPool", "ObjectPool"]
 _HOMES = {"BufferPool": "otelkit.pool.buffer", "ObjectPool": "otelkit.pool.objects"}
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(home), name)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)
