@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from otelkit._fork import after_fork
+
 __all__ = ["warn_limited", "reset_warnings"]
 
 _DEFAULT_INTERVAL_S = 10.0
@@ -21,6 +23,15 @@ _MAX_KEYS = 1024
 _lock = threading.Lock()
 # key -> [last_emit_monotonic, suppressed_count]
 _state: dict[str, list[float]] = {}
+
+
+def _after_fork() -> None:
+    """A forked child gets a fresh lock: another thread may have held it at fork time."""
+    global _lock
+    _lock = threading.Lock()
+
+
+after_fork(_after_fork)
 
 
 def warn_limited(

@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import TraceFlags
 
+from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
 from otelkit.batch._adaptive import Adaptation
 from otelkit.batch._exports import ExportSlots, Job
@@ -92,15 +92,7 @@ class SmartBatchSpanProcessor(BatchWorker, SpanProcessor):
         self._closed = False
         self._metrics = BatchMetrics(self.stats, meter_provider) if o.self_metrics else None
         self._reset()
-        if hasattr(os, "register_at_fork"):
-            weak_reset = weakref.WeakMethod(self._reset)
-
-            def _after_in_child() -> None:
-                reset = weak_reset()
-                if reset is not None:
-                    reset()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        after_fork(self._reset)
 
     def _reset(self) -> None:
         """Fresh state: at construction and in a forked child (empty queue, zero counters)."""

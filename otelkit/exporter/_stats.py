@@ -32,6 +32,8 @@ from opentelemetry.semconv._incubating.attributes.otel_attributes import (
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
+from otelkit._fork import after_fork
+
 __all__ = ["ExportStats"]
 
 _RESERVOIR = 1024
@@ -63,6 +65,7 @@ class ExportStats:
         component_type: str = "otelkit_otlp_http_span_exporter",
     ) -> None:
         self._lock = threading.Lock()
+        after_fork(self._after_fork)
         self._counts = dict.fromkeys(
             ("spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes"), 0
         )
@@ -83,6 +86,15 @@ class ExportStats:
                 "raw_bytes": meter.create_counter("otelkit.exporter.raw_bytes", "By", "Encoded bytes"),
                 "wire_bytes": meter.create_counter("otelkit.exporter.wire_bytes", "By", "Bytes sent"),
             }
+
+
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh lock (another thread may have held it at fork time) and
+        zero counts, so the child reports its own exports, not the parent's."""
+        self._lock = threading.Lock()
+        for key in self._counts:
+            self._counts[key] = 0
+        self._latencies.clear()
 
     def request(self, raw: int, wire: int, retry: bool, count: int = 1) -> None:
         """``count`` requests (HTTP attempts or Kafka messages, default 1) carrying ``raw``

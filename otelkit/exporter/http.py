@@ -30,7 +30,6 @@ import math
 import os
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +40,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
+from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
 from otelkit.exporter._retry import RETRYABLE_STATUS, backoff_s, retry_after_s
@@ -139,9 +139,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         )
         self._shutdown = threading.Event()
         self._http = self._connection_pool()
-        if hasattr(os, "register_at_fork"):  # a forked child must not share the parent's sockets
-            weak = weakref.WeakMethod(self._after_fork)
-            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
+        after_fork(self._after_fork)  # a forked child must not share the parent's sockets
         parts = urlsplit(self.settings.endpoint)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         base = {**self.settings.headers, "content-type": "application/x-protobuf", "user-agent": _USER_AGENT}

@@ -23,11 +23,11 @@ Example::
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
+
+from otelkit._fork import after_fork
 
 __all__ = ["BufferPool", "DEFAULT_SIZE_CLASSES", "DEFAULT_MAX_RETAINED_BYTES"]
 
@@ -74,9 +74,7 @@ class BufferPool:
         self._oversize = 0
         self._discarded = 0
         self._retained = 0
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork)
-            os.register_at_fork(after_in_child=lambda: (m := ref()) is not None and m())
+        after_fork(self._after_fork)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()

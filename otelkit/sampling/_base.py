@@ -12,9 +12,7 @@ first decision) and zeroed counts; subclasses extend :meth:`BaseHeadSampler._aft
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import weakref
 from collections.abc import Sequence
 
 from opentelemetry.context import Context, get_current
@@ -23,6 +21,7 @@ from opentelemetry.trace import Link, Span, SpanKind, TraceState
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import Attributes
 
+from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
 from otelkit.sampling._decide import debug_requested, parent_result
 
@@ -48,9 +47,7 @@ class BaseHeadSampler(Sampler):
         self._lock = threading.Lock()
         self._kept = 0
         self._dropped = 0
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork)
-            os.register_at_fork(after_in_child=lambda: (m := ref()) is not None and m())
+        after_fork(self._after_fork)
 
     def _after_fork(self) -> None:
         """In a forked child: a fresh lock and zero counts (this process's own decisions)."""

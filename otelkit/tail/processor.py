@@ -18,10 +18,8 @@ span of a dropped trace is ever exported.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -30,6 +28,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otelkit import config
+from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
 from otelkit.tail._decisions import BufferedTrace, TailDecisions
 from otelkit.tail._limits import Limits
@@ -104,9 +103,7 @@ class TailSamplingProcessor(TailDecisions, SpanProcessor):
         self._stopped = False
         if start_worker:
             self._start_worker()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork)
-            os.register_at_fork(after_in_child=lambda: (m := ref()) is not None and m())
+        after_fork(self._after_fork)
         self._metrics: Any = None
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
             from otelkit.tail.metrics import register
