@@ -30,7 +30,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
-from otelkit import config
+from examples import settings
 
 __all__ = ["SpanCounter", "Tracing", "setup_tracing"]
 
@@ -133,7 +133,7 @@ def setup_tracing(service_name: str, environ: Mapping[str, str] | None = None) -
     ``OTEL_SERVICE_NAME`` wins over ``service_name`` when set.
     """
     env = os.environ if environ is None else environ
-    mode = config.OTELKIT_EXAMPLE_TRACING.get(env)
+    mode = settings.OTELKIT_EXAMPLE_TRACING.get(env)
     if mode == "off":
         return Tracing(mode, None)
     name = env.get("OTEL_SERVICE_NAME") or service_name

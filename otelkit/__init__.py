@@ -1,7 +1,11 @@
 """otelkit: production tracing on top of the OpenTelemetry Python SDK.
 
-Public names are imported lazily, so ``import otelkit`` stays light and optional
-framework dependencies are only imported when their piece is used.
+This package exports what an application wires: ``configure`` and its ``Pipeline``, the
+head samplers, ``RecordForTailSampler`` and the processors, the exporters and the
+middleware. Building blocks (the encoder, the pools, the policies, carriers) stay in their
+modules (``otelkit.exporter.encoder``, ``otelkit.pool``, ``otelkit.tail``, ...). Public names
+are imported lazily, so ``import otelkit`` stays light and optional framework dependencies
+are only imported when their piece is used.
 """
 
 from __future__ import annotations
@@ -19,17 +23,15 @@ _EXPORTS: dict[str, str] = {
     # exporters (otelkit.exporter)
     "OtlpHttpSpanExporter": "otelkit.exporter.http",
     "KafkaSpanExporter": "otelkit.exporter.kafka",
-    "SpanEncoder": "otelkit.exporter.encoder",
-    # batch processor and pools (otelkit.batch, otelkit.pool)
+    # batch processor (otelkit.batch)
     "SmartBatchSpanProcessor": "otelkit.batch",
-    "BufferPool": "otelkit.pool",
-    "ObjectPool": "otelkit.pool",
     # head sampling (otelkit.sampling)
     "AdaptiveSampler": "otelkit.sampling.adaptive",
     "RulesSampler": "otelkit.sampling.rules",
     "ConsistentProbabilitySampler": "otelkit.sampling.consistent",
     # tail sampling (otelkit.tail)
     "TailSamplingProcessor": "otelkit.tail.processor",
+    "RecordForTailSampler": "otelkit.tail.head",
     # carriers and middleware (otelkit.propagation, otelkit.middleware)
     "ASGITracingMiddleware": "otelkit.middleware.asgi",
     "aiohttp_tracing_middleware": "otelkit.middleware.aiohttp",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -15,16 +16,24 @@ __all__ = ["main"]
 
 
 def _config_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    rows = config.effective(environ)
     if args.markdown:
         sys.stdout.write(config.markdown_table())
         return 0
-    bad = [r for r in rows if r.source == "invalid"]
+    # The checks call the runtime's own parsers and constructors, which warn through logging;
+    # here every problem is printed once below instead.
+    otelkit_logger = logging.getLogger("otelkit")
+    level = otelkit_logger.level
+    otelkit_logger.setLevel(logging.CRITICAL)
+    try:
+        rows = config.effective(environ)
+        bad = config.problems(environ)
+    finally:
+        otelkit_logger.setLevel(level)
     if args.json:
-        payload = [
-            {"name": r.name, "value": r.value, "source": r.source, "error": r.error} for r in rows
-        ]
-        json.dump(payload, sys.stdout, indent=2)
+        payload = [{"name": r.name, "value": r.value, "source": r.source, "error": r.error} for r in rows]
+        extra = [{"name": p.name, "value": None, "source": "check", "error": p.message}
+                 for p in bad if p.message not in {r.error for r in rows}]
+        json.dump(payload + extra, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         shown = rows if args.all else [r for r in rows if r.source != "default" or not r.setting.standard]
@@ -35,9 +44,9 @@ def _config_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int
         for r in shown:
             print(f"{r.name:<{width}}  {r.value:<{vwidth}}  {r.source}")
     if bad:
-        print(f"\n{len(bad)} invalid variable(s):", file=sys.stderr)
-        for r in bad:
-            print(f"  {r.error}", file=sys.stderr)
+        print(f"\n{len(bad)} problem(s):", file=sys.stderr)
+        for problem in bad:
+            print(f"  {problem.message}", file=sys.stderr)
         return 2
     return 0
 
@@ -47,7 +56,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     cfg = sub.add_parser(
         "config",
-        help="print the effective configuration; exit 2 listing every invalid variable",
+        help="print the effective configuration; exit 2 listing every invalid value, inconsistent "
+        "setting, missing extra and unknown OTELKIT_* name",
     )
     cfg.add_argument("--all", action="store_true", help="also list standard OTEL_* variables left at their default")
     cfg.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -12,6 +12,7 @@ Both pick trace exporters with the same decision as :func:`otelkit.configure`
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -24,8 +25,11 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from otelkit import config
 from otelkit import pipeline as _cfg
+from otelkit._sdk_settings import sanitize_sdk_environ
 
 __all__ = ["OtelkitConfigurator", "OtelkitDistro"]
+
+_logger = logging.getLogger("otelkit.configure")
 
 
 class OtelkitConfigurator(_OTelSDKConfigurator):
@@ -35,6 +39,10 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
         env = os.environ
         if config.OTEL_SDK_DISABLED.get(env):
             return
+        _cfg.warn_unknown(env)
+        # The SDK reads span limits and OTEL_PROPAGATORS itself and raises on a bad value:
+        # drop those values first (each warned), so telemetry set-up never fails the app.
+        sanitize_sdk_environ(env)
         sampler = kwargs.pop("sampler", None) or _cfg.build_sampler(env)
         if config.OTELKIT_TAIL_ENABLED.get(env):
             sampler = _cfg._wrap_head_for_tail(sampler, env)
@@ -51,7 +59,13 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
             return processor
 
         kwargs.setdefault("export_span_processor", export_processor)
-        _initialize_components(sampler=sampler, **kwargs)
+        try:
+            _initialize_components(sampler=sampler, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a bad SDK setting must not leave the app untraced
+            _logger.warning("the SDK's set-up failed (%s: %s); tracing with otelkit.configure() instead",
+                            type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            _cfg.configure(environ=env)
+            return
         provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):
             _cfg._set_current(

@@ -23,7 +23,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -36,6 +35,7 @@ from otelkit import config
 from otelkit._exporter_selection import (
     DEFAULT_EXPORTER,
     EXPORTER_GROUP,
+    _accepts_environ,
     _load_entry_point,
     build_exporters,
     default_exporter,
@@ -43,6 +43,8 @@ from otelkit._exporter_selection import (
     otlp_traces_protocol,
     sdk_exporter_setting,
 )
+from otelkit._parse import check_range, parse_pairs
+from otelkit._sdk_settings import install_propagators, span_limits
 from otelkit._warn import warn_limited
 
 __all__ = [
@@ -72,8 +74,10 @@ def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
 def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
     """The head sampler named by ``OTEL_TRACES_SAMPLER`` (entry point), with its argument.
 
-    An unknown name or a factory that fails logs a warning naming the value and falls
-    back to ``parentbased_always_on`` (the spec default): a typo never breaks the app.
+    Factories that take an ``environ`` keyword (the otelkit samplers) are given the same
+    mapping, so ``OTELKIT_SAMPLER_*`` and ``OTELKIT_RULES`` are read from it. An unknown
+    name or a factory that fails logs a warning naming the value and falls back to
+    ``parentbased_always_on`` (the spec default): a typo never breaks the app.
     """
     env = _env(environ)
     name = config.OTEL_TRACES_SAMPLER.get(env).strip().lower()
@@ -82,17 +86,8 @@ def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
         factory = _load_entry_point(SAMPLER_GROUP, name)
         arg: float | str | None = raw_arg
         if name in _RATIO_SAMPLERS:
-            try:
-                arg = float(raw_arg) if raw_arg is not None else 1.0
-            except ValueError:
-                warn_limited(
-                    _logger,
-                    "sampler-arg",
-                    "OTEL_TRACES_SAMPLER_ARG=%r is invalid: expected a number from 0 to 1; using 1.0",
-                    raw_arg,
-                )
-                arg = 1.0
-        sampler = factory(arg)
+            arg = _ratio(raw_arg)
+        sampler = factory(arg, environ=env) if _accepts_environ(factory) else factory(arg)
         if not isinstance(sampler, Sampler):
             raise TypeError(f"factory returned {type(sampler).__name__}, not a Sampler")
         return sampler
@@ -106,6 +101,17 @@ def build_sampler(environ: Mapping[str, str] | None = None) -> Sampler:
             exc,
         )
         return ParentBased(ALWAYS_ON)
+
+
+def _ratio(raw: str | None) -> float:
+    if raw is None:
+        return 1.0
+    try:
+        return float(check_range("ratio", float(raw), lo=0.0, hi=1.0))
+    except ValueError:
+        warn_limited(_logger, "sampler-arg",
+                     "OTEL_TRACES_SAMPLER_ARG=%r is invalid: expected a number from 0 to 1; using 1.0", raw)
+        return 1.0
 
 
 def build_export_processor(
@@ -146,21 +152,12 @@ def _wrap_head_for_tail(sampler: Sampler, env: Mapping[str, str]) -> Sampler:
 
 def parse_key_values(raw: str) -> dict[str, str]:
     """Parse ``k1=v1,k2=v2`` (values URL-decoded); malformed pairs warn and are skipped."""
-    out: dict[str, str] = {}
-    for part in raw.split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            warn_limited(
-                _logger,
-                "kv:" + key.strip()[:32],
-                "ignoring malformed key=value pair %r (expected key=value)",
-                part.strip()[:64],
-            )
-            continue
-        out[unquote(key.strip())] = unquote(value.strip())
-    return out
+
+    def malformed(index: int, item: str) -> None:
+        warn_limited(_logger, "kv:" + item[:32], "ignoring malformed key=value pair %r (expected key=value)",
+                     item[:64])
+
+    return parse_pairs(raw, decode=True, on_malformed=malformed)
 
 
 def build_resource(
@@ -171,7 +168,8 @@ def build_resource(
     """Resource from ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` (the latter wins),
     then explicit ``attributes`` and ``service_name`` (which win over both)."""
     env = _env(environ)
-    attrs: dict[str, Any] = dict(parse_key_values(config.OTEL_RESOURCE_ATTRIBUTES.get(env)))
+    # raw, not get(): a malformed pair is skipped (warned), the valid ones still apply
+    attrs: dict[str, Any] = dict(parse_key_values(config.OTEL_RESOURCE_ATTRIBUTES.raw(env) or ""))
     env_name = config.OTEL_SERVICE_NAME.get(env)
     if env_name:
         attrs[SERVICE_NAME] = env_name
@@ -257,13 +255,20 @@ def configure(
     Args:
         service_name: ``service.name``; default ``OTEL_SERVICE_NAME``.
         resource_attributes: extra resource attributes (win over ``OTEL_RESOURCE_ATTRIBUTES``).
-        sampler: head sampler; default from ``OTEL_TRACES_SAMPLER``/``_ARG``.
+        sampler: head sampler; default from ``OTEL_TRACES_SAMPLER``/``_ARG`` (and the
+            ``OTELKIT_SAMPLER_*``/``OTELKIT_RULES`` settings of the otelkit samplers).
         exporters: span exporters; default from ``OTEL_TRACES_EXPORTER``.
         span_processors: extra processors added before the export processors.
         set_global: install the provider as the global tracer provider (only the first
-            global install takes effect, as in the SDK).
-        environ: mapping to read instead of ``os.environ``; also handed to otelkit's own
-            exporters (stock exporters built from ``OTEL_TRACES_EXPORTER`` read ``os.environ``).
+            global install takes effect, as in the SDK), and the ``OTEL_PROPAGATORS``
+            propagators (when set) as the global propagator.
+        environ: mapping to read instead of ``os.environ``: every otelkit setting, the span
+            limits and ``OTEL_PROPAGATORS`` are read from it, and it is handed to otelkit's
+            samplers, processors and exporters (stock exporters built from
+            ``OTEL_TRACES_EXPORTER`` read ``os.environ``).
+
+    No environment value makes it raise: an invalid one warns (naming the value and what
+    is allowed) and its default applies.
 
     Returns:
         a :class:`Pipeline`; call ``shutdown()`` (or use it as a context manager) to flush.
@@ -276,10 +281,11 @@ def configure(
         disabled = Pipeline(provider=TracerProvider(sampler=ALWAYS_OFF, resource=resource), sampler=ALWAYS_OFF)
         _set_current(disabled)
         return disabled
+    warn_unknown(env)
     head = sampler if sampler is not None else build_sampler(env)
     if config.OTELKIT_TAIL_ENABLED.get(env):
         head = _wrap_head_for_tail(head, env)
-    provider = TracerProvider(sampler=head, resource=resource)
+    provider = TracerProvider(sampler=head, resource=resource, span_limits=span_limits(env))
     pipeline = Pipeline(provider=provider, sampler=head)
     for extra in span_processors:
         provider.add_span_processor(extra)
@@ -291,6 +297,15 @@ def configure(
         pipeline.processors.append(processor)
         pipeline.exporters.append(exporter)
     if set_global:
+        install_propagators(env)
         trace.set_tracer_provider(provider)
     _set_current(pipeline)
     return pipeline
+
+
+def warn_unknown(environ: Mapping[str, str]) -> None:
+    """Warn (once each) about ``OTELKIT_*`` names that are not settings, naming the closest
+    one, and about an invalid ``OTELKIT_WARN_INTERVAL_S`` (read here, applied by otelkit._warn)."""
+    config.OTELKIT_WARN_INTERVAL_S.get(environ)
+    for problem in config.unknown_names(environ):
+        warn_limited(_logger, "unknown:" + problem.name, "%s", problem.message)

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from examples import settings
 from examples.api_server.store import IMPORTANT_PATHS, Faults, Store, make_pool, render_json_list
 from examples.tracing import EXCLUDED_PATHS, Tracing, setup_tracing
-from otelkit import config
 
 __all__ = ["create_app", "main"]
 
@@ -64,7 +64,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> web.Application:
     """The traced aiohttp application."""
     tracing = setup_tracing(SERVICE_NAME, environ)
     store, faults = Store(), Faults(environ)
-    pool = make_pool(config.OTELKIT_EXAMPLE_POOL_SIZE.get(environ))
+    pool = make_pool(settings.OTELKIT_EXAMPLE_POOL_SIZE.get(environ))
     tracer = tracing.tracer("examples.api_server.aiohttp")
     routes = web.RouteTableDef()
 

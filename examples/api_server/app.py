@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from examples import settings
 from examples.api_server.store import IMPORTANT_PATHS, Faults, Store, make_pool, render_json_list
 from examples.tracing import Tracing, setup_tracing
-from otelkit import config
 
 __all__ = ["create_app", "build_routes"]
 
@@ -46,7 +46,7 @@ def build_routes(tracing: Tracing, environ: Mapping[str, str] | None = None) -> 
     """The API's routes over a fresh store, traced by ``tracing``."""
     store = Store()
     faults = Faults(environ)
-    pool = make_pool(config.OTELKIT_EXAMPLE_POOL_SIZE.get(environ))
+    pool = make_pool(settings.OTELKIT_EXAMPLE_POOL_SIZE.get(environ))
     tracer = tracing.tracer("examples.api_server")
 
     async def health(request: Request) -> Response:

@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from otelkit import config
+from examples import settings
 
 __all__ = ["Faults", "Store", "make_pool", "render_json_list", "IMPORTANT_PATHS"]
 
@@ -72,9 +72,9 @@ class Faults:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        self.error_rate = config.OTELKIT_EXAMPLE_ERROR_RATE.get(env)
-        self.slow_rate = config.OTELKIT_EXAMPLE_SLOW_RATE.get(env)
-        self.slow_s = config.OTELKIT_EXAMPLE_SLOW_MS.get(env) / 1000.0
+        self.error_rate = settings.OTELKIT_EXAMPLE_ERROR_RATE.get(env)
+        self.slow_rate = settings.OTELKIT_EXAMPLE_SLOW_RATE.get(env)
+        self.slow_s = settings.OTELKIT_EXAMPLE_SLOW_MS.get(env) / 1000.0
         self.injected = {"error": 0, "slow": 0}
 
     async def inject(self) -> bool:

@@ -29,11 +29,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from examples import settings
 from examples.liveroom.persistence import MessageBus, MessageStore
 from examples.liveroom.propagation import extract_message_context
 from examples.liveroom.rooms import Room, RoomRegistry
 from examples.tracing import setup_tracing
-from otelkit import config
 
 __all__ = ["create_app"]
 
@@ -59,7 +59,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Any:
     tracing = setup_tracing(SERVICE_NAME, env)
     tracer = tracing.tracer("examples.liveroom")
     rooms = RoomRegistry()
-    store = MessageStore(config.OTELKIT_EXAMPLE_DB.get(env))
+    store = MessageStore(settings.OTELKIT_EXAMPLE_DB.get(env))
 
     def _persisted(message: dict[str, Any]) -> None:
         room = rooms.get(int(message.get("room", 0)))
@@ -70,8 +70,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Any:
     bus = MessageBus(
         tracing.provider,
         store,
-        config.OTELKIT_EXAMPLE_KAFKA_BOOTSTRAP.get(env),
-        config.OTELKIT_EXAMPLE_KAFKA_TOPIC.get(env),
+        settings.OTELKIT_EXAMPLE_KAFKA_BOOTSTRAP.get(env),
+        settings.OTELKIT_EXAMPLE_KAFKA_TOPIC.get(env),
         _persisted,
     )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelkit import config
+from otelkit._parse import check_range
 from otelkit._warn import warn_limited
 from otelkit.config import Setting
 
@@ -35,9 +36,7 @@ def _pick(explicit: int | None, own: Setting[int], stock: Setting[int], env: Map
 
 
 def _check_int(name: str, value: Any, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {lo}")
-    return value
+    return int(check_range(name, value, lo=lo, integer=True))
 
 
 @dataclass(frozen=True)

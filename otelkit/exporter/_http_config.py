@@ -13,13 +13,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from otelkit import config
+from otelkit._parse import parse_pairs
 from otelkit._warn import warn_limited
 from otelkit.config import Setting
 
-__all__ = ["HttpSettings", "resolve", "parse_headers", "safe_url"]
+__all__ = ["HttpSettings", "resolve", "parse_headers", "safe_url", "check_url"]
 
 _logger = logging.getLogger("otelkit.exporter.http")
 
@@ -46,21 +47,14 @@ class HttpSettings:
 
 
 def parse_headers(raw: str, source: str) -> dict[str, str]:
-    """``k1=v1,k2=v2`` (URL-decoded). Malformed pairs are skipped with a warning that names
-    only ``source`` and the pair's position, never its text."""
-    out: dict[str, str] = {}
-    for index, part in enumerate(raw.split(",")):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            warn_limited(
-                _logger, "headers:" + source, "%s: ignoring malformed header pair #%d (expected key=value)",
-                source, index + 1,
-            )
-            continue
-        out[unquote(key.strip()).lower()] = unquote(value.strip())
-    return out
+    """``k1=v1,k2=v2`` (URL-decoded, keys lower-cased). Malformed pairs are skipped with a
+    warning that names only ``source`` and the pair's position, never its text."""
+
+    def malformed(index: int, _item: str) -> None:
+        warn_limited(_logger, "headers:" + source, "%s: ignoring malformed header pair #%d (expected key=value)",
+                     source, index)
+
+    return {k.lower(): v for k, v in parse_pairs(raw, decode=True, on_malformed=malformed).items()}
 
 
 def safe_url(url: str) -> str:
@@ -86,17 +80,48 @@ def _file(traces: Setting[str], generic: Setting[str], env: Mapping[str, str]) -
 def _endpoint(env: Mapping[str, str]) -> str:
     traces = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.raw(env)
     if traces is not None:
-        return traces.strip()
+        return _usable(traces.strip(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
     generic = config.OTEL_EXPORTER_OTLP_ENDPOINT.raw(env)
     if generic is not None:
-        return generic.strip().rstrip("/") + "/v1/traces"
+        return _usable(generic.strip().rstrip("/"), "OTEL_EXPORTER_OTLP_ENDPOINT", "/v1/traces")
     return DEFAULT_ENDPOINT
 
 
-def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{what}={safe_url(url)!r} is invalid: expected an http:// or https:// URL")
+def _usable(url: str, name: str, suffix: str) -> str:
+    """``url + suffix`` when ``url`` is valid; a scheme-less ``host:port`` gets ``http://``
+    (with a warning); anything else warns and gives :data:`DEFAULT_ENDPOINT`."""
+    try:
+        return check_url(url) + suffix
+    except ValueError as exc:
+        repaired = "http://" + url
+        if "://" not in url and _valid(repaired):
+            warn_limited(_logger, "endpoint", "%s=%r has no scheme; using %r (set http:// or https://)",
+                         name, safe_url(repaired)[7:], safe_url(repaired + suffix))
+            return repaired + suffix
+        warn_limited(_logger, "endpoint", "%s %s; using %s", name, exc, DEFAULT_ENDPOINT)
+        return DEFAULT_ENDPOINT
+
+
+def _valid(url: str) -> bool:
+    try:
+        check_url(url)
+    except ValueError:
+        return False
+    return True
+
+
+def check_url(url: str, what: str = "") -> str:
+    """``url`` when it is an ``http://`` or ``https://`` URL with a host, else ValueError
+    naming it (user info, query and fragment left out)."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = safe_url(url) if "://" in url else url.split("@")[-1]
+        label = f"{what}={shown!r}" if what else repr(shown)
+        raise ValueError(f"{label} is invalid: expected an http:// or https:// URL with a host")
     return url
 
 
@@ -109,19 +134,15 @@ def resolve(explicit: Mapping[str, Any], environ: Mapping[str, str]) -> HttpSett
     env = environ
     endpoint = explicit.get("endpoint")
     if endpoint is not None:
-        endpoint = _check_url(str(endpoint), "endpoint")
+        endpoint = check_url(str(endpoint), "endpoint")
     else:
         endpoint = _endpoint(env)
-        try:
-            _check_url(endpoint, "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT")
-        except ValueError as exc:
-            warn_limited(_logger, "endpoint", "%s; using %s", exc, DEFAULT_ENDPOINT)
-            endpoint = DEFAULT_ENDPOINT
     headers = explicit.get("headers")
     if headers is None:
-        headers = parse_headers(config.OTEL_EXPORTER_OTLP_HEADERS.get(env), "OTEL_EXPORTER_OTLP_HEADERS")
+        # raw, not get(): a malformed pair is skipped (warned), the valid ones still apply
+        headers = parse_headers(config.OTEL_EXPORTER_OTLP_HEADERS.raw(env) or "", "OTEL_EXPORTER_OTLP_HEADERS")
         headers.update(
-            parse_headers(config.OTEL_EXPORTER_OTLP_TRACES_HEADERS.get(env), "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+            parse_headers(config.OTEL_EXPORTER_OTLP_TRACES_HEADERS.raw(env) or "", "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
         )
     else:
         headers = {str(k).lower(): str(v) for k, v in dict(headers).items()}

@@ -9,10 +9,15 @@ thread-safe. confluent-kafka is imported only when :class:`ConfluentProducer` is
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+
+from otelkit._parse import parse_pairs
+from otelkit._warn import warn_limited
 
 __all__ = ["DeliveryCallback", "MessageProducer", "ConfluentProducer", "parse_properties"]
 
@@ -45,18 +50,20 @@ class MessageProducer(Protocol):
 
 def parse_properties(raw: str) -> dict[str, str]:
     """``"k1=v1,k2=v2"`` as a dict; raises ValueError naming the bad entry (value hidden)."""
-    props: dict[str, str] = {}
-    for entry in raw.split(","):
-        if not entry.strip():
-            continue
-        name, sep, value = entry.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(
-                f"producer property {name.strip()[:40]!r} is malformed: expected key=value pairs "
-                "separated by commas"
-            )
-        props[name.strip()] = value.strip()
-    return props
+
+    def malformed(_index: int, item: str) -> None:
+        raise ValueError(f"producer property {item.partition('=')[0].strip()[:40]!r} is malformed: expected "
+                         "key=value pairs separated by commas")
+
+    return parse_pairs(raw, on_malformed=malformed)
+
+
+_DEFAULT_TIMEOUT_MS = 10000
+_logger = logging.getLogger("otelkit.exporter.kafka")
+
+
+def _warn_refused(message: str) -> None:
+    warn_limited(_logger, "kafka-refused:" + message[:60], "otelkit_kafka: %s", message)
 
 
 class ConfluentProducer:
@@ -69,7 +76,12 @@ class ConfluentProducer:
         message_timeout_ms: librdkafka ``message.timeout.ms``: a message not acknowledged in
             this time fails (its delivery callback reports the error), so every span is
             eventually counted as exported or failed.
-        extra: further librdkafka properties; they win over the ones above.
+        extra: further librdkafka properties; they win over the ones above. A property
+            librdkafka refuses is dropped with a warning naming it (never its value).
+        on_refused: called with one message per refused setting instead of the warning.
+
+    Raises:
+        ValueError: librdkafka refuses the producer even without the extra properties.
     """
 
     def __init__(
@@ -78,6 +90,7 @@ class ConfluentProducer:
         compression: str,
         message_timeout_ms: int,
         extra: Mapping[str, str] | None = None,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
@@ -87,12 +100,39 @@ class ConfluentProducer:
             "acks": "all",
             "client.id": "otelkit-kafka-exporter",
         }
-        conf.update(extra or {})
         self._conf = conf
         self._pid = os.getpid()
         self._closed = False
         self._fork_lock = threading.Lock()
-        self._producer: Any = self._new_producer()
+        self._producer: Any = self._first_producer(dict(extra or {}), on_refused or _warn_refused)
+
+    def _first_producer(self, extra: dict[str, str], on_refused: Callable[[str], None]) -> Any:
+        """The producer, dropping each extra property librdkafka refuses (the telemetry
+        must not take the application down over one bad property)."""
+        import confluent_kafka  # lazy: optional dependency (extra "kafka")
+
+        base = dict(self._conf)
+        for _ in range(len(extra) + 2):
+            self._conf = {**base, **extra}
+            try:
+                return self._new_producer()
+            except confluent_kafka.KafkaException as exc:
+                err = exc.args[0] if exc.args else exc
+                why = str(err.str() if hasattr(err, "str") else err)
+            named = [k for k in extra if k in re.findall(r'["`]([\w.]+)["`]', why)]
+            if named or extra:
+                dropped = named or sorted(extra)
+                on_refused(f"librdkafka refused producer property {', '.join(map(repr, dropped))} ({why}); "
+                           "dropping it")
+                for key in dropped:
+                    extra.pop(key)
+            elif "message.timeout.ms" in why and base["message.timeout.ms"] != _DEFAULT_TIMEOUT_MS:
+                on_refused(f"librdkafka refused message.timeout.ms={base['message.timeout.ms']} ({why}); "
+                           f"using {_DEFAULT_TIMEOUT_MS}")
+                base["message.timeout.ms"] = _DEFAULT_TIMEOUT_MS
+            else:
+                break
+        raise ValueError(f"librdkafka refused the producer configuration: {why}")
 
     def _new_producer(self) -> Any:
         import confluent_kafka  # lazy: optional dependency (extra "kafka")

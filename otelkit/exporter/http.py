@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
 from otelkit._fork import after_fork
+from otelkit._parse import check_range
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
 from otelkit.exporter._retry import RETRYABLE_STATUS, backoff_s, retry_after_s
@@ -348,5 +349,5 @@ def _read_body(resp: Any, deadline: float) -> bytes | None:
 
 
 def _check_range(name: str, value: int | None, lo: int) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lo):
-        raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {lo}")
+    if value is not None:
+        check_range(name, value, lo=lo, integer=True)

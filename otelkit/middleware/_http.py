@@ -28,6 +28,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from otelkit import __version__
 from otelkit._warn import warn_limited
 from otelkit.config import OTEL_PYTHON_EXCLUDED_URLS, OTELKIT_ASGI_EXCLUDED_PATHS, Setting
+from otelkit.middleware._settings import compile_excluded
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -114,15 +115,17 @@ class ExcludedPaths:
 
 def _regex_from(settings: Iterable[Setting[str]], environ: Mapping[str, str] | None) -> re.Pattern[str] | None:
     for setting in settings:
-        raw = setting.get(environ)
-        if not raw:
+        raw = setting.raw(environ)
+        if raw is None:
             continue
-        parts = [p.strip() for p in raw.split(",") if p.strip()]
         try:
-            return re.compile("|".join(f"(?:{p})" for p in parts))
-        except re.error as exc:
+            pattern = compile_excluded(raw)
+        except ValueError as exc:
             warn_limited(_logger, "config:" + setting.name, "%s=%r is not a list of valid regexes (%s); ignoring it",
                          setting.name, raw, exc)
+            continue
+        if pattern is not None:
+            return pattern
     return None
 
 

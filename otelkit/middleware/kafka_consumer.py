@@ -38,6 +38,7 @@ from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 
 from otelkit import config
+from otelkit._parse import check_range
 from otelkit._warn import warn_limited
 from otelkit.middleware._kafka import (
     base_attributes,
@@ -136,8 +137,8 @@ def process_span(
 
 
 def _check_max_links(max_links: int | None) -> None:
-    if max_links is not None and max_links < 0:
-        raise ValueError(f"max_links={max_links!r} is invalid: expected an integer >= 0")
+    if max_links is not None:
+        check_range("max_links", max_links, lo=0, integer=True)
 
 
 def _flatten(records: object) -> list[object]:

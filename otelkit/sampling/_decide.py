@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
 from opentelemetry.trace import SpanContext, TraceState
 from opentelemetry.util.types import Attributes
 
+from otelkit._parse import TRUE_WORDS
 from otelkit.sampling.threshold import (
     MAX_THRESHOLD,
     OT_KEY,
@@ -49,7 +50,7 @@ ADJUSTED_COUNT_ATTRIBUTE = "otelkit.sampling.adjusted_count"
 DEBUG_KEY = "otelkit.debug"
 """Span-start attribute or baggage entry that forces a keep when ``true``/``1``."""
 
-_TRUE = frozenset({"true", "1", "yes", "on"})
+_TRUE = TRUE_WORDS
 # The API's context keys: reading the context dict directly saves two context lookups per
 # decision over get_current_span()/get_baggage() (the sampler's hottest path).
 _BAGGAGE_KEY: str = getattr(_baggage, "_BAGGAGE_KEY", "")

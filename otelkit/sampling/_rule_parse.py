@@ -211,8 +211,8 @@ def load_rules(spec: str, source: str = "OTELKIT_RULES") -> list[Rule]:
 def resolve_rules(rules: str | Sequence[Rule] | None, environ: Mapping[str, str] | None = None) -> list[Rule]:
     """Explicit rules (parsed strictly: ValueError) or, for None, ``OTELKIT_RULES`` (lenient)."""
     if rules is None:
-        raw = config.OTELKIT_RULES.get(environ)
-        return load_rules(raw) if raw.strip() else []
+        raw = config.OTELKIT_RULES.raw(environ)  # lenient here: a bad rule is skipped, not all of them
+        return load_rules(raw) if raw is not None else []
     if isinstance(rules, str):
         return parse_rules(rules)
     return list(rules)

@@ -120,12 +120,13 @@ class RulesSampler(BaseHeadSampler):
             return {"kept": self._kept, "dropped": self._dropped, "rules": len(self.rules)}
 
 
-def rules_sampler_factory(arg: object = None) -> Sampler:
+def rules_sampler_factory(arg: object = None, *, environ: Mapping[str, str] | None = None) -> Sampler:
     """Entry point ``otelkit_rules``: ``arg`` is a rules string/file path, or None for ``OTELKIT_RULES``.
 
     Bad rules are logged (rate-limited) and skipped, as the spec requires for invalid arguments.
+    ``environ``: mapping read instead of ``os.environ`` (``otelkit.configure(environ=...)``).
     """
     text = str(arg).strip() if arg is not None else ""
     if not text:
-        return RulesSampler()
-    return RulesSampler(load_rules(text, "OTEL_TRACES_SAMPLER_ARG"))
+        return RulesSampler(environ=environ)
+    return RulesSampler(load_rules(text, "OTEL_TRACES_SAMPLER_ARG"), environ=environ)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelkit import config
+from otelkit._parse import check_range
 
 __all__ = ["Limits", "OVERFLOW_MODES"]
 
@@ -14,15 +15,11 @@ OVERFLOW_MODES = ("decide", "evict")
 
 
 def _check_int(field: str, value: Any, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ValueError(f"{field} {value!r} is invalid: expected an integer >= {lo}")
-    return value
+    return int(check_range(field, value, lo=lo, integer=True, joiner=" "))
 
 
 def _check_ms(field: str, value: Any, lo: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= lo:
-        raise ValueError(f"{field} {value!r} is invalid: expected milliseconds >= {lo:g}")
-    return float(value)
+    return float(check_range(field + " (ms)", value, lo=lo, joiner=" "))
 
 
 @dataclass(frozen=True)

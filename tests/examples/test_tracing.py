@@ -59,7 +59,7 @@ def test_otelkit_mode_uses_the_otelkit_middleware_when_installed() -> None:
 
 
 def test_unknown_mode_warns_and_uses_otelkit(caplog: pytest.LogCaptureFixture) -> None:
-    from otelkit import config
+    from examples import settings
 
-    assert config.OTELKIT_EXAMPLE_TRACING.get({"OTELKIT_EXAMPLE_TRACING": "fancy"}) == "otelkit"
+    assert settings.OTELKIT_EXAMPLE_TRACING.get({"OTELKIT_EXAMPLE_TRACING": "fancy"}) == "otelkit"
     assert "OTELKIT_EXAMPLE_TRACING='fancy' is invalid" in caplog.text

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from otelkit._parse import check_range
 
 __all__ = ["check_name", "check_number", "check_bool"]
 
@@ -23,24 +24,10 @@ def check_number(
     """``value`` as a finite float within the inclusive bounds; None allowed if ``optional``."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{field} {value!r} is invalid: expected a finite number{_bounds(lo, hi)}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{field} {value!r} is invalid: expected a number{_bounds(lo, hi)}")
-    return float(value)
+    return float(check_range(field, value, lo=lo, hi=hi, joiner=" "))
 
 
 def check_bool(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{field} {value!r} is invalid: expected true or false")
     return value
-
-
-def _bounds(lo: float | None, hi: float | None) -> str:
-    if lo is not None and hi is not None:
-        return f" from {lo:g} to {hi:g}"
-    if lo is not None:
-        return f" >= {lo:g}"
-    if hi is not None:
-        return f" <= {hi:g}"
-    return ""
