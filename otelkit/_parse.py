@@ -87,13 +87,17 @@ def range_text(lo: float | None, hi: float | None, *, integer: bool = False, lo_
     """``'an integer >= 1'``, ``'a number from 0 to 1'``, ``'a number > 0'``..."""
     kind = "an integer" if integer else "a number"
     if lo is not None and hi is not None and not lo_open:
-        return f"{kind} from {lo:g} to {hi:g}"
+        return f"{kind} from {_num(lo)} to {_num(hi)}"
     parts = []
     if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+        parts.append(f"{'>' if lo_open else '>='} {_num(lo)}")
     if hi is not None:
-        parts.append(f"<= {hi:g}")
+        parts.append(f"<= {_num(hi)}")
     return kind + (" " + " and ".join(parts) if parts else "")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
 def check_range(

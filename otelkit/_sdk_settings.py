@@ -60,10 +60,11 @@ def propagator_names(environ: Mapping[str, str]) -> list[str] | None:
     return [n for n in names if n in known]
 
 
-def install_propagators(environ: Mapping[str, str]) -> None:
-    """Install the global propagator ``OTEL_PROPAGATORS`` names in ``environ`` (when set)."""
+def install_propagators(environ: Mapping[str, str], *, install: bool = True) -> None:
+    """Install the global propagator ``OTEL_PROPAGATORS`` names in ``environ`` (when set);
+    with ``install=False`` only check the names (the warnings are the same)."""
     names = propagator_names(environ)
-    if names is None:
+    if names is None or not install:
         return
     built: list[TextMapPropagator] = []
     for name in names:

@@ -29,6 +29,14 @@ __all__ = [
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_TRACES_EXPORTER",
     "OTEL_PROPAGATORS",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT",
+    "OTEL_SPAN_LINK_COUNT_LIMIT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
     "SPAN_LIMITS",
     "OTELKIT_PROCESSOR",
     "OTELKIT_WARN_INTERVAL_S",
@@ -104,29 +112,35 @@ _LENGTH_DOC = (
     "no limit. `configure()` passes it from its environ."
 )
 
+OTEL_ATTRIBUTE_COUNT_LIMIT = int_setting(
+    "OTEL_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes (the default of the three below)"),
+    min=0, standard=True)
+OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT = int_setting(
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes per span"), min=0, standard=True)
+OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT = int_setting(
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes per event"), min=0, standard=True)
+OTEL_LINK_ATTRIBUTE_COUNT_LIMIT = int_setting(
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes per link"), min=0, standard=True)
+OTEL_SPAN_EVENT_COUNT_LIMIT = int_setting(
+    "OTEL_SPAN_EVENT_COUNT_LIMIT", 128, _COUNT_DOC.format(what="events per span"), min=0, standard=True)
+OTEL_SPAN_LINK_COUNT_LIMIT = int_setting(
+    "OTEL_SPAN_LINK_COUNT_LIMIT", 128, _COUNT_DOC.format(what="links per span"), min=0, standard=True)
+OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT = int_setting(
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", -1, _LENGTH_DOC.format(what="attribute value (the default for spans)"),
+    min=0, standard=True)
+OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = int_setting(
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", -1, _LENGTH_DOC.format(what="span attribute value"), min=0,
+    standard=True)
+
 SPAN_LIMITS = {
-    "max_attributes": int_setting(
-        "OTEL_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes (the default for the three "
-        "below)"), min=0, standard=True),
-    "max_span_attributes": int_setting(
-        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes per span"), min=0,
-        standard=True),
-    "max_event_attributes": int_setting(
-        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes per event"), min=0,
-        standard=True),
-    "max_link_attributes": int_setting(
-        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128, _COUNT_DOC.format(what="attributes per link"), min=0,
-        standard=True),
-    "max_events": int_setting(
-        "OTEL_SPAN_EVENT_COUNT_LIMIT", 128, _COUNT_DOC.format(what="events per span"), min=0, standard=True),
-    "max_links": int_setting(
-        "OTEL_SPAN_LINK_COUNT_LIMIT", 128, _COUNT_DOC.format(what="links per span"), min=0, standard=True),
-    "max_attribute_length": int_setting(
-        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", -1, _LENGTH_DOC.format(what="attribute value (the default "
-        "for spans)"), min=0, standard=True),
-    "max_span_attribute_length": int_setting(
-        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", -1, _LENGTH_DOC.format(what="span attribute value"), min=0,
-        standard=True),
+    "max_attributes": OTEL_ATTRIBUTE_COUNT_LIMIT,
+    "max_span_attributes": OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
+    "max_event_attributes": OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
+    "max_link_attributes": OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
+    "max_events": OTEL_SPAN_EVENT_COUNT_LIMIT,
+    "max_links": OTEL_SPAN_LINK_COUNT_LIMIT,
+    "max_attribute_length": OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    "max_span_attribute_length": OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
 }
 """The SDK's span limit variables by ``SpanLimits`` argument name."""
 

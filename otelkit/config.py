@@ -24,7 +24,6 @@ so ``otelkit config`` shows the whole effective configuration; otelkit-only knob
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 import os
@@ -37,6 +36,16 @@ from otelkit import _warn
 from otelkit._parse import check_range, parse_bool, range_text
 
 if TYPE_CHECKING:  # at run time these names resolve lazily, through __getattr__ below
+    from otelkit._config_report import (
+        Problem,
+        Row,
+        effective,
+        environment_check,
+        invalid,
+        markdown_table,
+        problems,
+        unknown_names,
+    )
     from otelkit._settings import *  # noqa: F403
     from otelkit.batch._settings import *  # noqa: F403
     from otelkit.exporter._settings import *  # noqa: F403
@@ -59,6 +68,7 @@ __all__ = [
     "str_setting",
     "size_setting",
     "parse_size",
+    "HOUR_MS",
     "environment_check",
     "effective",
     "invalid",
@@ -100,6 +110,9 @@ _MODULES = (
     "otelkit.middleware._settings",
 )
 
+HOUR_MS = 3_600_000
+"""Upper bound of every millisecond setting: longer waits overflow the platform's timers."""
+
 EXAMPLE_PREFIX = "OTELKIT_EXAMPLE_"
 """Variables of the example servers (``examples/``), declared there, not in the library."""
 
@@ -119,10 +132,15 @@ def _load_all() -> dict[str, Setting[Any]]:
     return ordered
 
 
+_REPORTS = frozenset({"Problem", "Row", "environment_check", "effective", "invalid", "markdown_table", "problems",
+                      "unknown_names"})
+"""Names re-exported from otelkit._config_report (the reports over the registry)."""
+
+
 def __getattr__(name: str) -> Any:
     if name == "SETTINGS":
         return _load_all()
-    module = _home(name) if name.isupper() else None
+    module = "otelkit._config_report" if name in _REPORTS else _home(name) if name.isupper() else None
     if module is None:
         raise AttributeError(f"module 'otelkit.config' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -300,114 +318,3 @@ def size_setting(
 
     allowed = f"a byte size such as 1048576, 512KiB or 64MiB (>= {min})"
     return _declare(Setting(name, default, doc, allowed, parse, **kw), registry)
-
-
-# --------------------------------------------------------------------------------------
-# Checks of the whole environment (values that depend on each other, missing extras)
-# --------------------------------------------------------------------------------------
-
-EnvCheck = Callable[[Mapping[str, str]], Iterable[tuple[str, str]]]
-_CHECKS: list[tuple[EnvCheck, bool]] = []
-
-
-def environment_check(*, deep: bool = False) -> Callable[[EnvCheck], EnvCheck]:
-    """Register a component check: ``check(environ)`` yields ``(variable, message)`` per
-    problem, by calling the parsers and constructors the runtime calls. ``deep`` checks
-    (building a Kafka client) run in ``otelkit config`` only, not in ``configure()``."""
-
-    def register(check: EnvCheck) -> EnvCheck:
-        _CHECKS.append((check, deep))
-        return check
-
-    return register
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason ``otelkit config`` fails: the variable and a message that names the bad
-    value (secrets masked) and what is allowed."""
-
-    name: str
-    message: str
-
-
-def problems(environ: Mapping[str, str] | None = None, *, deep: bool = True) -> list[Problem]:
-    """Every invalid value, cross-setting inconsistency and unknown ``OTELKIT_*`` name."""
-    env = os.environ if environ is None else environ
-    out = [Problem(r.name, r.error or "") for r in effective(env) if r.source == "invalid"]
-    for check, is_deep in _CHECKS:
-        if deep or not is_deep:
-            try:
-                out.extend(Problem(name, message) for name, message in check(env))
-            except Exception as exc:  # noqa: BLE001 - a broken check must not hide the others
-                out.append(Problem("otelkit", f"check {getattr(check, '__name__', check)} failed: {exc}"))
-    return out + unknown_names(env)
-
-
-def unknown_names(environ: Mapping[str, str] | None = None) -> list[Problem]:
-    """``OTELKIT_*`` names in ``environ`` that are not settings, each with the closest one."""
-    env = os.environ if environ is None else environ
-    known = _load_all()
-    out = []
-    for name in sorted(env):
-        if name.startswith("OTELKIT_") and name not in known and not name.startswith(EXAMPLE_PREFIX):
-            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
-            hint = f"; did you mean {close[0]}?" if close else "; see `otelkit config --markdown`"
-            out.append(Problem(name, f"{name} is not an otelkit setting{hint}"))
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# Reporting
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the effective configuration."""
-
-    name: str
-    value: str
-    source: str  # "env", "default" or "invalid"
-    error: str | None
-    setting: Setting[Any]
-
-
-def _display(setting: Setting[Any], value: Any) -> str:
-    if setting.secret and value:
-        return "<redacted>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def effective(environ: Mapping[str, str] | None = None) -> list[Row]:
-    """The effective value and its source for every declared setting."""
-    rows = []
-    for setting in _load_all().values():
-        raw = setting.raw(environ)
-        if raw is None:
-            rows.append(Row(setting.name, _display(setting, setting.default), "default", None, setting))
-            continue
-        try:
-            value = setting.parse(raw)
-        except ValueError as exc:
-            rows.append(Row(setting.name, _display(setting, setting.default), "invalid", str(exc), setting))
-        else:
-            rows.append(Row(setting.name, _display(setting, value), "env", None, setting))
-    return rows
-
-
-def invalid(environ: Mapping[str, str] | None = None) -> list[Row]:
-    """Rows whose environment value does not parse."""
-    return [row for row in effective(environ) if row.source == "invalid"]
-
-
-def markdown_table(settings: Iterable[Setting[Any]] | None = None) -> str:
-    """A Markdown table of ``settings`` (default: every library setting; what
-    docs/configuration.md is generated from)."""
-    lines = ["| variable | default | allowed | component | meaning |", "| --- | --- | --- | --- | --- |"]
-    for s in _load_all().values() if settings is None else settings:
-        comp = "standard" if s.standard else s.component
-        lines.append(f"| `{s.name}` | `{_display(s, s.default)}` | {s.allowed} | {comp} | {s.doc} |")
-    return "\n".join(lines) + "\n"

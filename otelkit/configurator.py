@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from otelkit import config
 from otelkit import pipeline as _cfg
+from otelkit._processor_selection import wrap_head_for_tail
 from otelkit._sdk_settings import sanitize_sdk_environ
 
 __all__ = ["OtelkitConfigurator", "OtelkitDistro"]
@@ -45,7 +46,7 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
         sanitize_sdk_environ(env)
         sampler = kwargs.pop("sampler", None) or _cfg.build_sampler(env)
         if config.OTELKIT_TAIL_ENABLED.get(env):
-            sampler = _cfg._wrap_head_for_tail(sampler, env)
+            sampler = wrap_head_for_tail(sampler, env)
         # The SDK reads OTEL_TRACES_EXPORTER itself and resolves `otlp` its own way (grpc when
         # no protocol is set, an error for http/json): hand it configure()'s resolved names.
         env[OTEL_TRACES_EXPORTER] = _cfg.sdk_exporter_setting(env)

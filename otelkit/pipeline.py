@@ -27,7 +27,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
@@ -44,6 +44,7 @@ from otelkit._exporter_selection import (
     sdk_exporter_setting,
 )
 from otelkit._parse import check_range, parse_pairs
+from otelkit._processor_selection import build_export_processor, stock_batch_options, wrap_head_for_tail
 from otelkit._sdk_settings import install_propagators, span_limits
 from otelkit._warn import warn_limited
 
@@ -53,6 +54,7 @@ __all__ = [
     "build_sampler",
     "build_exporters",
     "build_export_processor",
+    "stock_batch_options",
     "current_pipeline",
     "DEFAULT_EXPORTER",
     "EXPORTER_GROUP",
@@ -114,48 +116,13 @@ def _ratio(raw: str | None) -> float:
         return 1.0
 
 
-def build_export_processor(
-    exporter: SpanExporter, environ: Mapping[str, str] | None = None
-) -> SpanProcessor:
-    """The processor in front of one exporter: smart batcher (default) or the stock one,
-    behind the tail-sampling processor when ``OTELKIT_TAIL_ENABLED`` is true."""
-    env = _env(environ)
-    kind = config.OTELKIT_PROCESSOR.get(env)
-    processor: SpanProcessor = _smart_or_stock(kind, exporter, env)
-    if config.OTELKIT_TAIL_ENABLED.get(env):
-        processor = _wrap_tail(processor, env)
-    return processor
-
-
-def _smart_or_stock(kind: str, exporter: SpanExporter, env: Mapping[str, str]) -> SpanProcessor:
-    if kind == "stock":
-        return BatchSpanProcessor(exporter)
-    from otelkit.batch import SmartBatchSpanProcessor
-
-    return SmartBatchSpanProcessor(exporter, environ=env)
-
-
-def _wrap_tail(downstream: SpanProcessor, env: Mapping[str, str]) -> SpanProcessor:
-    # Tail sampling in front of the export processor; settings from OTELKIT_TAIL_*.
-    from otelkit.tail import TailSamplingProcessor
-
-    return TailSamplingProcessor(downstream, environ=env)
-
-
-def _wrap_head_for_tail(sampler: Sampler, env: Mapping[str, str]) -> Sampler:
-    # With tail sampling on, head-dropped spans are still recorded (RECORD_ONLY) so the
-    # tail sees every span; head-sampled ones keep their flag and th.
-    from otelkit.tail import RecordForTailSampler
-
-    return RecordForTailSampler(sampler)
-
-
-def parse_key_values(raw: str) -> dict[str, str]:
-    """Parse ``k1=v1,k2=v2`` (values URL-decoded); malformed pairs warn and are skipped."""
+def parse_key_values(raw: str, source: str = "OTEL_RESOURCE_ATTRIBUTES") -> dict[str, str]:
+    """Parse ``k1=v1,k2=v2`` (values URL-decoded); malformed pairs warn (naming ``source``)
+    and are skipped."""
 
     def malformed(index: int, item: str) -> None:
-        warn_limited(_logger, "kv:" + item[:32], "ignoring malformed key=value pair %r (expected key=value)",
-                     item[:64])
+        warn_limited(_logger, f"kv:{source}:{item[:32]}", "%s: ignoring malformed key=value pair %r "
+                     "(expected key=value)", source, item[:64])
 
     return parse_pairs(raw, decode=True, on_malformed=malformed)
 
@@ -284,7 +251,7 @@ def configure(
     warn_unknown(env)
     head = sampler if sampler is not None else build_sampler(env)
     if config.OTELKIT_TAIL_ENABLED.get(env):
-        head = _wrap_head_for_tail(head, env)
+        head = wrap_head_for_tail(head, env)
     provider = TracerProvider(sampler=head, resource=resource, span_limits=span_limits(env))
     pipeline = Pipeline(provider=provider, sampler=head)
     for extra in span_processors:
@@ -296,8 +263,8 @@ def configure(
         provider.add_span_processor(processor)
         pipeline.processors.append(processor)
         pipeline.exporters.append(exporter)
+    install_propagators(env, install=set_global)
     if set_global:
-        install_propagators(env)
         trace.set_tracer_provider(provider)
     _set_current(pipeline)
     return pipeline

@@ -117,3 +117,55 @@ def test_docs_configuration_table_is_current() -> None:
     assert config.markdown_table() in page.read_text(), (
         "docs/configuration.md is stale: regenerate with `otelkit config --markdown`"
     )
+
+
+# --- the registry (issue 12: config beside its component) -----------------------------------
+
+
+def test_config_imports_no_component_until_a_setting_is_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, otelkit.config as c\n"
+        "before = sorted(m for m in sys.modules if m.startswith('otelkit.'))\n"
+        "c.OTELKIT_TAIL_MAX_SPANS\n"
+        "after = sorted(m for m in sys.modules if m.startswith('otelkit.'))\n"
+        "print(before, after)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    before, after = out.split("] [")
+    assert "otelkit.tail" not in before and "otelkit.batch" not in before
+    assert "otelkit.tail._settings" in after and "otelkit.batch" not in after
+
+
+def test_unknown_config_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError):
+        config.OTELKIT_NO_SUCH_SETTING  # noqa: B018
+    with pytest.raises(AttributeError):
+        config.not_a_setting  # noqa: B018
+
+
+def test_example_server_settings_are_not_library_settings() -> None:
+    from examples import settings
+
+    assert settings.OTELKIT_EXAMPLE_TRACING.name in settings.EXAMPLE_SETTINGS
+    assert not [name for name in config.SETTINGS if name.startswith(config.EXAMPLE_PREFIX)]
+    assert not config.problems({"OTELKIT_EXAMPLE_TRACING": "stock"})
+
+
+def test_declaring_a_name_twice_is_refused() -> None:
+    registry: dict[str, config.Setting[object]] = {}
+    config.str_setting("OTELKIT_TWICE", "", "doc", registry=registry)
+    with pytest.raises(ValueError, match="declared twice"):
+        config.str_setting("OTELKIT_TWICE", "", "doc", registry=registry)
+
+
+@pytest.mark.parametrize(
+    ("setting", "raw"),
+    [(config.OTEL_BSP_EXPORT_TIMEOUT, "99999999999999999999"), (config.OTELKIT_TAIL_MAX_WAIT_MS, "3600001")],
+)
+def test_millisecond_settings_stop_at_an_hour(setting: config.Setting[int], raw: str) -> None:
+    # a larger wait overflowed the platform's timer in shutdown() (found by the fuzz)
+    with pytest.raises(ValueError, match="expected an integer from"):
+        setting.parse(raw)

@@ -6,7 +6,9 @@ set) > the matching ``OTEL_BSP_*`` (when set) > the ``OTELKIT_BATCH_*`` default.
 
 from __future__ import annotations
 
-from otelkit.config import enum_setting, int_setting
+from collections.abc import Iterator, Mapping
+
+from otelkit.config import HOUR_MS, enum_setting, environment_check, int_setting
 
 __all__ = [
     "OTEL_BSP_SCHEDULE_DELAY",
@@ -24,11 +26,11 @@ __all__ = [
 ]
 
 OTEL_BSP_SCHEDULE_DELAY = int_setting(
-    "OTEL_BSP_SCHEDULE_DELAY", 5000, "Batch processor maximum delay between exports (ms).", min=0, standard=True
+    "OTEL_BSP_SCHEDULE_DELAY", 5000, "Batch processor maximum delay between exports (ms).", min=0, max=HOUR_MS, standard=True
 )
 
 OTEL_BSP_EXPORT_TIMEOUT = int_setting(
-    "OTEL_BSP_EXPORT_TIMEOUT", 30000, "Batch processor export timeout (ms).", min=0, standard=True
+    "OTEL_BSP_EXPORT_TIMEOUT", 30000, "Batch processor export timeout (ms).", min=0, max=HOUR_MS, standard=True
 )
 
 OTEL_BSP_MAX_QUEUE_SIZE = int_setting(
@@ -72,6 +74,7 @@ OTELKIT_BATCH_FRESHNESS_MS = int_setting(
     "after it ended. The wait grows above it only while exports are slow, up to "
     "OTEL_BSP_SCHEDULE_DELAY.",
     min=1,
+    max=HOUR_MS,
     component="batch",
 )
 
@@ -80,6 +83,7 @@ OTELKIT_BATCH_STARTUP_MS = int_setting(
     50,
     "Wait before the very first export after start (or fork), so start-up spans show up at once (ms).",
     min=0,
+    max=HOUR_MS,
     component="batch",
 )
 
@@ -107,6 +111,21 @@ OTELKIT_BATCH_BLOCK_TIMEOUT_MS = int_setting(
     100,
     "Longest a producer thread waits for queue space under the `block` overflow policy (ms).",
     min=0,
+    max=HOUR_MS,
     component="batch",
 )
 
+
+
+@environment_check()
+def _check_stock_batch(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """With ``OTELKIT_PROCESSOR=stock``, a batch larger than the queue (the stock constructor
+    refuses it; the pipeline clamps it with a warning)."""
+    from otelkit import config
+
+    if config.OTELKIT_PROCESSOR.get(environ) != "stock":
+        return
+    queue, batch = OTEL_BSP_MAX_QUEUE_SIZE.get(environ), OTEL_BSP_MAX_EXPORT_BATCH_SIZE.get(environ)
+    if batch > queue:
+        yield ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", f"OTEL_BSP_MAX_EXPORT_BATCH_SIZE={batch} is larger than "
+               f"OTEL_BSP_MAX_QUEUE_SIZE={queue}: expected at most the queue size (OTELKIT_PROCESSOR=stock)")

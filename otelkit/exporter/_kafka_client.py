@@ -63,7 +63,7 @@ _logger = logging.getLogger("otelkit.exporter.kafka")
 
 
 def _warn_refused(message: str) -> None:
-    warn_limited(_logger, "kafka-refused:" + message[:60], "otelkit_kafka: %s", message)
+    warn_limited(_logger, "kafka-refused:" + message[:80], "otelkit_kafka: %s", message)
 
 
 class ConfluentProducer:
@@ -122,13 +122,13 @@ class ConfluentProducer:
             named = [k for k in extra if k in re.findall(r'["`]([\w.]+)["`]', why)]
             if named or extra:
                 dropped = named or sorted(extra)
-                on_refused(f"librdkafka refused producer property {', '.join(map(repr, dropped))} ({why}); "
-                           "dropping it")
+                on_refused(f"OTELKIT_KAFKA_PRODUCER_CONFIG (or producer_config): librdkafka refused producer "
+                           f"property {', '.join(map(repr, dropped))} ({why}); dropping it")
                 for key in dropped:
                     extra.pop(key)
             elif "message.timeout.ms" in why and base["message.timeout.ms"] != _DEFAULT_TIMEOUT_MS:
-                on_refused(f"librdkafka refused message.timeout.ms={base['message.timeout.ms']} ({why}); "
-                           f"using {_DEFAULT_TIMEOUT_MS}")
+                on_refused(f"OTELKIT_KAFKA_TIMEOUT_MS (or timeout_ms): librdkafka refused message.timeout.ms="
+                           f"{base['message.timeout.ms']} ({why}); using {_DEFAULT_TIMEOUT_MS}")
                 base["message.timeout.ms"] = _DEFAULT_TIMEOUT_MS
             else:
                 break

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 
 from otelkit._parse import parse_pairs
 from otelkit.config import (
+    HOUR_MS,
     bool_setting,
     enum_setting,
     environment_check,
@@ -128,12 +129,12 @@ OTEL_EXPORTER_OTLP_TRACES_HEADERS = str_setting(
 )
 
 OTEL_EXPORTER_OTLP_TIMEOUT = int_setting(
-    "OTEL_EXPORTER_OTLP_TIMEOUT", 10000, "Export timeout per call (ms), retries included.", min=0, standard=True
+    "OTEL_EXPORTER_OTLP_TIMEOUT", 10000, "Export timeout per call (ms), retries included.", min=0, max=HOUR_MS, standard=True
 )
 
 OTEL_EXPORTER_OTLP_TRACES_TIMEOUT = int_setting(
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10000, "Traces export timeout (ms); wins over OTEL_EXPORTER_OTLP_TIMEOUT.",
-    min=0, standard=True,
+    min=0, max=HOUR_MS, standard=True,
 )
 
 OTEL_EXPORTER_OTLP_COMPRESSION = enum_setting(
@@ -220,6 +221,7 @@ OTELKIT_EXPORTER_RETRY_INITIAL_MS = int_setting(
     500,
     "First retry backoff (ms); doubles per retry with ±20% jitter, capped at 30 s.",
     min=1,
+    max=HOUR_MS,
     component="exporter",
 )
 
@@ -274,6 +276,7 @@ OTELKIT_KAFKA_TIMEOUT_MS = int_setting(
     "How long one `otelkit_kafka` export waits for broker acknowledgements (ms); also the "
     "shutdown flush bound (librdkafka's `message.timeout.ms`, which must exceed `linger.ms`, 5).",
     min=10,
+    max=HOUR_MS,
     component="exporter",
 )
 
@@ -323,6 +326,7 @@ def _check_kafka_producer(environ: Mapping[str, str]) -> Iterator[tuple[str, str
         on_refused=refused.append,
     ).close()
     for message in refused:
-        name = "OTELKIT_KAFKA_TIMEOUT_MS" if "message.timeout.ms=" in message else "OTELKIT_KAFKA_PRODUCER_CONFIG"
-        yield name, f"{name}: {message}"
+        name = "OTELKIT_KAFKA_TIMEOUT_MS" if message.startswith("OTELKIT_KAFKA_TIMEOUT_MS") else (
+            "OTELKIT_KAFKA_PRODUCER_CONFIG")
+        yield name, message
 

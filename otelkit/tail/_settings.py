@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from otelkit.config import bool_setting, enum_setting, int_setting, size_setting, str_setting
+from otelkit.config import HOUR_MS, bool_setting, enum_setting, int_setting, size_setting, str_setting
 
 __all__ = [
     "OTELKIT_TAIL_ENABLED",
@@ -30,6 +30,7 @@ OTELKIT_TAIL_DECISION_WAIT_MS = int_setting(
     "Tail sampling: wait after a trace's local root span ends before deciding (ms), to "
     "collect straggling child spans.",
     min=0,
+    max=HOUR_MS,
     component="tail",
 )
 
@@ -39,6 +40,7 @@ OTELKIT_TAIL_MAX_WAIT_MS = int_setting(
     "Tail sampling: a trace whose local root never ends is decided this long after its "
     "first span ended (ms).",
     min=1,
+    max=HOUR_MS,
     component="tail",
 )
 
