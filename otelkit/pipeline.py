@@ -12,7 +12,9 @@ Two entry points share the builders here:
 The pipeline, in order: head sampler (``OTEL_TRACES_SAMPLER``) -> optional tail-sampling
 processor (``OTELKIT_TAIL_ENABLED``) -> export processor (``OTELKIT_PROCESSOR``) ->
 exporters (``OTEL_TRACES_EXPORTER``; which ones is decided in
-:mod:`otelkit._exporter_selection`, re-exported here).
+:mod:`otelkit._exporter_selection`, the processors in :mod:`otelkit._processor_selection`,
+both re-exported here). The SDK's span limits and ``OTEL_PROPAGATORS`` are read through the
+same ``environ`` (:mod:`otelkit._sdk_settings`): no environment value makes set-up raise.
 """
 
 from __future__ import annotations

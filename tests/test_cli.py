@@ -156,3 +156,10 @@ def test_config_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch, capsys:
 def test_config_accepts_what_the_runtime_accepts(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _problems(env, capsys)
     assert (code, err) == (0, "")
+
+
+def test_config_json_lists_check_problems_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--json"], environ={"OTELKIT_TAIL_ENABLD": "1"}) == 2
+    rows = json.loads(capsys.readouterr().out)
+    assert {"name": "OTELKIT_TAIL_ENABLD", "value": None, "source": "check",
+            "error": "OTELKIT_TAIL_ENABLD is not an otelkit setting; did you mean OTELKIT_TAIL_ENABLED?"} in rows

@@ -119,6 +119,8 @@ class ConfluentProducer:
             except confluent_kafka.KafkaException as exc:
                 err = exc.args[0] if exc.args else exc
                 why = str(err.str() if hasattr(err, "str") else err)
+            for value in (v for v in extra.values() if len(v) > 2):
+                why = why.replace(value, "<redacted>")  # property values may be credentials
             named = [k for k in extra if k in re.findall(r'["`]([\w.]+)["`]', why)]
             if named or extra:
                 dropped = named or sorted(extra)

@@ -322,7 +322,7 @@ def _check_kafka_producer(environ: Mapping[str, str]) -> Iterator[tuple[str, str
         OTELKIT_KAFKA_BOOTSTRAP_SERVERS.get(environ),
         OTELKIT_KAFKA_COMPRESSION.get(environ),
         OTELKIT_KAFKA_TIMEOUT_MS.get(environ),
-        extra,
+        {**extra, "log_level": "0"},  # a check: no librdkafka log lines about the (unused) brokers
         on_refused=refused.append,
     ).close()
     for message in refused:

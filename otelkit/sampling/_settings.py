@@ -76,7 +76,6 @@ OTELKIT_RULES = str_setting(
 )
 
 
-
 def _rules(raw: str) -> object:
     from otelkit.sampling._rule_parse import parse_rules  # lazy: the sampler imports this module
 
