@@ -190,9 +190,10 @@ def test_kafka_timeout_librdkafka_refuses_falls_back(caplog: pytest.LogCaptureFi
 def test_unknown_propagator_is_left_out_and_the_rest_installed(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from opentelemetry import propagate
+    from opentelemetry import propagate, trace
 
     monkeypatch.setattr(propagate, "_HTTP_TEXT_FORMAT", propagate.get_global_textmap())  # restored afterwards
+    monkeypatch.setattr(trace, "set_tracer_provider", lambda provider: None)  # keep the global provider
     with caplog.at_level(logging.WARNING):
         p = pl.configure(environ={"OTEL_PROPAGATORS": "baggage,b3x", "OTEL_TRACES_EXPORTER": "none"})
     assert "OTEL_PROPAGATORS names unknown 'b3x'" in caplog.text
@@ -213,36 +214,58 @@ def test_warn_interval_is_validated(caplog: pytest.LogCaptureFixture) -> None:
 
 
 _CONFIGURATOR_ENV = ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_PROPAGATORS", "OTEL_TRACES_EXPORTER",
-                     "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_SDK_DISABLED", "OTELKIT_TAIL_ENABLED",
-                     "OTEL_TRACES_SAMPLER")
+                     "OTEL_SDK_DISABLED", "OTELKIT_TAIL_ENABLED", "OTEL_TRACES_SAMPLER")
 
 
-def test_configurator_survives_values_the_sdk_raises_on(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    import opentelemetry.sdk._configuration as sdk_configuration
-
+@pytest.fixture
+def sdk_environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """os.environ with values the SDK itself raises on; monkeypatch restores it afterwards."""
     for name in _CONFIGURATOR_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "-1")
     monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,b3x")
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otelkit_otpl")
-    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+    return monkeypatch
+
+
+def test_configurator_survives_values_the_sdk_raises_on(
+    sdk_environ: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry import propagate
+    from opentelemetry.sdk.trace import TracerProvider
+
     seen: dict[str, Any] = {}
 
-    def fake_set_tracer_provider(provider: Any) -> None:
-        seen["provider"] = provider
+    def sdk_like_initialize_components(**kwargs: Any) -> None:
+        # what the SDK's own set-up reads from os.environ after the configurator ran
+        seen["provider"] = TracerProvider(sampler=kwargs["sampler"])  # SpanLimits() from os.environ
+        seen["propagator"] = propagate._load_propagators()  # OTEL_PROPAGATORS, as on import
 
-    monkeypatch.setattr(sdk_configuration, "set_tracer_provider", fake_set_tracer_provider)
+    sdk_environ.setattr(configurator, "_initialize_components", sdk_like_initialize_components)
     with caplog.at_level(logging.WARNING):
         configurator.OtelkitConfigurator()._configure()
-    provider = seen["provider"]
-    assert provider._span_limits.max_span_attributes == 128
-    assert os.environ["OTEL_PROPAGATORS"] == "tracecontext"
+    assert seen["provider"]._span_limits.max_span_attributes == 128
+    assert seen["propagator"].fields == {"traceparent", "tracestate"}
     assert os.environ["OTEL_TRACES_EXPORTER"] == "otelkit_otlp"
     assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT='-1' is invalid" in caplog.text
-    provider.shutdown()
+    assert "OTEL_PROPAGATORS names unknown 'b3x'" in caplog.text
+
+
+def test_configurator_falls_back_to_configure_when_the_sdk_set_up_fails(
+    sdk_environ: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[Any] = []
+
+    def failing_initialize_components(**kwargs: Any) -> None:
+        raise RuntimeError("Requested component 'x' not found in entry point 'y'\nsecond line")
+
+    sdk_environ.setattr(configurator, "_initialize_components", failing_initialize_components)
+    sdk_environ.setattr(pl, "configure", lambda **kw: calls.append(kw))
+    with caplog.at_level(logging.WARNING):
+        configurator.OtelkitConfigurator()._configure()
+    assert len(calls) == 1 and calls[0]["environ"] is os.environ
+    [line] = [r.getMessage() for r in caplog.records if "set-up failed" in r.getMessage()]
+    assert "RuntimeError: Requested component 'x'" in line and "second line" not in line
 
 
 def test_stock_processor_reads_otel_bsp_from_the_environ_and_never_raises(
