@@ -73,7 +73,7 @@ def parse_adaptive_arg(arg: str, on_error: Callable[[str], None] | None = None) 
             warn_limited(_logger, "adaptive-arg:" + key[:32], msg, *args)
 
     out: dict[str, Any] = {}
-    for item in arg.split(","):
+    for item in arg.split(","):  # item by item (not a dict): an invalid repeat keeps the valid value
         if not item.strip():
             continue
         key, sep, raw = item.partition("=")

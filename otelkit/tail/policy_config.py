@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from otelkit import config
+from otelkit._parse import parse_pairs
 from otelkit._warn import warn_limited
 from otelkit.tail import policies as p
 from otelkit.tail.policy import Policy
@@ -222,11 +223,13 @@ def parse_compact(text: str) -> list[dict[str, Any]]:
         spec: dict[str, Any] = {"type": kind.strip() if eq else name.strip()}
         if eq:
             spec["name"] = name.strip()
-        for pair in (a for a in rest[:-1].split(",") if a.strip()) if paren else ():
-            key, sep, value = pair.partition("=")
-            if not sep:
-                raise ValueError(f'policy "{spec.get("name", spec["type"])}": field {pair.strip()!r} is invalid: expected field=value')
-            spec[key.strip()] = _value(value)
+        label = spec.get("name", spec["type"])
+
+        def malformed(_index: int, pair: str, label: str = label) -> None:
+            raise ValueError(f'policy "{label}": field {pair!r} is invalid: expected field=value')
+
+        for key, value in (parse_pairs(rest[:-1], on_malformed=malformed) if paren else {}).items():
+            spec[key] = _value(value)
         specs.append(spec)
     return specs
 
