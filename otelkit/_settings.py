@@ -4,10 +4,17 @@ resource, sampler and exporter names, the export processor and otelkit-wide knob
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from otelkit._parse import parse_pairs
-from otelkit.config import bool_setting, enum_setting, float_setting, int_setting, str_setting
+from otelkit.config import (
+    bool_setting,
+    enum_setting,
+    environment_check,
+    float_setting,
+    int_setting,
+    str_setting,
+)
 
 
 def _names(group: str, *, extra: tuple[str, ...] = ("none",), single: bool = False) -> Callable[[str], object]:
@@ -166,3 +173,13 @@ OTELKIT_SELF_METRICS = bool_setting(
     "OpenTelemetry metrics API.",
 )
 
+
+@environment_check()
+def _check_exporters(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """Each chosen exporter's optional dependencies are installed."""
+    from otelkit._exporter_selection import exporter_names, missing_extra
+
+    for name in exporter_names(environ):
+        problem = missing_extra(name)
+        if problem:
+            yield "OTEL_TRACES_EXPORTER", problem

@@ -292,17 +292,6 @@ OTELKIT_KAFKA_PRODUCER_CONFIG = str_setting(
 )
 
 
-@environment_check()
-def _check_exporters(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-    """Each chosen exporter's optional dependencies are installed."""
-    from otelkit._exporter_selection import exporter_names, missing_extra
-
-    for name in exporter_names(environ):
-        problem = missing_extra(name)
-        if problem:
-            yield "OTEL_TRACES_EXPORTER", problem
-
-
 @environment_check(deep=True)
 def _check_kafka_producer(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     """The producer properties librdkafka refuses, found by building the producer the
