@@ -12,6 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from otelkit import config
 from otelkit import pipeline as pl
@@ -204,3 +206,18 @@ def test_config_verdict_and_runtime_agree(name: str, value: str, caplog: pytest.
     assert bool(verdict) == bool(warned), f"otelkit config says {verdict}, the runtime warned {warned}"
     for message in verdict + warned:
         assert "s3cret" not in message
+
+
+_PRINTABLE = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=24)
+
+
+# Random text never goes into variables that can name a host (only 127.0.0.1 is allowed).
+_NO_RANDOM = _OS_ENVIRON_ONLY | set(_NETWORK) | {"OTELKIT_KAFKA_PRODUCER_CONFIG"}
+
+
+@settings(max_examples=400, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(name=st.sampled_from([n for n in _NAMES if n not in _NO_RANDOM]),
+       value=_PRINTABLE)
+def test_random_values_config_and_runtime_agree(name: str, value: str, caplog: pytest.LogCaptureFixture) -> None:
+    test_config_verdict_and_runtime_agree(name, value, caplog)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 from otelkit.config import enum_setting, int_setting, str_setting
 
@@ -12,12 +13,14 @@ def compile_excluded(raw: str) -> re.Pattern[str] | None:
     """Contrib's comma-separated excluded-URL regexes as one pattern (``None`` when empty);
     ValueError naming the first invalid one."""
     parts = [p.strip() for p in raw.split(",") if p.strip()]
-    for part in parts:
-        try:
-            re.compile(part)
-        except re.error as exc:
-            raise ValueError(f"regex {part!r}: {exc}") from None
-    return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+    with warnings.catch_warnings():  # "possible nested set" and the like: a user's pattern, not ours
+        warnings.simplefilter("ignore", FutureWarning)
+        for part in parts:
+            try:
+                re.compile(part)
+            except re.error as exc:
+                raise ValueError(f"regex {part!r}: {exc}") from None
+        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
 __all__ = [
