@@ -36,6 +36,10 @@ def environment_check(*, deep: bool = False) -> Callable[[EnvCheck], EnvCheck]:
     return register
 
 
+_TOOLING = frozenset({"OTELKIT_VENV"})
+"""``OTELKIT_*`` names the repository's scripts read (scripts/_venv.sh), not the library."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason ``otelkit config`` fails: the variable and a message that names the bad
@@ -64,7 +68,8 @@ def unknown_names(environ: Mapping[str, str] | None = None) -> list[Problem]:
     known = _config._load_all()
     out = []
     for name in sorted(env):
-        if name.startswith("OTELKIT_") and name not in known and not name.startswith(_config.EXAMPLE_PREFIX):
+        if (name.startswith("OTELKIT_") and name not in known and name not in _TOOLING
+                and not name.startswith(_config.EXAMPLE_PREFIX)):
             close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]}?" if close else "; see `otelkit config --markdown`"
             out.append(Problem(name, f"{name} is not an otelkit setting{hint}"))
