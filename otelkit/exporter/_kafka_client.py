@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from otelkit._warn import RateLimitedLog
+
 __all__ = ["DeliveryCallback", "MessageProducer", "ConfluentProducer", "parse_properties"]
 
 DeliveryCallback = Callable[[BaseException | None], None]
@@ -86,6 +88,7 @@ class ConfluentProducer:
             "linger.ms": 5,
             "acks": "all",
             "client.id": "otelkit-kafka-exporter",
+            "logger": RateLimitedLog(),  # librdkafka's log through Python logging, rate-limited
         }
         conf.update(extra or {})
         self._conf = conf
