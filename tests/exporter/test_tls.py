@@ -230,7 +230,8 @@ def test_expired_or_untrusted_certificate_is_refused_and_counted(
 
 # --------------------------------------------------------------------- configured secrets
 
-SECRETS = ("Bearer-SECRET-7f3a", "api-SECRET-91bc", "sasl-SECRET-pass-55d", "SECRET-in-bad-pair-0e")
+SECRETS = ("Bearer-SECRET-7f3a", "api-SECRET-91bc", "sasl-SECRET-pass-55d", "SECRET-in-bad-pair-0e",
+           "debug-SECRET-token-3c1")
 
 
 def test_configured_secrets_appear_in_no_log_config_output_stats_or_error(
@@ -252,6 +253,7 @@ def test_configured_secrets_appear_in_no_log_config_output_stats_or_error(
         "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nobody listens: librdkafka logs
         "OTELKIT_KAFKA_TIMEOUT_MS": "1500",
         "OTELKIT_WARN_INTERVAL_S": "0",  # log every occurrence: nothing hidden by the limiter
+        "OTELKIT_SAMPLER_DEBUG_TOKEN": SECRETS[4],
     }
     seen: list[str] = []
     with receiving(pki.server) as ok:  # accepted: the receiver does get the credentials
@@ -266,6 +268,14 @@ def test_configured_secrets_appear_in_no_log_config_output_stats_or_error(
         with pytest.raises(ValueError) as err:
             OtlpHttpSpanExporter(headers={"authorization": SECRETS[0]}, environ=env, **bad)
         seen.append(str(err.value))
+    from opentelemetry import baggage
+
+    from otelkit.sampling.rules import RulesSampler
+
+    sampler = RulesSampler("drop", environ=env)
+    for value in (SECRETS[4], "guess"):  # honoured, refused
+        sampler.should_sample(baggage.set_baggage("otelkit.debug", value), 1, "x")  # type: ignore[arg-type]
+    seen += [repr(sampler.stats()), sampler.get_description()]
     kafka = KafkaSpanExporter(environ=env)
     seen.append(repr(kafka.export(realistic_batch(N))))
     seen += [repr(kafka.stats()), repr(kafka)]
