@@ -231,7 +231,7 @@ def test_expired_or_untrusted_certificate_is_refused_and_counted(
 # --------------------------------------------------------------------- configured secrets
 
 SECRETS = ("Bearer-SECRET-7f3a", "api-SECRET-91bc", "sasl-SECRET-pass-55d", "SECRET-in-bad-pair-0e",
-           "debug-SECRET-token-3c1")
+           "debug-SECRET-token-3c1", "url-SECRET-pass-8d2")
 
 
 def test_configured_secrets_appear_in_no_log_config_output_stats_or_error(
@@ -281,7 +281,8 @@ def test_configured_secrets_appear_in_no_log_config_output_stats_or_error(
     seen += [repr(kafka.stats()), repr(kafka)]
     kafka.shutdown()
     for argv in (["config"], ["config", "--all"], ["config", "--json"]):
-        main(argv, environ={**env, "OTELKIT_WARN_INTERVAL_S": "not-a-number"})
+        main(argv, environ={**env, "OTELKIT_WARN_INTERVAL_S": "not-a-number",
+                            "OTEL_EXPORTER_OTLP_ENDPOINT": f"https://otelkit:{SECRETS[5]}@127.0.0.1:4318"})
     out = capsys.readouterr()
     seen += [out.out, out.err]
     seen += [r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
