@@ -8,8 +8,11 @@ and then something else entirely. :func:`header_text` turns any of them into ``s
 * ``bytes``-like values are decoded as UTF-8; invalid UTF-8 is decoded as Latin-1 (every
   byte maps to one character, so nothing is lost and nothing raises) after one
   rate-limited warning. A ``str`` holding surrogate escapes (aiohttp's decoding of
-  non-UTF-8 header bytes) is treated the same way, so aiohttp and ASGI see equal text. A malformed ``traceparent`` then fails the propagator's own
-  validation and a new trace starts, as the W3C spec wants.
+  non-UTF-8 header bytes) is treated the same way, so aiohttp and ASGI see equal text. A
+  malformed ``traceparent`` then fails the propagator's own validation and a new trace
+  starts, as the W3C spec wants.
+* warning kinds never carry the sender's header names (case-folded known names, else
+  ``other``) and quote at most a short prefix of a bad value.
 * values longer than :data:`MAX_HEADER_CHARS` (the W3C baggage limit, 8192) are ignored
   with a warning: no propagation header is legitimately that long.
 * any other type is ignored with a warning naming the type.
