@@ -43,8 +43,15 @@ SHORT_CHARS = 64
 
 
 def short(value: object, limit: int = SHORT_CHARS) -> str:
-    """At most ``limit`` characters of ``str(value)``, with the length when cut; never raises."""
+    """At most ``limit`` characters of ``value`` (bytes: of their repr), with the full size when cut.
+
+    Never raises.
+    """
     try:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            raw = bytes(value)
+            text = repr(raw[:limit])
+            return text if len(raw) <= limit else f"{text}...({len(raw)} bytes)"
         text = value if isinstance(value, str) else str(value)
     except Exception:  # noqa: BLE001 - a hostile __str__
         return f"<unprintable {type(value).__name__}>"

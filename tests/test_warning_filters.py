@@ -103,6 +103,7 @@ def test_limiter_rejects_a_bad_size() -> None:
     ("short", "short"),
     ("x" * 100, "x" * 64 + "...(100 chars)"),
     (b"\xff" * 3, "b'\\xff\\xff\\xff'"),
+    (b"ab" * 50, "b'" + "ab" * 32 + "'...(100 bytes)"),
 ])
 def test_short_quotes_a_prefix(value: object, expected: str) -> None:
     assert short(value) == expected

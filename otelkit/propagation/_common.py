@@ -49,7 +49,7 @@ def header_text(value: object, key: str = "") -> str | None:
             warn_limited(
                 _logger,
                 "header-utf8:" + name,
-                "header %r is not valid UTF-8 (%d bytes, starts %r); decoding it as Latin-1",
+                "header %r is not valid UTF-8 (%d bytes, starts %s); decoding it as Latin-1",
                 name,
                 len(raw),
                 short(raw, 32),

@@ -5,16 +5,19 @@ entry or header: 1,000 requests with baggage ``a,a,...`` logged 100,000 lines, e
 ``Baggage header `...` exceeded`` line quoted ~10 KB. otelkit changes nothing about logging
 globally; it adds one :class:`logging.Filter` to those SDK loggers only, and the filter acts
 only inside :func:`sdk_logs_limited` (a context variable, so other threads and the
-application's own calls into the SDK are untouched). Inside, each kind of SDK message
-(logger + format string) goes through otelkit's limiter (one line per kind per
-``OTELKIT_WARN_INTERVAL_S``) and every quoted string is cut to a short prefix.
+application's own calls into the SDK are untouched). Inside, each SDK logger is one kind
+of problem for otelkit's limiter ("the SDK's baggage parser complained"): one line per
+logger per ``OTELKIT_WARN_INTERVAL_S``, the first message of the interval, with the count
+of those suppressed since, and every quoted string cut to a short prefix. Keying by
+logger, not by message, keeps the number of lines bounded whatever messages an SDK
+version adds.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
@@ -36,12 +39,15 @@ _active: ContextVar[bool] = ContextVar("otelkit_carrier_parsing", default=False)
 class _CarrierLogFilter(logging.Filter):
     """Rate-limits and shortens SDK parser records emitted inside :func:`sdk_logs_limited`."""
 
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    """Monotonic clock in seconds (tests set a fake one)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not _active.get():
             return True
         try:
-            key = f"sdk:{record.name}:{_warn.short(record.msg, 80)}"
-            suppressed = _warn.limiter.admit(key, time.monotonic(), _warn.interval_s())
+            key = "sdk:" + record.name
+            suppressed = _warn.limiter.admit(key, self.clock(), _warn.interval_s())
             if suppressed is None:
                 return False
             args = record.args if isinstance(record.args, tuple) else ()

@@ -20,12 +20,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from otelkit import _warn
 from otelkit.middleware.aiohttp import aiohttp_tracing_middleware
 from otelkit.middleware.asgi import ASGITracingMiddleware
 from otelkit.testing import free_port
 
 REQUESTS = 1000
 MAX_LINES = 10
+
 TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 THIRTY_THREE = ",".join(f"k{i}=v" for i in range(33))
 
@@ -38,6 +40,12 @@ HOSTILE: list[list[tuple[str, bytes]]] = [
     [("traceparent", TP.encode()), ("tracestate", b"foo=1,foo=2"), ("baggage", b"=novalue,=,;;")],
     [("TraceParent", b"00-" + b"z" * 32 + b"-b7ad6b7169203331-01"), ("BAGGAGE", b"x" * 5000)],
 ]
+
+
+@pytest.fixture(autouse=True)
+def _one_interval() -> None:
+    """All of the run falls in one warning interval, however long the loaded box takes."""
+    _warn.configure({"OTELKIT_WARN_INTERVAL_S": "600"})
 
 
 def _send_all(port: int) -> list[int]:

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otelkit import _warn
 from otelkit.middleware.kafka import RateLimitedLog, confluent_consume, process_span
 from otelkit.testing import Tansu
 
@@ -25,7 +26,14 @@ pytestmark = pytest.mark.peers
 
 RECORDS = 1000
 MAX_LINES = 10
+
 TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.fixture(autouse=True)
+def _one_interval() -> None:
+    """All of the run falls in one warning interval, however long the loaded box takes."""
+    _warn.configure({"OTELKIT_WARN_INTERVAL_S": "600"})
 
 
 def _spelling(name: str, i: int) -> str:

@@ -35,6 +35,26 @@ def test_inside_otelkit_each_kind_logs_once_and_quotes_a_prefix(caplog: pytest.L
     assert len(lines) == 1 and "c" * 100 not in lines[0] and "chars)" in lines[0]
 
 
+def test_one_line_per_sdk_logger_per_interval_with_the_suppressed_count(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from otelkit import _warn
+    from otelkit.propagation import _quiet
+
+    now = [10.0]
+    monkeypatch.setattr(_quiet._FILTER, "clock", lambda: now[0])
+    _warn.configure({"OTELKIT_WARN_INTERVAL_S": "5"})
+    logger = logging.getLogger(SDK)
+    with sdk_logs_limited():
+        logger.warning("Invalid baggage entry: `%s`", "x" * 200)
+        logger.warning("Baggage list-member `%s` doesn't match the format", "a")  # same logger: same kind
+        now[0] += 5
+        logger.warning("Baggage list-member `%s` doesn't match the format", "b")
+    lines = _sdk_lines(caplog)
+    assert lines == ["Invalid baggage entry: `" + "x" * 64 + "...(200 chars)`",
+                     "Baggage list-member `b` doesn't match the format (1 similar warnings suppressed)"]
+
+
 def test_the_flag_does_not_leak_out_of_the_block(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger(SDK)
     with sdk_logs_limited():
