@@ -11,6 +11,7 @@ spans are counted as failed with ``error.type=tls``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 import ssl
@@ -47,6 +48,9 @@ class Pki:
     client: tuple[Path, Path]
 
 
+_SERIALS = itertools.count(1000)
+
+
 def _openssl(*args: str | Path) -> None:
     subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=30)
 
@@ -64,7 +68,7 @@ def _leaf(d: Path, name: str, ca: tuple[Path, Path], ext: str, days: int) -> tup
     extfile.write_text(ext + "\nbasicConstraints=CA:FALSE\n")
     _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
              "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
-    _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial", str(abs(hash(name)) % 10**9),
+    _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial", str(next(_SERIALS)),
              "-out", crt, "-days", str(days), "-extfile", extfile)
     return crt, key
 
