@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,11 @@ def _display(setting: Setting[Any], value: Any) -> str:
         return "<redacted>"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _USERINFO.sub(r"\1<redacted>@", str(value))
+
+
+_USERINFO = re.compile(r"(\w+://[^/@:\s]*:)[^/@\s]*@")
+"""The password of a URL's user info (``https://user:pass@host``): a credential too."""
 
 
 def effective(environ: Mapping[str, str] | None = None) -> list[Row]:

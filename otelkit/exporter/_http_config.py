@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +32,7 @@ class HttpSettings:
     """The effective exporter configuration (seconds and bytes)."""
 
     endpoint: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # credentials: never in a repr or a log line
     timeout_s: float
     compression: str
     certificate_file: str | None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from otelkit._parse import parse_pairs
-from otelkit._warn import warn_limited
+from otelkit._warn import RateLimitedLog, warn_limited
 
 __all__ = ["DeliveryCallback", "MessageProducer", "ConfluentProducer", "parse_properties"]
 
@@ -99,6 +99,7 @@ class ConfluentProducer:
             "linger.ms": 5,
             "acks": "all",
             "client.id": "otelkit-kafka-exporter",
+            "logger": RateLimitedLog(),  # librdkafka's log through Python logging, rate-limited
         }
         self._conf = conf
         self._pid = os.getpid()

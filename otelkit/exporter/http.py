@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otelkit import config
 from otelkit._fork import after_fork
 from otelkit._parse import check_range
-from otelkit._warn import warn_limited
+from otelkit._warn import short, warn_limited
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
 from otelkit.exporter._retry import RETRYABLE_STATUS, backoff_s, retry_after_s
 from otelkit.exporter._stats import ExportStats
@@ -281,6 +281,8 @@ class OtlpHttpSpanExporter(SpanExporter):
                     timeout=urllib3.Timeout(total=remaining), assert_same_host=False, preload_content=False,
                 )
                 data = _read_body(resp, deadline)
+            except urllib3.exceptions.SSLError as exc:  # a refused certificate: retrying cannot help
+                return self._fail(n, "tls", f"TLS refused: {short(exc, 200)}")
             except urllib3.exceptions.HTTPError as exc:
                 reason, delay = type(exc).__name__, backoff_s(attempt, self.settings.retry_initial_s)
             else:

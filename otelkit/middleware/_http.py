@@ -26,7 +26,7 @@ from opentelemetry.semconv.schemas import Schemas
 from opentelemetry.trace import Span, Status, StatusCode
 
 from otelkit import __version__
-from otelkit._warn import warn_limited
+from otelkit._warn import short, warn_limited
 from otelkit.config import OTEL_PYTHON_EXCLUDED_URLS, OTELKIT_ASGI_EXCLUDED_PATHS, Setting
 from otelkit.middleware._settings import compile_excluded
 
@@ -67,7 +67,7 @@ METRIC_KEYS = (METHOD, SCHEME, ROUTE, STATUS, PROTOCOL_VERSION, ERROR_TYPE)
 def telemetry_failed(where: str, exc: BaseException) -> None:
     """Log (rate-limited) that otelkit's own telemetry code failed; the request goes on."""
     warn_limited(_logger, "telemetry:" + where, "otelkit %s telemetry failed (%s: %s); request continues untraced",
-                 where, type(exc).__name__, exc)
+                 where, type(exc).__name__, short(exc))
 
 
 class ExcludedPaths:

@@ -4,10 +4,14 @@
   ``confluent_produce``, ``producer_span``.
 * :mod:`otelkit.middleware.kafka_consumer`: ``process_span``, ``process_batch``,
   ``aiokafka_getmany``, ``kafka_python_poll``, ``confluent_consume``, ``producer_context``.
+* :class:`RateLimitedLog`: pass ``{"logger": RateLimitedLog()}`` in a confluent-kafka
+  ``Consumer``/``Producer`` config so librdkafka logs through Python logging, one line
+  per facility per ``OTELKIT_WARN_INTERVAL_S`` instead of ``%3|...|FAIL|...`` on stderr.
 """
 
 from __future__ import annotations
 
+from otelkit._warn import RateLimitedLog
 from otelkit.middleware.kafka_consumer import (
     LINKS_DROPPED,
     aiokafka_getmany,
@@ -26,6 +30,7 @@ from otelkit.middleware.kafka_producer import (
 
 __all__ = [
     "LINKS_DROPPED",
+    "RateLimitedLog",
     "aiokafka_getmany",
     "aiokafka_send",
     "confluent_consume",

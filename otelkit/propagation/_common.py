@@ -7,8 +7,12 @@ and then something else entirely. :func:`header_text` turns any of them into ``s
 
 * ``bytes``-like values are decoded as UTF-8; invalid UTF-8 is decoded as Latin-1 (every
   byte maps to one character, so nothing is lost and nothing raises) after one
-  rate-limited warning. A malformed ``traceparent`` then fails the propagator's own
-  validation and a new trace starts, as the W3C spec wants.
+  rate-limited warning. A ``str`` holding surrogate escapes (aiohttp's decoding of
+  non-UTF-8 header bytes) is treated the same way, so aiohttp and ASGI see equal text. A
+  malformed ``traceparent`` then fails the propagator's own validation and a new trace
+  starts, as the W3C spec wants.
+* warning kinds never carry the sender's header names (case-folded known names, else
+  ``other``) and quote at most a short prefix of a bad value.
 * values longer than :data:`MAX_HEADER_CHARS` (the W3C baggage limit, 8192) are ignored
   with a warning: no propagation header is legitimately that long.
 * any other type is ignored with a warning naming the type.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import logging
 
-from otelkit._warn import warn_limited
+from otelkit._warn import short, warn_limited
 
 __all__ = ["MAX_HEADER_CHARS", "header_text", "header_bytes"]
 
@@ -32,41 +36,67 @@ def header_text(value: object, key: str = "") -> str | None:
     """``value`` as text, or ``None`` when it is absent, oversized or of an unusable type."""
     if value is None:
         return None
+    name = _kind(key)
     if isinstance(value, str):
         text = value
-    elif isinstance(value, (bytes, bytearray, memoryview)):
+        if not text.isascii() and _has_surrogates(text):  # aiohttp's surrogate-escaped bytes
+            value = text.encode("utf-8", "surrogateescape")
+    if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             warn_limited(
                 _logger,
-                "header-utf8:" + key[:64],
-                "header %r is not valid UTF-8 (%d bytes); decoding it as Latin-1",
-                key[:64],
+                "header-utf8:" + name,
+                "header %r is not valid UTF-8 (%d bytes, starts %s); decoding it as Latin-1",
+                name,
                 len(raw),
+                short(raw, 32),
             )
             text = raw.decode("latin-1")
-    else:
+    elif not isinstance(value, str):
         warn_limited(
             _logger,
-            "header-type:" + key[:64],
+            "header-type:" + name,
             "header %r has a value of type %s; allowed: str, bytes or None; ignoring it",
-            key[:64],
+            name,
             type(value).__name__,
         )
         return None
     if len(text) > MAX_HEADER_CHARS:
         warn_limited(
             _logger,
-            "header-size:" + key[:64],
-            "header %r is %d characters long; allowed: at most %d; ignoring it",
-            key[:64],
+            "header-size:" + name,
+            "header %r is %d characters long (starts %r); allowed: at most %d; ignoring it",
+            name,
             len(text),
+            short(text, 32),
             MAX_HEADER_CHARS,
         )
         return None
     return text
+
+
+_KNOWN = frozenset({"traceparent", "tracestate", "baggage", "host", "user-agent", "query_string"})
+
+
+def _kind(key: str) -> str:
+    """The warning-kind label for header ``key``: case-folded; unknown names share one label.
+
+    Header names come from the sender, so they must not mint new warning kinds:
+    ``TraceParent``, ``TRACEPARENT``, ... are one kind, and any other name is ``other``.
+    """
+    low = key.lower() if isinstance(key, str) else ""
+    return low if low in _KNOWN else "other"
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def header_bytes(value: str | bytes) -> bytes:

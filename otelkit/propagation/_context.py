@@ -2,8 +2,16 @@
 
 The stock propagators already ignore a malformed ``traceparent`` (a new trace starts), but
 they do so silently, and a propagator or getter that raises would break the request.
-:func:`extract_context` adds the two things a server needs: it never raises, and it logs
-one rate-limited warning when a ``traceparent`` was sent but could not be used.
+:func:`extract_context` adds what a server facing untrusted callers needs:
+
+* it never raises, and each propagator of the global composite runs on its own, so a bad
+  ``baggage`` (one that makes the SDK's baggage propagator raise) never costs the request
+  its valid ``traceparent``;
+* the API's ``tracecontext`` propagator is replaced by otelkit's exact W3C level-2 parser
+  (:class:`otelkit.propagation.w3c.W3CTraceContextPropagator`);
+* the SDK propagators' own warnings are rate-limited and shortened while they run
+  (:mod:`otelkit.propagation._quiet`), and one rate-limited warning says when a
+  ``traceparent`` was sent but could not be used.
 """
 
 from __future__ import annotations
@@ -14,8 +22,12 @@ from typing import Any, TypeVar
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators import textmap
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from otelkit._warn import warn_limited
+from otelkit._warn import short, warn_limited
+from otelkit.propagation import _quiet
+from otelkit.propagation.w3c import W3CTraceContextPropagator
 
 __all__ = ["extract_context", "inject_context", "TRACEPARENT"]
 
@@ -25,6 +37,29 @@ TRACEPARENT = "traceparent"
 """W3C Trace Context header name."""
 
 C = TypeVar("C")
+
+_W3C = W3CTraceContextPropagator()
+_plan: tuple[object, tuple[textmap.TextMapPropagator, ...]] = (None, ())
+_quiet.install()
+
+
+def _extractors() -> tuple[textmap.TextMapPropagator, ...]:
+    """The global propagator split into its parts, ``tracecontext`` swapped for otelkit's.
+
+    Cached per global propagator object (re-planned when it is replaced).
+    """
+    global _plan
+    current = propagate.get_global_textmap()
+    if _plan[0] is current:
+        return _plan[1]
+    parts: list[Any] = [current]
+    if isinstance(current, CompositePropagator):
+        inner = getattr(current, "_propagators", None)  # read only; no public accessor
+        if isinstance(inner, (list, tuple)):
+            parts = list(inner)
+    plan = tuple(_W3C if type(p) is TraceContextTextMapPropagator else p for p in parts)
+    _plan = (current, plan)
+    return plan
 
 
 def extract_context(carrier: C, getter: textmap.Getter[C], source: str = "carrier") -> Context:
@@ -39,14 +74,20 @@ def extract_context(carrier: C, getter: textmap.Getter[C], source: str = "carrie
         The extracted context. A malformed ``traceparent`` or a failing propagator yields
         a context without a remote parent and one rate-limited warning; nothing raises.
     """
+    ctx = Context()
+    token = _quiet.enter()
     try:
-        ctx = propagate.extract(carrier, context=Context(), getter=getter)
-    except Exception as exc:  # a third-party propagator or odd carrier must not break us
-        warn_limited(
-            _logger, "extract-fail:" + source, "%s: context extraction failed (%s: %s); starting a new trace",
-            source, type(exc).__name__, exc,
-        )
-        return Context()
+        for propagator in _extractors():
+            try:
+                ctx = propagator.extract(carrier, context=ctx, getter=getter)
+            except Exception as exc:  # a third-party propagator or odd carrier must not break us
+                warn_limited(
+                    _logger, "extract-fail:" + source,
+                    "%s: %s failed (%s: %s); continuing without what it carries",
+                    source, type(propagator).__name__, type(exc).__name__, short(exc),
+                )
+    finally:
+        _quiet.leave(token)
     try:
         if not trace.get_current_span(ctx).get_span_context().is_valid:
             sent = getter.get(carrier, TRACEPARENT)
@@ -54,7 +95,7 @@ def extract_context(carrier: C, getter: textmap.Getter[C], source: str = "carrie
                 warn_limited(
                     _logger, "traceparent:" + source,
                     "%s: malformed traceparent %r; expected 00-<32 hex>-<16 hex>-<2 hex>; starting a new trace",
-                    source, sent[0][:64],
+                    source, short(sent[0]),
                 )
     except Exception:  # pragma: no cover - the getters used here never raise
         pass
@@ -70,6 +111,6 @@ def inject_context(carrier: Any, setter: textmap.Setter[Any], context: Context |
         warn_limited(
             _logger, "inject-fail:" + type(carrier).__name__,
             "context injection into %s failed (%s: %s); the message is sent without it",
-            type(carrier).__name__, type(exc).__name__, exc,
+            type(carrier).__name__, type(exc).__name__, short(exc),
         )
         return False

@@ -94,7 +94,7 @@ class KafkaHeadersGetter(Getter[Any]):
         found = [
             text
             for name, raw in _pairs(carrier)
-            if name.lower() == wanted and (text := header_text(raw, name)) is not None
+            if name.lower() == wanted and (text := header_text(raw, wanted)) is not None
         ]
         return [",".join(found)] if found else None
 

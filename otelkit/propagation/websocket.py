@@ -36,7 +36,7 @@ from opentelemetry import baggage, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators import textmap
 
-from otelkit._warn import warn_limited
+from otelkit._warn import short, warn_limited
 from otelkit.propagation._common import header_text
 from otelkit.propagation._context import extract_context
 from otelkit.propagation.asgi import asgi_getter
@@ -92,7 +92,7 @@ class WebSocketHeadersGetter(textmap.Getter[Any]):
             texts = [t for t in (header_text(v, key) for v in values) if t is not None]
         except Exception as exc:
             warn_limited(_logger, "ws-get", "cannot read header %r from %s (%s); ignoring it",
-                         key, type(carrier).__name__, exc)
+                         key, type(carrier).__name__, short(exc))
             return None
         return [",".join(texts)] if texts else None
 
@@ -141,7 +141,7 @@ def _context(fields: object) -> Context | None:
 
 
 def _warn_malformed(why: str) -> None:
-    warn_limited(_logger, "ws-envelope", "malformed WebSocket envelope (%s); payload passed on as-is", why)
+    warn_limited(_logger, "ws-envelope", "malformed WebSocket envelope (%s); payload passed on as-is", short(why, 120))
 
 
 def wrap(payload: P, context: Context | None = None) -> P:

@@ -23,7 +23,8 @@ from opentelemetry.util.types import Attributes
 
 from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
-from otelkit.sampling._decide import debug_requested, parent_result
+from otelkit.sampling._debug import DebugOverride
+from otelkit.sampling._decide import parent_result
 
 __all__ = ["BaseHeadSampler"]
 
@@ -33,13 +34,13 @@ _logger = logging.getLogger("otelkit.sampling")
 class BaseHeadSampler(Sampler):
     """Parent-based decision for child spans, counted, never raising; roots by ``_root``.
 
-    Subclasses set ``_debug`` (honour the ``otelkit.debug`` override on child spans) and
+    Subclasses set ``_debug`` (the ``otelkit.debug`` :class:`DebugOverride`, also used for child spans) and
     ``_error_key`` (the rate-limit key of the failure warning), call ``super().__init__()``
     and implement :meth:`_root`. A subclass that counts its root decisions itself (under a
     lock it takes anyway) sets ``_root_counted = True``.
     """
 
-    _debug: bool
+    _debug: DebugOverride
     _error_key = "sampler-error"
     _root_counted = False
 
@@ -76,7 +77,7 @@ class BaseHeadSampler(Sampler):
                     return result
             else:
                 # The debug override only matters for an unsampled parent: skip its lookups otherwise.
-                force = self._debug and not parent.trace_flags.sampled and debug_requested(ctx, attributes)
+                force = not parent.trace_flags.sampled and self._debug.requested(ctx, attributes)
                 result = parent_result(parent, trace_id, attributes, force)
         except Exception:  # noqa: BLE001 - a sampler must never break the application
             name = type(self).__name__

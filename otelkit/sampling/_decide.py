@@ -7,7 +7,8 @@
 * :func:`parent_result` is the parent-based decision for non-root spans: it follows the
   parent's sampled flag, keeps the parent's tracestate (its ``th``, ``rv`` and other vendors'
   entries; a threshold is never lowered) and erases a ``th`` that the randomness contradicts.
-* :func:`debug_requested` is the debug override: attribute or baggage ``otelkit.debug``.
+* :func:`debug_attribute` / :func:`debug_baggage` read the ``otelkit.debug`` request (the
+  policy deciding whether to honour it is :class:`otelkit.sampling._debug.DebugOverride`).
 
 The SDK tracer does not pass ``trace_state`` to ``should_sample``; the parent's tracestate
 is read from ``parent_context`` (the parent span's context).
@@ -39,7 +40,8 @@ __all__ = [
     "ADJUSTED_COUNT_ATTRIBUTE",
     "DEBUG_KEY",
     "ThresholdResults",
-    "debug_requested",
+    "debug_attribute",
+    "debug_baggage",
     "parent_result",
     "merge_attributes",
 ]
@@ -145,18 +147,22 @@ def parent_result(
     )
 
 
-def debug_requested(ctx: Context | None, attributes: Attributes) -> bool:
-    """True when attribute or baggage ``otelkit.debug`` is ``true``/``1``/``yes``/``on``."""
-    if attributes:
-        value = attributes.get(DEBUG_KEY)
-        if value is not None and (value is True or str(value).lower() in _TRUE):
-            return True
+def debug_attribute(attributes: Attributes) -> bool:
+    """True when the span-start attribute ``otelkit.debug`` is ``true``/``1``/``yes``/``on``."""
+    if not attributes:
+        return False
+    value = attributes.get(DEBUG_KEY)
+    return value is not None and (value is True or str(value).lower() in _TRUE)
+
+
+def debug_baggage(ctx: Context | None) -> str | None:
+    """The baggage entry ``otelkit.debug`` of ``ctx`` (default: the current context), or None."""
     if ctx is None:
         ctx = get_current()
     entries: Mapping[str, object] | None = (  # an annotation, not cast(): no call per decision
         ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY else _baggage.get_all(ctx)  # type: ignore[assignment]
     )
     if not entries:
-        return False
+        return None
     flag = entries.get(DEBUG_KEY)
-    return flag is not None and str(flag).lower() in _TRUE
+    return None if flag is None else str(flag)

@@ -11,7 +11,10 @@ Instruments (meter ``otelkit.sampling``):
 * ``otelkit.sampler.probability`` (observable gauge, 1): the current global keep
   probability, and one point per key (attribute ``otelkit.sampling.key``) for the busiest
   keys (bounded by ``stats()``);
-* ``otelkit.sampler.keys`` (observable gauge, ``{key}``): keys currently tracked.
+* ``otelkit.sampler.keys`` (observable gauge, ``{key}``): keys currently tracked;
+* ``otelkit.sampler.forced`` (observable counter, ``{span}``): spans the ``otelkit.debug``
+  override forced (``otelkit.decision`` = ``forced``) or refused over its rate (``refused``);
+  forced spans are also among ``kept``.
 """
 
 from __future__ import annotations
@@ -66,11 +69,21 @@ def register_sampler_metrics(sampler: Any, name: str, meter_provider: MeterProvi
         snap = snapshot()
         return [] if snap is None else [Observation(snap["keys"], base)]
 
+    def forced(options: CallbackOptions) -> Iterable[Observation]:
+        snap = snapshot()
+        if snap is None or "forced" not in snap:
+            return []
+        return [
+            Observation(snap["forced"], {**base, "otelkit.decision": "forced"}),
+            Observation(snap.get("forced_refused", 0), {**base, "otelkit.decision": "refused"}),
+        ]
+
     meter = metrics.get_meter(_METER, meter_provider=meter_provider)
     callbacks: list[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], str, str, bool]] = [
         ("otelkit.sampler.spans", spans, "{span}", "Head-sampling decisions by outcome", True),
         ("otelkit.sampler.probability", probability, "1", "Current keep probability (global and per key)", False),
         ("otelkit.sampler.keys", keys, "{key}", "Fairness keys currently tracked", False),
+        ("otelkit.sampler.forced", forced, "{span}", "Spans forced (or refused) by the otelkit.debug override", True),
     ]
     for inst, callback, unit, doc, counter in callbacks:
         if counter:

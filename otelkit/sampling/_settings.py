@@ -14,6 +14,8 @@ __all__ = [
     "OTELKIT_SAMPLER_KEYS",
     "OTELKIT_SAMPLER_MAX_KEYS",
     "OTELKIT_SAMPLER_DEBUG",
+    "OTELKIT_SAMPLER_DEBUG_TOKEN",
+    "OTELKIT_SAMPLER_DEBUG_RATE",
     "OTELKIT_RULES",
 ]
 
@@ -58,8 +60,26 @@ OTELKIT_SAMPLER_MAX_KEYS = int_setting(
 OTELKIT_SAMPLER_DEBUG = bool_setting(
     "OTELKIT_SAMPLER_DEBUG",
     True,
-    "Head samplers keep spans whose start attribute or baggage entry `otelkit.debug` is "
-    "true/1 (`debug=` wins). Turn off if untrusted callers can send baggage.",
+    "Head samplers keep spans whose start attribute `otelkit.debug` is true/1, and, only "
+    "with OTELKIT_SAMPLER_DEBUG_TOKEN set, whose baggage `otelkit.debug` equals that token "
+    "(`debug=` wins).",
+    component="sampling",
+)
+OTELKIT_SAMPLER_DEBUG_TOKEN = str_setting(
+    "OTELKIT_SAMPLER_DEBUG_TOKEN",
+    "",
+    "Shared secret an inbound `otelkit.debug` baggage entry must equal to force a keep; "
+    "unset: inbound requests cannot force sampling. Never logged.",
+    allowed="any string",
+    component="sampling",
+    secret=True,
+)
+OTELKIT_SAMPLER_DEBUG_RATE = float_setting(
+    "OTELKIT_SAMPLER_DEBUG_RATE",
+    10.0,
+    "Most spans per second (and burst) the `otelkit.debug` override may force; beyond it "
+    "spans are sampled normally and counted as `forced_refused`.",
+    min=0.0,
     component="sampling",
 )
 

@@ -121,7 +121,7 @@ class AdaptiveSampler(BaseHeadSampler):
             keys = [k.strip() for k in config.OTELKIT_SAMPLER_KEYS.get(environ).split(";") if k.strip()]
         self._key_attrs: tuple[str, ...] | None = tuple(keys) or None
         self._rules = rules if isinstance(rules, RuleSet) else RuleSet(
-            resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ))
+            resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ), environ)
         self._debug = self._rules.debug
         self._clock = clock
         self._results = ThresholdResults()
@@ -265,6 +265,7 @@ class AdaptiveSampler(BaseHeadSampler):
             return {
                 "kept": self._kept,
                 "dropped": self._dropped,
+                **self._debug.stats(),
                 "probability": self._probability,
                 "keys": len(self._keys),
                 "probability_by_key": by_key,

@@ -11,6 +11,7 @@ SDK, and it writes ``ot=th:...`` so the adjusted count travels with the trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.context import Context
@@ -20,7 +21,8 @@ from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
 from otelkit.sampling._base import BaseHeadSampler
-from otelkit.sampling._decide import ThresholdResults, debug_requested
+from otelkit.sampling._debug import DebugOverride
+from otelkit.sampling._decide import ThresholdResults
 from otelkit.sampling.threshold import probability_to_threshold
 
 __all__ = ["ConsistentProbabilitySampler", "consistent_sampler_factory"]
@@ -33,7 +35,9 @@ class ConsistentProbabilitySampler(BaseHeadSampler):
 
     Args:
         probability: keep probability of a root trace, 0..1 (default 1.0).
-        debug: honour the ``otelkit.debug`` attribute/baggage override (default True).
+        debug: honour the ``otelkit.debug`` override (default True; baggage only with
+            ``OTELKIT_SAMPLER_DEBUG_TOKEN``), or a :class:`DebugOverride`.
+        environ: mapping read instead of ``os.environ`` (the override's token and rate).
 
     Raises:
         ValueError: ``probability`` outside [0, 1].
@@ -41,11 +45,14 @@ class ConsistentProbabilitySampler(BaseHeadSampler):
 
     _error_key = "consistent-error"
 
-    def __init__(self, probability: float = 1.0, *, debug: bool = True) -> None:
+    def __init__(
+        self, probability: float = 1.0, *, debug: bool | DebugOverride = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self._probability = float(probability)
         self._threshold = probability_to_threshold(self._probability)
-        self._debug = debug
+        self._debug = debug if isinstance(debug, DebugOverride) else DebugOverride.from_env(debug, environ)
         self._results = ThresholdResults()
 
     @property
@@ -56,7 +63,7 @@ class ConsistentProbabilitySampler(BaseHeadSampler):
     def _root(
         self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
-        if self._debug and debug_requested(ctx, attributes):
+        if self._debug.requested(ctx, attributes):
             return self._results.keep(0, attributes)
         return self._results.decide(trace_id, self._threshold, attributes)
 
@@ -64,9 +71,10 @@ class ConsistentProbabilitySampler(BaseHeadSampler):
         return f"ConsistentProbabilitySampler{{{self._probability}}}"
 
     def stats(self) -> dict[str, Any]:
-        """``kept``/``dropped`` span counts and the configured ``probability``."""
+        """``kept``/``dropped`` span counts, the configured ``probability``, ``forced``/``forced_refused``."""
         with self._lock:
-            return {"kept": self._kept, "dropped": self._dropped, "probability": self._probability}
+            out = {"kept": self._kept, "dropped": self._dropped, "probability": self._probability}
+        return {**out, **self._debug.stats()}
 
 
 def consistent_sampler_factory(arg: object = None) -> Sampler:

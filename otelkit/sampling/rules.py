@@ -21,7 +21,8 @@ from opentelemetry.util.types import Attributes
 
 from otelkit import config
 from otelkit.sampling._base import BaseHeadSampler
-from otelkit.sampling._decide import ThresholdResults, debug_requested
+from otelkit.sampling._debug import DebugOverride
+from otelkit.sampling._decide import ThresholdResults
 from otelkit.sampling._rule_compile import compile_rules
 from otelkit.sampling._rule_parse import (
     Condition,
@@ -43,14 +44,18 @@ class RuleSet:
 
     Args:
         rules: rules in evaluation order.
-        debug: honour the ``otelkit.debug`` attribute/baggage override (default True).
+        debug: the ``otelkit.debug`` override: a :class:`DebugOverride`, or a bool enabling
+            one configured from ``environ`` (token and rate; see :mod:`otelkit.sampling._debug`).
+        environ: mapping read instead of ``os.environ`` when ``debug`` is a bool.
     """
 
     __slots__ = ("rules", "debug", "_match")
 
-    def __init__(self, rules: Sequence[Rule], debug: bool = True) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], debug: bool | DebugOverride = True, environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.rules = tuple(rules)
-        self.debug = debug
+        self.debug = debug if isinstance(debug, DebugOverride) else DebugOverride.from_env(debug, environ)
         self._match = compile_rules(self.rules) if self.rules else None
 
     def __len__(self) -> int:
@@ -63,7 +68,7 @@ class RuleSet:
 
         ``ctx`` is the parent context (baggage is read from it for the debug override).
         """
-        if self.debug and debug_requested(ctx, attributes):
+        if self.debug.requested(ctx, attributes):
             return 0
         if self._match is None:
             return None
@@ -99,7 +104,7 @@ class RulesSampler(BaseHeadSampler):
         super().__init__()
         self._default = probability_to_threshold(default_ratio)
         self._default_ratio = default_ratio
-        self.rules = RuleSet(resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ))
+        self.rules = RuleSet(resolve_rules(rules, environ), config.OTELKIT_SAMPLER_DEBUG.resolve(debug, environ), environ)
         self._debug = self.rules.debug
         self._results = ThresholdResults()
 
@@ -115,9 +120,10 @@ class RulesSampler(BaseHeadSampler):
         return f"RulesSampler{{rules={len(self.rules)},default={self._default_ratio}}}"
 
     def stats(self) -> dict[str, Any]:
-        """``kept``/``dropped`` span counts and the number of ``rules``."""
+        """``kept``/``dropped`` span counts, the number of ``rules``, ``forced``/``forced_refused``."""
         with self._lock:
-            return {"kept": self._kept, "dropped": self._dropped, "rules": len(self.rules)}
+            out = {"kept": self._kept, "dropped": self._dropped, "rules": len(self.rules)}
+        return {**out, **self._debug.stats()}
 
 
 def rules_sampler_factory(arg: object = None, *, environ: Mapping[str, str] | None = None) -> Sampler:

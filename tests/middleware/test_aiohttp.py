@@ -306,3 +306,27 @@ def test_client_credentials_are_not_recorded(telemetry: Any) -> None:
     asyncio.run(_serve_and(build_app(server_mw(telemetry)), body))
     client = [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT][0]
     assert "secret" not in client.attributes[url_attributes.URL_FULL]
+
+
+def test_bad_baggage_bytes_keep_the_valid_parent_like_asgi(telemetry: Any) -> None:
+    """aiohttp hands non-UTF-8 header bytes over as surrogate escapes; the SDK's baggage
+    propagator raised on them and the valid traceparent was lost (a new trace started)."""
+    import http.client
+
+    async def body(base: str) -> int:
+        def send() -> int:
+            conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=5)
+            conn.putrequest("GET", "/users/9")
+            conn.putheader("traceparent", TP)
+            conn.putheader("baggage", b"k=\xff\xfe,ok=1")
+            conn.endheaders()
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        return await asyncio.to_thread(send)
+
+    mw = server_mw(telemetry)
+    assert asyncio.run(_serve_and(build_app(mw), body)) == 200
+    span = telemetry.span("GET /users/{user_id}")
+    assert span.parent is not None and span.parent.trace_id == TRACE_ID

@@ -288,7 +288,7 @@ def test_stats_shape_and_bound() -> None:
     sampler = _sampler(10.0, clock)
     simulate(sampler, clock, [Phase(5, {f"k{i}": 10.0 for i in range(40)})], seed=1)
     stats = sampler.stats()
-    assert set(stats) == {"kept", "dropped", "probability", "keys", "probability_by_key"}
+    assert set(stats) == {"kept", "dropped", "forced", "forced_refused", "probability", "keys", "probability_by_key"}
     assert stats["keys"] == 40 and len(stats["probability_by_key"]) == 20
     assert 0 < stats["probability"] < 1
 

@@ -48,7 +48,8 @@ class Service:
 def _start(name: str, downstream: Service | None) -> Service:
     clock = FakeClock()
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=AdaptiveSampler(20.0, clock=clock, self_metrics=False, environ={}))
+    provider = TracerProvider(sampler=AdaptiveSampler(20.0, clock=clock, self_metrics=False,
+                                                      environ={"OTELKIT_SAMPLER_DEBUG_TOKEN": "s3cret-debug"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer(name)
 
@@ -99,7 +100,7 @@ def test_every_kept_trace_is_complete_across_three_services(services: list[Servi
     for i in range(requests):
         for svc in services:
             svc.clock.now += 0.02  # 50 requests/s against A's target of 20/s
-        headers = {"baggage": "otelkit.debug=true"} if i == requests - 1 else {}
+        headers = {"baggage": "otelkit.debug=s3cret-debug"} if i == requests - 1 else {}
         with urllib.request.urlopen(urllib.request.Request(a.url, headers=headers), timeout=10) as resp:
             assert resp.status == 200
 

@@ -96,8 +96,8 @@ def test_sampled_parent_without_threshold_is_kept_without_count() -> None:
 
 
 def test_debug_baggage_keeps_a_root_and_a_child_of_a_dropped_parent() -> None:
-    sampler = ConsistentProbabilitySampler(0.0)
-    ctx = baggage.set_baggage("otelkit.debug", "true")
+    sampler = ConsistentProbabilitySampler(0.0, environ={"OTELKIT_SAMPLER_DEBUG_TOKEN": "1"})
+    ctx = baggage.set_baggage("otelkit.debug", "1")
     root = sampler.should_sample(ctx, HIGH, "root")
     assert root.decision.is_sampled() and root.trace_state.get("ot") == "th:0"
     child_ctx = baggage.set_baggage("otelkit.debug", "1", _parent(False, TraceState([("ot", "th:8")])))
@@ -128,7 +128,7 @@ def test_stats_count_every_decision() -> None:
     sampler = ConsistentProbabilitySampler(0.5)
     sampler.should_sample(None, HIGH | RANDOM_ALL, "keep")
     sampler.should_sample(None, HIGH, "drop")
-    assert sampler.stats() == {"kept": 1, "dropped": 1, "probability": 0.5}
+    assert sampler.stats() == {"kept": 1, "dropped": 1, "probability": 0.5, "forced": 0, "forced_refused": 0}
 
 
 @pytest.mark.parametrize(("arg", "probability", "warns"), [

@@ -88,7 +88,7 @@ def test_sampler_keeps_drops_and_falls_back_to_default_ratio() -> None:
     assert pay.decision is Decision.RECORD_AND_SAMPLE and pay.trace_state.get("ot") == "th:0"
     assert sampler.should_sample(None, KEEP_ALL, "GET", attributes={"http.route": "/health"}).decision is Decision.DROP
     assert sampler.should_sample(None, KEEP_ALL, "GET", attributes={"http.route": "/other"}).decision is Decision.DROP
-    assert sampler.stats() == {"kept": 1, "dropped": 2, "rules": 2}
+    assert sampler.stats() == {"kept": 1, "dropped": 2, "rules": 2, "forced": 0, "forced_refused": 0}
 
 
 def test_rules_apply_to_roots_only_children_follow_the_parent() -> None:
@@ -100,12 +100,12 @@ def test_rules_apply_to_roots_only_children_follow_the_parent() -> None:
 
 
 def test_debug_override_by_attribute_and_baggage() -> None:
-    sampler = RulesSampler("drop", environ={})
+    sampler = RulesSampler("drop", environ={"OTELKIT_SAMPLER_DEBUG_TOKEN": "1"})
     assert sampler.should_sample(None, KEEP_ALL, "x", attributes={"otelkit.debug": "true"}).decision.is_sampled()
     ctx = baggage.set_baggage("otelkit.debug", "1")
     assert sampler.should_sample(ctx, KEEP_ALL, "x").decision.is_sampled()
     assert not sampler.should_sample(None, KEEP_ALL, "x", attributes={"otelkit.debug": "no"}).decision.is_sampled()
-    off = RulesSampler("drop", environ={"OTELKIT_SAMPLER_DEBUG": "false"})
+    off = RulesSampler("drop", environ={"OTELKIT_SAMPLER_DEBUG": "false", "OTELKIT_SAMPLER_DEBUG_TOKEN": "1"})
     assert not off.should_sample(ctx, KEEP_ALL, "x").decision.is_sampled()
 
 
