@@ -10,11 +10,13 @@ matter re-makes the state once per new process.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from types import MethodType
+from typing import Any
 
-__all__ = ["ForkGuard", "after_fork"]
+__all__ = ["ForkGuard", "ForkSafeLock", "after_fork", "fresh_event"]
 
 
 def after_fork(callback: Callable[[], object]) -> None:
@@ -38,23 +40,53 @@ class ForkGuard:
     """Detects that this process is not the one that made the state, without at-fork hooks.
 
     ``check()`` is one ``os.getpid()`` comparison; when the PID changed it calls ``on_fork``
-    once for the new process and returns True.
+    once for the new process and returns True. ``pid`` (read-only for callers) lets a hot path
+    inline the comparison and call ``check()`` only on a mismatch.
     """
 
-    __slots__ = ("_on_fork", "_pid")
+    __slots__ = ("_on_fork", "pid")
 
     def __init__(self, on_fork: Callable[[], object]) -> None:
-        self._pid = os.getpid()
+        self.pid = os.getpid()
         self._on_fork = on_fork
 
     def reset(self) -> None:
         """Mark the state as made by this process (call from an at-fork hook that re-made it)."""
-        self._pid = os.getpid()
+        self.pid = os.getpid()
 
     def check(self) -> bool:
         pid = os.getpid()
-        if pid == self._pid:
+        if pid == self.pid:
             return False
-        self._pid = pid
+        self.pid = pid
         self._on_fork()
         return True
+
+
+class ForkSafeLock:
+    """A lock for module-level state, re-made in every forked child (a child that inherited
+    it held by another thread would block forever). Use as ``with lock: ...``."""
+
+    __slots__ = ("_lock", "__weakref__")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        after_fork(self._renew)
+
+    def _renew(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+
+def fresh_event(old: threading.Event) -> threading.Event:
+    """A new event in the state of ``old``: for an object's at-fork hook (an event's internal
+    lock may be held by another thread at fork time)."""
+    new = threading.Event()
+    if old.is_set():
+        new.set()
+    return new
