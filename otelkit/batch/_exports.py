@@ -51,6 +51,7 @@ class ExportSlots:
         cv: the processor's condition; every state change here happens under it.
         on_end: ``on_end(job, outcome, seconds)`` called under ``cv`` when a job ends.
         on_call: ``on_call(seconds, ok)`` called outside the lock after every real export call.
+        clock: monotonic clock in seconds (the one the caller passes to :meth:`reap`).
     """
 
     def __init__(
@@ -61,8 +62,10 @@ class ExportSlots:
         cv: threading.Condition,
         on_end: Callable[[Job, str, float], None],
         on_call: Callable[[float, bool], None],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._exporter = exporter
+        self._clock = clock
         self.k = k
         self._timeout_s = timeout_s
         self._cv = cv
@@ -131,10 +134,10 @@ class ExportSlots:
                     self._threads -= 1
                     return
                 job = self._waiting.popleft()
-                job.started = time.monotonic()
+                job.started = self._clock()
                 self.running[job.start_seq] = job
             ok = self._call(job.batch)
-            seconds = time.monotonic() - job.started
+            seconds = self._clock() - job.started
             with self._cv:
                 self.in_flight -= 1
                 self._end(job, EXPORTED if ok else FAILED, seconds)

@@ -40,6 +40,21 @@ def _check_int(name: str, value: Any, lo: int) -> int:
     return value
 
 
+def _batch_within(queue: int, explicit: int | None, env: Mapping[str, str] | None) -> int:
+    """The batch bound, at most the queue size: an explicit larger one raises (as the SDK's
+    processor does); one from the environment warns and is capped; the default is capped."""
+    if explicit is not None and explicit > queue:
+        raise ValueError(
+            f"max_export_batch_size={explicit!r} is invalid: expected at most max_queue_size ({queue})")
+    batch = _pick(explicit, config.OTELKIT_BATCH_MAX_SIZE, config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, env)
+    if batch > queue:
+        if config.OTELKIT_BATCH_MAX_SIZE.raw(env) is not None or config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE.raw(env) is not None:
+            warn_limited(_config_logger, "config:batch-over-queue",
+                         "batch size %d is larger than the queue (%d spans); using %d", batch, queue, queue)
+        batch = queue
+    return batch
+
+
 @dataclass(frozen=True)
 class BatchOptions:
     """Every bound the processor works within.
@@ -97,11 +112,10 @@ class BatchOptions:
             raise ValueError(f"max_concurrent_exports={ex['max_concurrent_exports']!r} is invalid: expected 1 to 16")
         timeout = config.OTEL_BSP_EXPORT_TIMEOUT.resolve(ex.get("export_timeout_ms"), env)
         max_wait = config.OTEL_BSP_SCHEDULE_DELAY.resolve(ex.get("max_wait_ms"), env)
+        queue = _pick(ex.get("max_queue_size"), config.OTELKIT_BATCH_MAX_QUEUE, config.OTEL_BSP_MAX_QUEUE_SIZE, env)
         return cls(
-            max_queue_size=_pick(ex.get("max_queue_size"), config.OTELKIT_BATCH_MAX_QUEUE,
-                                 config.OTEL_BSP_MAX_QUEUE_SIZE, env),
-            max_batch=_pick(ex.get("max_batch"), config.OTELKIT_BATCH_MAX_SIZE,
-                            config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, env),
+            max_queue_size=queue,
+            max_batch=_batch_within(queue, ex.get("max_batch"), env),
             min_batch=config.OTELKIT_BATCH_MIN_SIZE.resolve(ex.get("min_batch"), env),
             max_wait_ms=max(1, max_wait),
             freshness_ms=config.OTELKIT_BATCH_FRESHNESS_MS.resolve(ex.get("freshness_ms"), env),
