@@ -88,8 +88,10 @@ class SpanQueue:
         ignored, as by the SDK's processors): a flag test, a fork check, a length check and
         an append; never raises. Waits only under the block policy, at most
         ``block_timeout_s``. The processor binds this as its ``on_end``."""
-        context = span.context
-        if context is None or not context.trace_flags & _SAMPLED:  # the int test: no .sampled call
+        try:
+            if not span.context.trace_flags & _SAMPLED:  # the int test: no .sampled call
+                return
+        except AttributeError:  # no context (None): ignored, as by the SDK
             return
         if not self._fork_mark[0]:  # 0 in a forked child (no system call: see ForkGuard)
             self._guard.check()
