@@ -17,7 +17,6 @@ import pytest
 
 from otelkit._fork import ForkSafeLock, fresh_event
 from otelkit._warn import warn_limited
-from otelkit.exporter import http as http_exporter
 from otelkit.exporter._stats import ExportStats
 from otelkit.pool.buffer import BufferPool
 
@@ -122,11 +121,6 @@ def test_fork_safe_lock_is_fresh_in_a_child_while_another_thread_holds_it() -> N
             pass
 
     assert _fork_while_hammering(_holding(lock), use) == [0] * _FORKS
-
-
-def test_http_exporters_shared_pool_lock_is_fork_safe() -> None:
-    hold = _holding(http_exporter._shared_pool_lock)
-    assert _fork_while_hammering(hold, http_exporter._default_pool) == [0] * _FORKS
 
 
 def test_fresh_event_keeps_the_state_in_a_new_object() -> None:

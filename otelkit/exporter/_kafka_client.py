@@ -14,8 +14,6 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from otelkit._fork import after_fork
-
 __all__ = ["DeliveryCallback", "MessageProducer", "ConfluentProducer", "parse_properties"]
 
 DeliveryCallback = Callable[[BaseException | None], None]
@@ -95,11 +93,6 @@ class ConfluentProducer:
         self._closed = False
         self._fork_lock = threading.Lock()
         self._producer: Any = self._new_producer()
-        after_fork(self._after_fork)
-
-    def _after_fork(self) -> None:
-        # Only the lock: the producer itself is replaced lazily by the PID check in _current.
-        self._fork_lock = threading.Lock()
 
     def _new_producer(self) -> Any:
         import confluent_kafka  # lazy: optional dependency (extra "kafka")

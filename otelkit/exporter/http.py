@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
-from otelkit._fork import ForkSafeLock, after_fork, fresh_event
+from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
 from otelkit.exporter._retry import RETRYABLE_STATUS, backoff_s, retry_after_s
@@ -56,7 +56,7 @@ _USER_AGENT = "otelkit-otlp-http/0.1"
 _READ_CHUNK = 64 * 1024
 _MAX_RESPONSE_BYTES = 1024 * 1024
 _shared_pool: BufferPool | None = None
-_shared_pool_lock = ForkSafeLock()
+_shared_pool_lock = threading.Lock()
 
 
 def _default_pool() -> BufferPool:
@@ -197,7 +197,6 @@ class OtlpHttpSpanExporter(SpanExporter):
 
     def _after_fork(self) -> None:
         self._http = self._connection_pool()
-        self._shutdown = fresh_event(self._shutdown)
 
     def _make_compressor(self, level_is_explicit: bool) -> Compressor:
         s = self.settings
