@@ -592,6 +592,16 @@ OTELKIT_BATCH_BLOCK_TIMEOUT_MS = int_setting(
     min=0,
     component="batch",
 )
+OTELKIT_BSP_MAX_QUEUE_BYTES = int_setting(
+    "OTELKIT_BSP_MAX_QUEUE_BYTES",
+    64 * 1024 * 1024,
+    "Byte budget of the SmartBatchSpanProcessor queue when its exporter takes encoded spans "
+    "(otelkit's OTLP/HTTP and Kafka exporters): each ended span is held as its encoded bytes plus "
+    "128 bytes of overhead; a span that would exceed the budget is dropped and counted "
+    "(dropped_queue_full). The span-count bound applies as well.",
+    min=1,
+    component="batch",
+)
 
 
 # --------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class BatchOptions:
         block_timeout_ms: longest a producer blocks under ``block`` (ms).
         max_request_bytes: upper bound on encoded bytes per export() call.
         self_metrics: report metrics through the OpenTelemetry metrics API.
+        max_queue_bytes: byte budget of the queue when spans are held encoded (bytes).
     """
 
     max_queue_size: int
@@ -86,6 +87,7 @@ class BatchOptions:
     block_timeout_ms: int
     max_request_bytes: int
     self_metrics: bool
+    max_queue_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> BatchOptions:
@@ -103,6 +105,7 @@ class BatchOptions:
             ("max_queue_size", 1), ("max_batch", 1), ("min_batch", 1), ("max_wait_ms", 1),
             ("freshness_ms", 1), ("startup_ms", 0), ("export_timeout_ms", 1),
             ("max_concurrent_exports", 1), ("block_timeout_ms", 0), ("max_request_bytes", 1),
+            ("max_queue_bytes", 1),
         ):
             if name in ex:
                 _check_int(name, ex[name], lo)
@@ -127,4 +130,5 @@ class BatchOptions:
             block_timeout_ms=config.OTELKIT_BATCH_BLOCK_TIMEOUT_MS.resolve(ex.get("block_timeout_ms"), env),
             max_request_bytes=config.OTELKIT_EXPORTER_MAX_REQUEST_BYTES.resolve(ex.get("max_request_bytes"), env),
             self_metrics=config.OTELKIT_SELF_METRICS.resolve(ex.get("self_metrics"), env),
+            max_queue_bytes=config.OTELKIT_BSP_MAX_QUEUE_BYTES.resolve(ex.get("max_queue_bytes"), env),
         )

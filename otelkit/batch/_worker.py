@@ -42,6 +42,7 @@ class BatchWorker:
 
     Args:
         queue: where spans wait (this worker is its only consumer).
+        encoded: the queue holds ``EncodedSpan``s: batches go to ``exporter.export_encoded``.
         exporter: handed to the export slots.
         options: the processor's resolved options.
         metrics: self-metrics (an export-duration histogram), or None.
@@ -55,6 +56,7 @@ class BatchWorker:
         options: BatchOptions,
         metrics: BatchMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        encoded: bool = False,
     ) -> None:
         o = options
         self._queue = queue
@@ -69,7 +71,8 @@ class BatchWorker:
             queue_capacity=o.max_queue_size,
         )
         self._slots = ExportSlots(exporter, o.max_concurrent_exports, o.export_timeout_ms / 1e3, self._cv,
-                                  self._job_ended, self._export_called, clock)
+                                  self._job_ended, self._export_called, clock,
+                                  export=exporter.export_encoded if encoded else None)  # type: ignore[attr-defined]
         self._unfinished: dict[int, Job] = {}
         self._taken = self._exported = self._failed = self._discarded = 0
         self._warned_drops = 0
@@ -180,9 +183,11 @@ class BatchWorker:
         dropped = self._queue.dropped_full
         if dropped > self._warned_drops:
             self._warned_drops = dropped
+            q = self._queue
+            budget = "" if q.max_bytes >= 1 << 62 else f" or {q.max_bytes} bytes (OTELKIT_BSP_MAX_QUEUE_BYTES)"
             warn_limited(_logger, "batch:queue-full",
-                         "SmartBatchSpanProcessor queue full (capacity %d spans): %d spans dropped so far",
-                         self._queue.capacity, dropped)
+                         "SmartBatchSpanProcessor queue full (capacity %d spans%s): %d spans dropped so far",
+                         q.capacity, budget, dropped)
 
     # ------------------------------------------------------------------ called by the processor
 
@@ -227,11 +232,13 @@ class BatchWorker:
             return {
                 "spans_received": q["received"],
                 "spans_exported": self._exported,
-                "spans_failed": self._failed,
+                "spans_failed": self._failed + q["encode_failed"],
                 "dropped_queue_full": q["dropped_full"],
                 "dropped_shutdown": q["refused_closed"] + q["discarded"] + self._discarded,
                 "queue_size": q["queued"],
                 "queue_capacity": self._queue.capacity,
+                "queue_bytes": q["queued_bytes"],
+                "encode_failed": q["encode_failed"],
                 "target_batch": adapt.target,
                 "target_wait_ms": adapt.wait_s * 1e3,
                 "arrival_rate_ewma": adapt.rate or 0.0,

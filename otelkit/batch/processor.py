@@ -91,11 +91,18 @@ class SmartBatchSpanProcessor(SpanProcessor):
         self._timeout_s = o.export_timeout_ms / 1e3
         self._metrics = BatchMetrics(self.stats, meter_provider) if o.self_metrics else None
         block_s = o.block_timeout_ms / 1e3 if o.overflow == "block" else 0.0
-        self._queue = SpanQueue(o.max_queue_size, block_s, self._forked, clock)
+        self._encoded = callable(getattr(span_exporter, "export_encoded", None))
+        encode = None
+        if self._encoded:  # the exporter takes spans as bytes: hold them encoded
+            from otelkit.exporter._encoded import encode_span
+
+            encode = encode_span
+        self._queue = SpanQueue(o.max_queue_size, block_s, self._forked, clock,
+                                max_bytes=o.max_queue_bytes if self._encoded else None, encode=encode)
         if type(self).on_end is SmartBatchSpanProcessor.on_end:
             # The per-span path in one Python frame: on_end *is* the queue's put (the queue
             # object lives as long as the processor; a fork resets it in place).
-            self.on_end = self._queue.put  # type: ignore[method-assign]
+            self.on_end = self._queue.put_encoded if self._encoded else self._queue.put  # type: ignore[method-assign]
         self._worker = self._new_worker()
         after_fork(self._after_fork)
 
@@ -105,7 +112,8 @@ class SmartBatchSpanProcessor(SpanProcessor):
         return self._exporter
 
     def _new_worker(self) -> BatchWorker:
-        worker = BatchWorker(self._queue, self._exporter, self.options, self._metrics, self._clock)
+        worker = BatchWorker(self._queue, self._exporter, self.options, self._metrics, self._clock,
+                             encoded=self._encoded)
         if not self._queue.closed:
             worker.start()
         return worker
@@ -130,11 +138,15 @@ class SmartBatchSpanProcessor(SpanProcessor):
         """Nothing to do when a span starts."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Queue a sampled span; never blocks unless the ``block`` overflow policy is on
-        (then at most ``block_timeout_ms``), never raises. A span without a context is
-        ignored, as by the SDK's processors. (Instances bind the queue's ``put`` here
-        directly; a subclass that overrides ``on_end`` gets its override.)"""
-        self._queue.put(span)
+        """Queue a sampled span (as its encoded bytes when the exporter has
+        ``export_encoded``); never blocks unless the ``block`` overflow policy is on (then at
+        most ``block_timeout_ms``), never raises. A span without a context is ignored, as by
+        the SDK's processors. (Instances bind the queue's put here directly; a subclass that
+        overrides ``on_end`` gets its override.)"""
+        if self._encoded:
+            self._queue.put_encoded(span)
+        else:
+            self._queue.put(span)
 
     # ------------------------------------------------------------------ lifecycle
 
