@@ -4,10 +4,13 @@
 
 Invariants (``q`` = this queue):
 
-* ``q.received == q.taken + len(q) + q.dropped_full + q.refused_closed + q.discarded``
-  at any quiescent point: every span offered is taken by the worker, still queued, or
-  refused/discarded, counted by reason.
+* ``q.received == q.taken + len(q) + q.dropped_full + q.refused_closed + q.discarded +
+  q.encode_failed`` at any quiescent point: every span offered is taken by the worker, still
+  queued, or refused/discarded, counted by reason.
 * ``len(q) <= capacity`` plus at most one span per producer thread racing the length check.
+* Encoded mode (``encode`` given; :meth:`put_encoded`): the queue holds ``EncodedSpan``s and
+  ``held_bytes`` (their sizes plus :data:`HELD_OVERHEAD` each) never exceeds ``max_bytes``:
+  the check and the append happen under the lock, so the budget is exact.
 * Once :meth:`close` ran, :meth:`put` refuses (``refused_closed``); once :meth:`seal` ran,
   nothing stays queued: a span appended by a producer that passed the length check before
   the close is counted as ``refused_closed`` at the next :meth:`snapshot` or :meth:`put`.
