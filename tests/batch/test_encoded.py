@@ -167,3 +167,15 @@ def test_byte_budget_from_the_environment() -> None:
     provider.add_span_processor(processor)
     assert processor.options.max_queue_bytes == 4096 and processor._queue.max_bytes == 4096
     provider.shutdown()
+
+
+def test_block_policy_waits_for_byte_budget_room_then_counts_the_drop() -> None:
+    from ._helpers import FakeClock
+
+    spans = ended(["a", "b"])
+    cost = encode_span(spans[0]).size + HELD_OVERHEAD
+    q = SpanQueue(100, block_timeout_s=0.2, clock=FakeClock(step=0.05), max_bytes=cost, encode=encode_span)
+    q.put_encoded(spans[0])
+    q.put_encoded(spans[1])  # no room in the budget and no consumer: gives up at the deadline
+    snap = q.snapshot()
+    assert snap["queued"] == 1 and snap["dropped_full"] == 1 and snap["queued_bytes"] == cost and q.blocked == 0
