@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit._warn import warn_limited
@@ -34,7 +33,7 @@ class Job:
 
     __slots__ = ("batch", "start_seq", "started", "outcome")
 
-    def __init__(self, batch: list[ReadableSpan], start_seq: int) -> None:
+    def __init__(self, batch: list[Any], start_seq: int) -> None:
         self.batch = batch
         self.start_seq = start_seq
         self.started: float | None = None
@@ -51,6 +50,9 @@ class ExportSlots:
         cv: the processor's condition; every state change here happens under it.
         on_end: ``on_end(job, outcome, seconds)`` called under ``cv`` when a job ends.
         on_call: ``on_call(seconds, ok)`` called outside the lock after every real export call.
+        clock: monotonic clock in seconds (the one the caller passes to :meth:`reap`).
+        export: what a batch is handed to; default ``exporter.export`` (the worker passes
+            ``exporter.export_encoded`` for encoded spans).
     """
 
     def __init__(
@@ -61,8 +63,12 @@ class ExportSlots:
         cv: threading.Condition,
         on_end: Callable[[Job, str, float], None],
         on_call: Callable[[float, bool], None],
+        clock: Callable[[], float] = time.monotonic,
+        export: Callable[[Any], SpanExportResult] | None = None,
     ) -> None:
         self._exporter = exporter
+        self._export = export if export is not None else exporter.export
+        self._clock = clock
         self.k = k
         self._timeout_s = timeout_s
         self._cv = cv
@@ -131,20 +137,20 @@ class ExportSlots:
                     self._threads -= 1
                     return
                 job = self._waiting.popleft()
-                job.started = time.monotonic()
+                job.started = self._clock()
                 self.running[job.start_seq] = job
             ok = self._call(job.batch)
-            seconds = time.monotonic() - job.started
+            seconds = self._clock() - job.started
             with self._cv:
                 self.in_flight -= 1
                 self._end(job, EXPORTED if ok else FAILED, seconds)
                 self._cv.notify_all()
             self._on_call(seconds, ok)
 
-    def _call(self, batch: list[ReadableSpan]) -> bool:
+    def _call(self, batch: list[Any]) -> bool:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
-            return self._exporter.export(batch) is SpanExportResult.SUCCESS
+            return self._export(batch) is SpanExportResult.SUCCESS
         except Exception as exc:  # noqa: BLE001 - an exporter bug must not kill the export thread
             warn_limited(_logger, "batch:export-raised", "span exporter %s raised: %r",
                          type(self._exporter).__name__, exc)

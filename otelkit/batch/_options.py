@@ -39,6 +39,21 @@ def _check_int(name: str, value: Any, lo: int) -> int:
     return int(check_range(name, value, lo=lo, integer=True))
 
 
+def _batch_within(queue: int, explicit: int | None, env: Mapping[str, str] | None) -> int:
+    """The batch bound, at most the queue size: an explicit larger one raises (as the SDK's
+    processor does); one from the environment warns and is capped; the default is capped."""
+    if explicit is not None and explicit > queue:
+        raise ValueError(
+            f"max_export_batch_size={explicit!r} is invalid: expected at most max_queue_size ({queue})")
+    batch = _pick(explicit, config.OTELKIT_BATCH_MAX_SIZE, config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, env)
+    if batch > queue:
+        if config.OTELKIT_BATCH_MAX_SIZE.raw(env) is not None or config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE.raw(env) is not None:
+            warn_limited(_config_logger, "config:batch-over-queue",
+                         "batch size %d is larger than the queue (%d spans); using %d", batch, queue, queue)
+        batch = queue
+    return batch
+
+
 @dataclass(frozen=True)
 class BatchOptions:
     """Every bound the processor works within.
@@ -56,6 +71,7 @@ class BatchOptions:
         block_timeout_ms: longest a producer blocks under ``block`` (ms).
         max_request_bytes: upper bound on encoded bytes per export() call.
         self_metrics: report metrics through the OpenTelemetry metrics API.
+        max_queue_bytes: byte budget of the queue when spans are held encoded (bytes).
     """
 
     max_queue_size: int
@@ -70,6 +86,7 @@ class BatchOptions:
     block_timeout_ms: int
     max_request_bytes: int
     self_metrics: bool
+    max_queue_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> BatchOptions:
@@ -87,6 +104,7 @@ class BatchOptions:
             ("max_queue_size", 1), ("max_batch", 1), ("min_batch", 1), ("max_wait_ms", 1),
             ("freshness_ms", 1), ("startup_ms", 0), ("export_timeout_ms", 1),
             ("max_concurrent_exports", 1), ("block_timeout_ms", 0), ("max_request_bytes", 1),
+            ("max_queue_bytes", 1),
         ):
             if name in ex:
                 _check_int(name, ex[name], lo)
@@ -96,11 +114,10 @@ class BatchOptions:
             raise ValueError(f"max_concurrent_exports={ex['max_concurrent_exports']!r} is invalid: expected 1 to 16")
         timeout = config.OTEL_BSP_EXPORT_TIMEOUT.resolve(ex.get("export_timeout_ms"), env)
         max_wait = config.OTEL_BSP_SCHEDULE_DELAY.resolve(ex.get("max_wait_ms"), env)
+        queue = _pick(ex.get("max_queue_size"), config.OTELKIT_BATCH_MAX_QUEUE, config.OTEL_BSP_MAX_QUEUE_SIZE, env)
         return cls(
-            max_queue_size=_pick(ex.get("max_queue_size"), config.OTELKIT_BATCH_MAX_QUEUE,
-                                 config.OTEL_BSP_MAX_QUEUE_SIZE, env),
-            max_batch=_pick(ex.get("max_batch"), config.OTELKIT_BATCH_MAX_SIZE,
-                            config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, env),
+            max_queue_size=queue,
+            max_batch=_batch_within(queue, ex.get("max_batch"), env),
             min_batch=config.OTELKIT_BATCH_MIN_SIZE.resolve(ex.get("min_batch"), env),
             max_wait_ms=max(1, max_wait),
             freshness_ms=config.OTELKIT_BATCH_FRESHNESS_MS.resolve(ex.get("freshness_ms"), env),
@@ -112,4 +129,5 @@ class BatchOptions:
             block_timeout_ms=config.OTELKIT_BATCH_BLOCK_TIMEOUT_MS.resolve(ex.get("block_timeout_ms"), env),
             max_request_bytes=config.OTELKIT_EXPORTER_MAX_REQUEST_BYTES.resolve(ex.get("max_request_bytes"), env),
             self_metrics=config.OTELKIT_SELF_METRICS.resolve(ex.get("self_metrics"), env),
+            max_queue_bytes=config.OTELKIT_BATCH_MAX_QUEUE_BYTES.resolve(ex.get("max_queue_bytes"), env),
         )

@@ -23,6 +23,7 @@ __all__ = [
     "OTELKIT_BATCH_MAX_CONCURRENT_EXPORTS",
     "OTELKIT_BATCH_OVERFLOW",
     "OTELKIT_BATCH_BLOCK_TIMEOUT_MS",
+    "OTELKIT_BATCH_MAX_QUEUE_BYTES",
 ]
 
 OTEL_BSP_SCHEDULE_DELAY = int_setting(
@@ -112,6 +113,17 @@ OTELKIT_BATCH_BLOCK_TIMEOUT_MS = int_setting(
     "Longest a producer thread waits for queue space under the `block` overflow policy (ms).",
     min=0,
     max=HOUR_MS,
+    component="batch",
+)
+
+OTELKIT_BATCH_MAX_QUEUE_BYTES = int_setting(
+    "OTELKIT_BATCH_MAX_QUEUE_BYTES",
+    64 * 1024 * 1024,
+    "Byte budget of the SmartBatchSpanProcessor queue when its exporter takes encoded spans "
+    "(otelkit's OTLP/HTTP and Kafka exporters): each ended span is held as its encoded bytes plus "
+    "128 bytes of overhead; a span that would exceed the budget is dropped and counted "
+    "(dropped_queue_full). The span-count bound applies as well.",
+    min=1,
     component="batch",
 )
 

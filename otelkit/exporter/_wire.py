@@ -4,6 +4,8 @@ Field numbers follow ``opentelemetry/proto/trace/v1/trace.proto`` and
 ``common/v1/common.proto``; every function returns ready-to-concatenate ``bytes``.
 Value encoding mirrors the SDK's ``_encode_value`` type order (bool before int, str,
 int64 range check, float, bytes, sequence, mapping), so the same values are skipped.
+Text goes through :func:`utf8`: protobuf strings must be valid UTF-8, so a lone surrogate
+(which Python strings may hold) becomes U+FFFD instead of failing the whole request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "VARINTS",
     "varint",
     "length_prefixed",
+    "utf8",
     "encode_any_value",
     "encode_key_value",
     "encode_status",
@@ -67,6 +70,15 @@ def varint(n: int) -> bytes:
     return varint_slow(n)
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate becomes U+FFFD (a surrogate pair spelled as two
+    code points becomes the character it encodes). Valid text: ``text.encode("utf-8")``."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
+
+
 def length_prefixed(body: bytes) -> bytes:
     """``body`` with its varint length prefix."""
     return varint(len(body)) + body
@@ -79,7 +91,7 @@ def encode_any_value(v: Any) -> bytes:
     if isinstance(v, bool):
         return b"\x10\x01" if v else b"\x10\x00"
     if isinstance(v, str):
-        return b"\x0a" + length_prefixed(v.encode("utf-8"))
+        return b"\x0a" + length_prefixed(utf8(v))
     if isinstance(v, int):
         if not MIN_I64 <= v <= MAX_I64:
             raise ValueError(f"int {v} is outside int64")
@@ -97,7 +109,7 @@ def encode_any_value(v: Any) -> bytes:
 
 def encode_key_value(key: str, value: Any) -> bytes:
     """Body of a ``KeyValue`` (an empty key is left out, as proto3 does)."""
-    kb = key.encode("utf-8")
+    kb = utf8(key)
     head = b"\x0a" + length_prefixed(kb) if kb else b""
     return head + b"\x12" + length_prefixed(encode_any_value(value))
 
@@ -109,7 +121,7 @@ def encode_status(status: Any) -> bytes:
     body = b""
     desc = status.description
     if desc:
-        body = b"\x12" + length_prefixed(desc.encode("utf-8"))
+        body = b"\x12" + length_prefixed(utf8(desc))
     code = status.status_code.value
     if code:
         body += b"\x18" + varint(code)
@@ -120,7 +132,7 @@ def encode_trace_state(ts: Any) -> bytes:
     if ts is None:
         return b""
     text = ",".join([f"{k}={v}" for k, v in ts.items()])
-    return b"\x1a" + length_prefixed(text.encode("utf-8")) if text else b""
+    return b"\x1a" + length_prefixed(utf8(text)) if text else b""
 
 
 KIND = {i: b"\x30" + varint(i + 1) for i in range(5)}  # SpanKind.value -> proto enum (+1)

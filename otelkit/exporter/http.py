@@ -5,7 +5,9 @@ standard ``OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,HEADERS,TIMEOUT,COMPRESSION,CER
 CLIENT_KEY,CLIENT_CERTIFICATE}`` variables (``zstd`` accepted) and the ``OTELKIT_EXPORTER_*``
 knobs; explicit arguments win. Compared with the stock exporter it:
 
-* encodes with :class:`~otelkit.exporter.encoder.SpanEncoder` (no protobuf objects);
+* encodes with :class:`~otelkit.exporter.encoder.SpanEncoder` (no protobuf objects), or
+  takes spans already encoded at ``on_end`` (``export_encoded``); a span that cannot be
+  encoded fails alone, never its batch;
 * compresses with zstd (level 3) or gzip level 6, skipping bodies under 1 KiB;
 * keeps connections alive (``urllib3`` connection pool: already installed through the
   stock exporter, lighter to import than ``requests``, with TLS client-certificate
@@ -26,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
@@ -43,11 +44,12 @@ from otelkit import config
 from otelkit._fork import after_fork
 from otelkit._parse import check_range
 from otelkit._warn import short, warn_limited
+from otelkit.exporter._encoded import EncodedSpan, encode_each, request_parts, split_requests
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
+from otelkit.exporter._request import write_parts
 from otelkit.exporter._retry import RETRYABLE_STATUS, backoff_s, retry_after_s
 from otelkit.exporter._stats import ExportStats
 from otelkit.exporter.compression import Body, Compressor
-from otelkit.exporter.encoder import SpanEncoder
 from otelkit.pool.buffer import BufferPool
 
 __all__ = ["OtlpHttpSpanExporter"]
@@ -129,11 +131,9 @@ class OtlpHttpSpanExporter(SpanExporter):
         }
         self.settings: HttpSettings = resolve(explicit, env)
         self._compressor = self._make_compressor(compression_level is not None)
-        self._encoder = SpanEncoder()
         self._pool: BufferPool | None = (
             buffer_pool if isinstance(buffer_pool, BufferPool) else _default_pool() if self.settings.buffer_pool else None
         )
-        self._size_hint = 64 * 1024
         self._stats = ExportStats(
             safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider,
             component_type="otelkit_otlp_http_span_exporter",
@@ -151,7 +151,21 @@ class OtlpHttpSpanExporter(SpanExporter):
     # ------------------------------------------------------------------ SpanExporter
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Send ``spans``; SUCCESS only if every request was accepted. Never raises."""
+        """Send ``spans``; SUCCESS only if every span was encoded and accepted. Never raises.
+
+        A span that cannot be encoded is counted failed (``error="encode"``) alone; the
+        others are sent.
+        """
+        encoded, failed = encode_each(spans)
+        if failed:
+            self._stats.spans(failed=failed, error="encode")
+        result = self.export_encoded(encoded)
+        return SpanExportResult.FAILURE if failed else result
+
+    def export_encoded(self, spans: Sequence[EncodedSpan]) -> SpanExportResult:
+        """Send spans encoded at ``on_end`` (:mod:`otelkit.exporter._encoded`): requests are
+        assembled by concatenation, split at ``max_request_bytes``. Same retries, stats and
+        result as :meth:`export`. Never raises."""
         total = len(spans)
         if not total:
             return SpanExportResult.SUCCESS
@@ -218,42 +232,35 @@ class OtlpHttpSpanExporter(SpanExporter):
             kw.update(ca_certs=s.certificate_file, cert_file=s.client_certificate_file, key_file=s.client_key_file)
         return urllib3.connection_from_url(s.endpoint, **kw)
 
-    def _chunks(self, spans: Sequence[ReadableSpan]) -> Iterator[tuple[Sequence[ReadableSpan], Body]]:
-        """Encoded requests of at most ``max_request_bytes`` each (a lone span larger than
-        that is sent alone); buffers come from the pool when it is on."""
+    def _chunks(self, spans: Sequence[EncodedSpan]) -> Iterator[tuple[Sequence[EncodedSpan], Body]]:
+        """Requests of at most ``max_request_bytes`` each (a lone span larger than that is
+        sent alone), cut from exact sizes; buffers come from the pool when it is on and go
+        back to it whatever happens (an assembly error included)."""
         limit = self.settings.max_request_bytes
-        pending: list[Sequence[ReadableSpan]] = [spans]
-        while pending:
-            part = pending.pop()
-            buf = self._pool.acquire(self._size_hint) if self._pool is not None else None
-            payload: Body
-            if buf is not None:
-                try:
-                    size = self._encoder.encode_into(part, buf)
-                    payload = memoryview(buf)[:size]
-                except BufferError:  # a view still pins the buffer: do not reuse it
-                    buf = None
-            if buf is None:
-                payload = self._encoder.encode(part)
-                size = len(payload)
+        for part in split_requests(spans, limit):
+            parts = request_parts(part)
+            size = sum(map(len, parts))
+            if size > limit:
+                warn_limited(_logger, "oversize-span", "one span encodes to %d bytes, over max_request_bytes "
+                             "%d; sending it alone", size, limit)
+            if self._pool is None:
+                yield part, b"".join(parts)
+                continue
+            buf = self._pool.acquire(size)
+            view: memoryview | None = None
             try:
-                if size > limit and len(part) > 1:
-                    pieces = min(len(part), math.ceil(size * 1.1 / limit))
-                    step = math.ceil(len(part) / pieces)
-                    pending.extend(reversed([part[i : i + step] for i in range(0, len(part), step)]))
-                    continue
-                if size > limit:
-                    warn_limited(_logger, "oversize-span", "one span encodes to %d bytes, over max_request_bytes "
-                                 "%d; sending it alone", size, limit)
-                self._size_hint = max(16 * 1024, size + size // 4)
-                yield part, payload
+                write_parts(parts, buf)
+                view = memoryview(buf)[:size]
+                yield part, view
             finally:
-                if buf is not None and self._pool is not None:
-                    if isinstance(payload, memoryview):
-                        payload.release()
+                try:
+                    if view is not None:
+                        view.release()
                     self._pool.release(buf)
+                except BufferError:  # a view still pins the buffer: do not reuse it
+                    pass
 
-    def _send(self, chunk: Sequence[ReadableSpan], payload: Body, deadline: float) -> bool:
+    def _send(self, chunk: Sequence[EncodedSpan], payload: Body, deadline: float) -> bool:
         """POST one request with retries; accounts every span of ``chunk``. Never raises."""
         n = len(chunk)
         try:

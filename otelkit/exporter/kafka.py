@@ -2,7 +2,8 @@
 
 Each message value is the protobuf encoding of one ``ExportTraceServiceRequest`` (the
 ``otlp_proto`` encoding the OpenTelemetry Collector's kafka receiver reads by default),
-produced by :class:`otelkit.exporter.encoder.SpanEncoder`. With keying ``trace`` (the
+produced by :class:`otelkit.exporter.encoder.SpanEncoder` (or assembled from spans encoded at
+``on_end``: ``export_encoded``). With keying ``trace`` (the
 default) an export batch is split into **one message per trace**, keyed by the trace ID as
 32 lower-case hex characters, exactly what the Collector's kafka exporter writes with
 ``partition_traces_by_id: true``; Kafka's key partitioner then puts every span of a trace on
@@ -28,6 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
 from otelkit._warn import warn_limited
+from otelkit.exporter._encoded import EncodedSpan, encode_each, encode_request
 from otelkit.exporter._kafka_client import (
     ConfluentProducer,
     DeliveryCallback,
@@ -35,7 +37,6 @@ from otelkit.exporter._kafka_client import (
     parse_properties,
 )
 from otelkit.exporter._stats import ExportStats
-from otelkit.exporter.encoder import SpanEncoder
 
 __all__ = ["KafkaSpanExporter", "MessageProducer", "ConfluentProducer", "trace_key"]
 
@@ -154,7 +155,6 @@ class KafkaSpanExporter(SpanExporter):
             )
         self._producer = producer
         self._clock = clock
-        self._local = threading.local()
         self._shutdown = False
         self._stats = ExportStats(
             self.topic, config.OTELKIT_SELF_METRICS.get(environ), meter_provider,
@@ -177,7 +177,18 @@ class KafkaSpanExporter(SpanExporter):
     # ------------------------------------------------------------------ export
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Send ``spans``; SUCCESS only when every message was acknowledged within the timeout."""
+        """Send ``spans``; SUCCESS only when every span was encoded and every message was
+        acknowledged within the timeout. A span that cannot be encoded fails alone."""
+        encoded, failed = encode_each(spans)
+        if failed:
+            self._stats.spans(failed=failed, error="encode")
+        result = self.export_encoded(encoded)
+        return SpanExportResult.FAILURE if failed else result
+
+    def export_encoded(self, spans: Sequence[EncodedSpan]) -> SpanExportResult:
+        """Send spans encoded at ``on_end`` (:mod:`otelkit.exporter._encoded`), one message
+        per trace (or per batch with keying ``none``) assembled by concatenation. Same
+        acknowledgement wait, stats and result as :meth:`export`."""
         if not spans:
             return SpanExportResult.SUCCESS
         if self._shutdown:
@@ -205,25 +216,17 @@ class KafkaSpanExporter(SpanExporter):
             warn_limited(_logger, "kafka-export-failed", "Kafka span export to %r failed or timed out", self.topic)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
-    def _groups(self, spans: Sequence[ReadableSpan]) -> list[tuple[bytes | None, list[ReadableSpan]]]:
+    def _groups(self, spans: Sequence[EncodedSpan]) -> list[tuple[bytes | None, list[EncodedSpan]]]:
         if self.keying == "none":
             return [(None, list(spans))]
-        by_trace: dict[int, list[ReadableSpan]] = {}
+        by_trace: dict[int, list[EncodedSpan]] = {}
         for span in spans:
-            ctx = span.context
-            trace_id = ctx.trace_id if ctx is not None else 0
-            by_trace.setdefault(trace_id, []).append(span)
+            by_trace.setdefault(span.trace_id, []).append(span)
         return [(trace_key(tid), group) for tid, group in by_trace.items()]
 
-    def _encoder(self) -> SpanEncoder:
-        encoder: SpanEncoder | None = getattr(self._local, "encoder", None)
-        if encoder is None:
-            encoder = self._local.encoder = SpanEncoder()
-        return encoder
-
-    def _send_group(self, call: _Call, key: bytes | None, group: list[ReadableSpan]) -> None:
+    def _send_group(self, call: _Call, key: bytes | None, group: list[EncodedSpan]) -> None:
         try:
-            value = self._encoder().encode(group)
+            value = encode_request(group)
         except Exception:  # noqa: BLE001 - one unencodable trace must not lose the others
             _logger.debug("encoding %d spans failed", len(group), exc_info=True)
             self._stats.spans(failed=len(group), error="encode")

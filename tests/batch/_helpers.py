@@ -76,3 +76,36 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
         done.wait(0.005)
         deadline += 0.005
     return bool(predicate())
+
+
+class FakeClock:
+    """A monotonic clock the test moves: ``advance(s)``; with ``step`` each read adds ``step``."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now = 1000.0
+        self.step = step
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.step
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def ended(names: Sequence[str]) -> list[ReadableSpan]:
+    """Sampled, ended spans with these names (no processor attached)."""
+    tracer = TracerProvider().get_tracer("test")
+    out: list[ReadableSpan] = []
+    for name in names:
+        span = tracer.start_span(name)
+        span.end()
+        out.append(span)  # type: ignore[arg-type]
+    return out
+
+
+def names_of(spans: Sequence[ReadableSpan]) -> list[str]:
+    return [s.name for s in spans]

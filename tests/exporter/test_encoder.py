@@ -278,3 +278,34 @@ SHARED = SpanEncoder(cache_entries=64)
 @given(st.lists(random_span(), max_size=6))
 def test_random_spans_match_stock(spans: list[ReadableSpan]) -> None:
     assert_same(spans, SHARED)
+
+
+# ---------------------------------------------------------------- byte-identical differential
+
+from . import strategies  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(strategies.batches)
+def test_any_batch_is_byte_identical_to_stock(spans: list[ReadableSpan]) -> None:
+    """Every attribute type, tiny/huge values, events, links, status, kinds, dropped counts,
+    trace flags and tracestate, several (and equal-but-distinct) resources and scopes."""
+    assert SHARED.encode(spans) == encode_spans(spans).SerializeToString()
+
+
+def test_lone_surrogates_are_replaced_not_fatal() -> None:
+    """Issue 12 bug 6: ``str.encode`` raised on a lone surrogate and failed the request."""
+    s = span(name="a\ud800b", attributes={"k": "v\udfff"}, status=Status(StatusCode.ERROR, "\udc80"),
+             events=[Event("e\ud800", None, 5)])
+    got = ExportTraceServiceRequest.FromString(SpanEncoder().encode([s])).resource_spans[0].scope_spans[0].spans[0]
+    assert (got.name, got.attributes[0].value.string_value) == ("a\ufffdb", "v\ufffd")
+    assert (got.status.message, got.events[0].name) == ("\ufffd", "e\ufffd")
+
+
+def test_encode_parts_leaves_out_and_counts_spans_that_cannot_be_read() -> None:
+    good = realistic_batch(3)
+    parts, failed = SpanEncoder().encode_parts([good[0], ReadableSpan(name="no-context"), good[1], good[2]])
+    assert failed == 1
+    assert b"".join(parts) == encode_spans(good).SerializeToString()
+    only_bad = ReadableSpan(name="x", context=None, resource=RESOURCE)
+    assert SpanEncoder().encode_parts([only_bad]) == ([], 1)  # no empty ResourceSpans left behind

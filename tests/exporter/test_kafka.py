@@ -185,10 +185,10 @@ def test_late_acknowledgement_is_still_counted() -> None:
 
 
 def test_encoding_failure_is_counted_and_does_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(self: object, spans: Sequence[ReadableSpan]) -> bytes:
+    def boom(spans: Sequence[Any]) -> bytes:
         raise ValueError("cannot encode")
 
-    monkeypatch.setattr(kafka_module.SpanEncoder, "encode", boom)
+    monkeypatch.setattr(kafka_module, "encode_request", boom)
     clock = FakeClock()
     exporter = exporter_with(FakeProducer(clock), clock)
     assert exporter.export(make_spans(2, 2)) is SpanExportResult.FAILURE
@@ -505,3 +505,32 @@ def test_env_only_configuration_exports_through_kafka(tansu: Tansu) -> None:
     assert sorted(s.name for s in spans) == ["child", "child", "root"]
     assert message.key() == spans[0].trace_id.hex().encode()
     assert '"spans_exported": 3' in out.stdout
+
+
+def test_export_encoded_sends_one_message_per_trace_keyed_by_hex_trace_id() -> None:
+    from otelkit.exporter._encoded import encode_each
+
+    clock = FakeClock()
+    producer = FakeProducer(clock)
+    spans = make_spans(traces=3, per_trace=2)
+    assert exporter_with(producer, clock).export_encoded(encode_each(spans)[0]) is SpanExportResult.SUCCESS
+    by_key = {key: decode(value) for _, key, value in producer.sent}
+    expected = {trace_key(s.context.trace_id) for s in spans}
+    assert set(by_key) == expected and len(producer.sent) == 3
+    for key, got in by_key.items():
+        assert {format(int.from_bytes(s.trace_id, "big"), "032x").encode() for s in got} == {key}
+        assert len(got) == 2
+
+
+def test_a_lone_surrogate_or_a_broken_span_fails_only_itself() -> None:
+    clock = FakeClock()
+    producer = FakeProducer(clock)
+    spans: list[Any] = make_spans(traces=2, per_trace=2)
+    spans[0]._name = "bad \ud800 name"
+    spans.append(ReadableSpan(name="no-context"))
+    exporter = exporter_with(producer, clock)
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+    stats = exporter.stats()
+    assert (stats["spans_exported"], stats["spans_failed"]) == (4, 1)
+    names = {s.name for _, _, value in producer.sent for s in decode(value)}
+    assert "bad \ufffd name" in names
