@@ -146,7 +146,7 @@ def test_create_and_export(benchmark: Any, side: str, sink_url: str) -> None:
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _WORKER = os.path.join(_HERE, "_pipeline_worker.py")
-VARIANTS = ("floor", "stock", "otelkit", "otelkit_gzip", "fastotel", "fastotel_none")
+VARIANTS = ("floor", "stock", "stock_bigq", "otelkit", "otelkit_gzip", "fastotel", "fastotel_none")
 
 
 def _start_sink() -> tuple[subprocess.Popen[bytes], str]:
