@@ -6,7 +6,7 @@
 per span: the sustained-overload case); ``GET /count`` returns ``{"requests", "spans"}``.
 
 ``python _pipeline_worker.py run JSON`` builds one variant (``floor``, ``stock``,
-``otelkit``, ``otelkit_gzip``, ``fastotel``, ``fastotel_none``), runs one measurement
+``stock_bigq`` (queue of 65536: drops nothing), ``otelkit``, ``otelkit_gzip``, ``fastotel``, ``fastotel_none``), runs one measurement
 (``cpu``, ``rss`` or ``overload``) and prints one JSON line.
 """
 
@@ -94,12 +94,14 @@ def _provider(variant: str, endpoint: str, queue: int | None) -> tuple[Any, Any,
     if variant == "floor":
         tp = TracerProvider(sampler=ParentBased(ALWAYS_ON))
         return tp, lambda ms: True, dict
-    if variant == "stock":
+    if variant.startswith("stock"):
         from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         tp = TracerProvider(sampler=ParentBased(ALWAYS_ON))
+        if variant == "stock_bigq":  # a queue that holds a whole run: stock drops nothing
+            queue = queue or 65536
         kw = {"max_queue_size": queue} if queue else {}
         tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, compression=Compression.Gzip), **kw))
         return tp, tp.force_flush, dict

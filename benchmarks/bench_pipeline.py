@@ -146,7 +146,7 @@ def test_create_and_export(benchmark: Any, side: str, sink_url: str) -> None:
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _WORKER = os.path.join(_HERE, "_pipeline_worker.py")
-VARIANTS = ("floor", "stock", "otelkit", "otelkit_gzip", "fastotel", "fastotel_none")
+VARIANTS = ("floor", "stock", "stock_bigq", "otelkit", "otelkit_gzip", "fastotel", "fastotel_none")
 
 
 def _start_sink() -> tuple[subprocess.Popen[bytes], str]:
@@ -165,6 +165,10 @@ def _sink_mode(url: str, us_per_span: float) -> None:
 
 def _worker(cfg: dict[str, object]) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTELKIT_"))}
+    variant = str(cfg["variant"])
+    if "@" in variant:  # "otelkit@DIR": the otelkit package found in DIR (another checkout)
+        cfg = {**cfg, "variant": variant.split("@", 1)[0]}
+        env.update(PYTHONPATH=variant.split("@", 1)[1], PYTHONDONTWRITEBYTECODE="1")
     out = subprocess.run([sys.executable, _WORKER, "run", json.dumps(cfg)], capture_output=True, timeout=300, env=env)
     lines = [ln for ln in out.stdout.decode().splitlines() if ln.startswith("{")]
     if not lines:
@@ -192,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--spans", type=int, default=30_000)
     ap.add_argument("--threads", default="1,2,4")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="comma list; 'otelkit@DIR' runs the otelkit package found in DIR (e.g. another branch)")
     ap.add_argument("--skip", default="", help="comma list of: cpu, rss, overload")
     ap.add_argument("--json", help="write every raw result here")
     args = ap.parse_args(argv)
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
                     for v in variants:
                         r = _worker({"variant": v, "mode": "cpu", "endpoint": url, "spans": args.spans, "threads": threads})
                         rows[v].append(r)
-                        raw.append(r)
+                        raw.append({**r, "variant": v})
                 _table(f"{threads} producer thread(s): per span, µs (median [min-max])", rows, [
                     ("CPU/exported span", "cpu_us_per_exported_span", 1),
                     ("CPU/created span", "cpu_us_per_created_span", 1),

@@ -5,8 +5,8 @@ value (~54 µs/span for realistic spans); this encoder writes the protobuf wire 
 hand instead: precomputed field tags, cached resource/scope encodings, a bounded cache of
 encoded attribute key/value pairs and span names, and no intermediate message objects.
 
-Output parses into a message equal to the SDK's ``encode_spans(spans)`` for the same
-spans, with the same grouping (by resource, then instrumentation scope, in order of first
+Output is byte-identical to the SDK's ``encode_spans(spans).SerializeToString()`` for the
+same spans, with the same grouping (by resource, then instrumentation scope, in order of first
 appearance) and the same per-span fields; it also leaves out what the SDK leaves out
 (links carry no ``trace_state``; ``flags`` carries only the has-remote/is-remote bits).
 For the SDK's own span and event classes it reads their fields directly; any other
@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext
@@ -63,6 +64,9 @@ DEFAULT_CACHE_ENTRIES = 4096
 
 T = TypeVar("T")
 Caches = tuple[dict[Any, bytes], dict[Any, bytes], dict[Any, bytes]]
+
+# Ended spans' BoundedAttributes are immutable: read their dict directly when it is there
+_READ_BOUNDED = all(hasattr(BoundedAttributes(), a) for a in ("_dict", "_immutable"))
 
 _MAX_CACHED_STR = 256  # longer string values are encoded every time, never cached
 # The SDK's span classes, whose private fields we know (any other subclass uses properties)
@@ -117,8 +121,8 @@ class SpanEncoder:
     def span_body(self, span: ReadableSpan) -> tuple[bytes, int]:
         """One span as the bytes of an OTLP ``Span`` message, and its trace ID.
 
-        Raises whatever reading a broken span raises (e.g. ``AttributeError`` for a span
-        without a context); text never raises (lone surrogates become U+FFFD).
+        Raises ``ValueError`` for a span without a context, and whatever reading a broken
+        span subclass raises; text never raises (lone surrogates become U+FFFD).
         """
         return self._span(span, self._caches_for(b"\x4a"), self._caches_for(b"\x1a"))
 
@@ -237,7 +241,11 @@ class SpanEncoder:
     ) -> None:
         """Append each attribute of ``attrs`` as ``tag`` + ``KeyValue`` to ``out``."""
         str_kv, int_kv, bool_kv = caches
-        for key, value in attrs.items():
+        if type(attrs) is BoundedAttributes and _READ_BOUNDED and attrs._immutable:
+            items = attrs._dict.items()  # frozen: no lock, no Mapping-mixin __getitem__ per key
+        else:
+            items = attrs.items()
+        for key, value in items:
             t = type(value)  # cache hits inline; misses (and other types) via _kv
             if t is str:
                 enc = str_kv.get((key, value))
