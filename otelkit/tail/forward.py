@@ -5,23 +5,28 @@ flag. Spans the head sampler only recorded (RECORD_ONLY) would be ignored, so th
 processor forwards a copy of every kept span with:
 
 * the sampled flag set (other flags kept);
-* ``th`` in the ``ot`` tracestate set to the decision's threshold (``th:0`` for a certain
-  keep, the policy's ``T`` for a probabilistic or rate-limited keep), or left untouched
-  when the decision makes no statement (``rv`` and other vendors' entries always kept);
+* ``th`` in the ``ot`` tracestate set to the final threshold (:func:`final_threshold`:
+  ``th:0`` for a certain keep, the policy's ``T`` for a probabilistic or rate-limited
+  keep, never below a head sampler's ``th`` the tail could not see around), or left
+  untouched when the decision makes no statement (``rv`` and other vendors' entries kept);
+* the attribute ``otelkit.sampling.adjusted_count`` derived from that final tracestate by
+  :func:`otelkit.sampling.threshold.count_of` (so attribute and ``th`` always agree);
 * the attribute :data:`POLICY_ATTRIBUTE` (``otelkit.tail.policy``) naming the policy that
   kept the trace (``<composite>/<sub-policy>`` for a composite).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from otelkit.sampling.threshold import with_threshold
+from otelkit.sampling._decide import ADJUSTED_COUNT_ATTRIBUTE
+from otelkit.sampling.threshold import count_of, read_ot, with_threshold
 
-__all__ = ["POLICY_ATTRIBUTE", "exportable"]
+__all__ = ["POLICY_ATTRIBUTE", "exportable", "final_threshold", "head_threshold"]
 
 POLICY_ATTRIBUTE = "otelkit.tail.policy"
 """Span attribute naming the tail-sampling policy that kept the span's trace."""
@@ -39,6 +44,30 @@ class _KeptSpan(ReadableSpan):
         return self._kept_dropped_attributes
 
 
+def head_threshold(spans: Sequence[ReadableSpan]) -> int | None:
+    """The ``th`` of the first head-sampled span of a trace (None: none sampled or no ``th``)."""
+    for span in spans:
+        ctx = span.context
+        if ctx is not None and ctx.trace_flags.sampled:
+            return read_ot(ctx.trace_state).th
+    return None
+
+
+def final_threshold(tail: int | None, spans: Sequence[ReadableSpan], sees_all: bool) -> int | None:
+    """The threshold kept spans carry for a tail decision ``tail`` on ``spans``.
+
+    Behind :class:`~otelkit.tail.RecordForTailSampler` (``sees_all``) the tail judged every
+    trace, so its threshold stands (an error kept with certainty is ``th:0`` even when the
+    head had sampled it at 10%). Otherwise only head-sampled traces reach the tail: a trace
+    is kept iff the head kept it *and* the tail did, both on the same randomness, so the
+    threshold is the larger one (a stage never lowers ``th``).
+    """
+    if sees_all or tail is None:
+        return tail
+    head = head_threshold(spans)
+    return tail if head is None else max(head, tail)
+
+
 def exportable(span: ReadableSpan, policy: str, threshold: int | None) -> ReadableSpan:
     """A sampled copy of ``span`` labelled with ``policy`` and carrying ``threshold``."""
     ctx = span.context
@@ -54,6 +83,7 @@ def exportable(span: ReadableSpan, policy: str, threshold: int | None) -> Readab
     )
     attributes = dict(span._attributes or {})
     attributes[POLICY_ATTRIBUTE] = policy
+    attributes[ADJUSTED_COUNT_ATTRIBUTE] = count_of(state)
     return _KeptSpan(
         span.dropped_attributes,
         name=span.name,
