@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from otelkit._warn import warn_limited
+from otelkit.sampling.threshold import read_ot
 from otelkit.tail._buffer import _Entry, _TraceBuffer
 from otelkit.tail._stats import ERROR, DecisionTimer
 from otelkit.tail.forward import exportable, final_threshold
@@ -38,6 +39,11 @@ def forward_span(
     except Exception as exc:  # noqa: BLE001 - neither on_end nor the worker may die of it
         warn_limited(_logger, "tail-forward", "downstream processor failed on a kept span: %r", exc)
         buffer.forward_failed()
+
+
+def _no_th(spans: Sequence[ReadableSpan]) -> bool:
+    """No span of a kept trace carries ``th``: its probability is unknown (counted as 1)."""
+    return all(s.context is None or read_ot(s.context.trace_state).th is None for s in spans)
 
 
 class _Decider:
@@ -86,10 +92,15 @@ class _Decider:
             decided = [(tid, entry, *self._verdict(tid, entry)) for tid, entry in batch]
             forward = self.buffer.settle(decided, self._clock())
             sees_all = self._sees_all(batch)
+            unknown = 0
             for spans, label, threshold in forward:
                 final = final_threshold(threshold, spans, sees_all)
+                if final is None and _no_th(spans):
+                    unknown += 1
                 for span in spans:
                     forward_span(self.downstream, self.buffer, span, label, final)
+            if unknown:
+                self.buffer.unknown_probability(unknown)
             return len(batch)
 
     def _sees_all(self, batch: list[tuple[int, _Entry]]) -> bool:

@@ -145,7 +145,7 @@ def test_trace_corpus_with_late_spans(clock, span) -> None:
     """Interleaved traces, stragglers and late spans: every trace is exported whole or not
     at all (no span of a dropped trace, logfire #2273), errors and slow traces all kept."""
     rng = random.Random(11)
-    proc, exporter = make(clock, default_policies(clock))
+    proc, exporter = make(clock, [*default_policies(clock), ProbabilisticPolicy(10)])
     truth: dict[int, dict[str, object]] = {}
     events: list[tuple[float, int, object]] = []
     for n in range(1500):
