@@ -52,7 +52,7 @@ class TailSamplingProcessor(SpanProcessor):
         downstream: processor that receives the spans of kept traces (sampled copies),
             typically the batcher in front of the exporter; shut down with this one.
         policies: policies in order; default from ``OTELKIT_TAIL_POLICIES`` (keep errors,
-            keep traces slower than 1 s, keep 10% of the rest).
+            keep traces slower than 1 s, keep what the head sampler kept).
         decision_wait_ms, max_wait_ms, max_spans, max_bytes, max_spans_per_trace, overflow,
             decision_cache_size: see :class:`otelkit.tail._limits.Limits`; ``None`` reads
             the matching ``OTELKIT_TAIL_*`` variable.
