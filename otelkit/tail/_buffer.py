@@ -208,22 +208,30 @@ class _TraceBuffer:
 
         Due: queued early; ``decision_wait`` after the local root ended; ``max_wait`` after
         the first span. ``roots_only``: every trace whose local root ended, without waiting
-        (force flush); ``everything``: every buffered trace (shutdown).
+        (force flush); ``everything``: every buffered trace (shutdown). Takes no more than
+        fits in the in-decision pool: call again after :meth:`settle` for the rest.
         """
         with self.lock:
             batch = self._early
             self._early = []
             due = self._root_due
+            traces = self._traces
             while due and (everything or roots_only or due[0][0] <= now):
-                tid = due.popleft()[1]
-                taken = self._take_locked(tid)
-                if taken is not None:
-                    self._start_decision_locked(tid, taken)
-                    batch.append((tid, taken))
+                tid = due[0][1]
+                trace = traces.get(tid)
+                if trace is not None:
+                    if not self._fits_in_decision_locked(trace):
+                        break  # the next batch takes it, once this one is settled
+                    self._take_locked(tid)
+                    self._start_decision_locked(tid, trace)
+                    batch.append((tid, trace))
+                due.popleft()
             expiry = self.limits.max_wait_s
-            while self._traces:
-                tid, trace = next(iter(self._traces.items()))
+            while traces:
+                tid, trace = next(iter(traces.items()))
                 if not everything and trace.first_seen + expiry > now:
+                    break
+                if not self._fits_in_decision_locked(trace):
                     break
                 self._take_locked(tid)
                 self._start_decision_locked(tid, trace)
@@ -256,10 +264,17 @@ class _TraceBuffer:
         with self.lock:
             if self._early:
                 return float("-inf")
+            if self._root_due and self._root_due[0][1] not in self._traces:
+                self._drop_stale_due_locked()
             due = [self._root_due[0][0]] if self._root_due else []
             if self._traces:
                 due.append(next(iter(self._traces.values())).first_seen + self.limits.max_wait_s)
         return min(due, default=None)
+
+    def _drop_stale_due_locked(self) -> None:
+        due = self._root_due
+        while due and due[0][1] not in self._traces:
+            due.popleft()
 
     # -- lifecycle, accounting -----------------------------------------------------------
     def close(self) -> None:

@@ -177,8 +177,11 @@ class TailSamplingProcessor(SpanProcessor):
         """Decide every trace whose local root has ended (without waiting ``decision_wait``),
         then flush downstream. Traces still in progress stay buffered: judged now, an error
         or slow span that has not ended yet would be missed. ``shutdown`` decides all."""
-        self._decider.process_due(roots_only=True)
-        return self.downstream.force_flush(timeout_millis)
+        deadline = time.monotonic() + timeout_millis / 1000.0
+        # One batch per pool's worth of spans; bounded, as traces may keep ending meanwhile.
+        while self._decider.process_due(roots_only=True) and time.monotonic() < deadline:
+            pass
+        return self.downstream.force_flush(max(0, int((deadline - time.monotonic()) * 1000)))
 
     def shutdown(self) -> None:
         """Stop the worker, decide and forward every buffered trace, shut down downstream."""
@@ -187,7 +190,8 @@ class TailSamplingProcessor(SpanProcessor):
         self._stopped = True
         self._decider.stop()
         self._buffer.close()  # from here a span of a new trace is counted as a shutdown drop
-        self.process_due(everything=True)
+        while self.process_due(everything=True):
+            pass  # one batch per pool's worth of spans
         self.downstream.shutdown()
 
     def stats(self) -> dict[str, Any]:
