@@ -11,7 +11,7 @@ which the worker thread calls (tests call it directly with a fake clock): a trac
 ``max_wait`` after its first span ended if no local root did, or at once when a buffer limit
 forces it (``overflow="decide"``). Due traces are evaluated in a batch outside the buffer's
 lock; kept traces are forwarded whole to the downstream processor as sampled copies
-(:mod:`otelkit.tail.forward`); every trace ID goes into the kept or dropped decision cache,
+(:mod:`otelkit.tail._forward`); every trace ID goes into the kept or dropped decision cache,
 so a late span follows its trace's decision and no span of a dropped trace is ever exported.
 
 Who owns what: the buffer owns the traces, the decision caches, the limit accounting and
@@ -38,7 +38,7 @@ from otelkit.tail._decider import _Decider, forward_span
 from otelkit.tail._limits import Limits
 from otelkit.tail._stats import DecisionTimer
 from otelkit.tail.policy import Policy
-from otelkit.tail.size import estimate_span_bytes
+from otelkit.tail._size import estimate_span_bytes
 
 __all__ = ["TailSamplingProcessor"]
 
@@ -59,7 +59,7 @@ class TailSamplingProcessor(SpanProcessor):
         clock: monotonic seconds; default ``time.monotonic``.
         head_records_all: whether every trace reaches this processor (the head sampler is
             wrapped in :class:`~otelkit.tail.RecordForTailSampler`); decides whether a
-            head's ``th`` bounds the written one (:func:`otelkit.tail.forward.final_threshold`).
+            head's ``th`` bounds the written one (:func:`otelkit.tail._forward.final_threshold`).
             Default: detected.
         start_worker: run the background decision thread (False: call ``process_due``).
         self_metrics: report metrics via the OTel metrics API; default ``OTELKIT_SELF_METRICS``.
@@ -113,7 +113,7 @@ class TailSamplingProcessor(SpanProcessor):
         after_fork(self._after_fork)
         self._metrics: Any = None
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
-            from otelkit.tail.metrics import register
+            from otelkit.tail._metrics import register
 
             self._metrics = register(self)
 

@@ -6,7 +6,7 @@ from opentelemetry.trace import TraceState
 
 from otelkit.sampling import ADJUSTED_COUNT_ATTRIBUTE
 from otelkit.sampling.threshold import adjusted_count, count_of, read_ot
-from otelkit.tail.forward import POLICY_ATTRIBUTE, exportable, final_threshold
+from otelkit.tail._forward import POLICY_ATTRIBUTE, exportable, final_threshold
 
 
 def test_copy_is_sampled_labelled_and_carries_th(span) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from otelkit.tail.policy import DROPPED, NOT_SAMPLED, SAMPLED, Decision, Outcome
-from otelkit.tail.verdict import combine_thresholds, evaluate
+from otelkit.tail._verdict import combine_thresholds, evaluate
 
 
 @pytest.mark.parametrize(
