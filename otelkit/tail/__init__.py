@@ -35,7 +35,12 @@ from otelkit.tail.policies import (
     StringAttributePolicy,
 )
 from otelkit.tail.policy import DROPPED, NOT_SAMPLED, SAMPLED, Decision, Outcome, Policy, TraceView
-from otelkit.tail.policy_config import DEFAULT_POLICIES, build_policies, default_policies, policies_from_string
+from otelkit.tail.policy_config import (
+    DEFAULT_POLICIES,
+    build_policies,
+    default_policies,
+    policies_from_string,
+)
 from otelkit.tail.processor import TailSamplingProcessor
 
 __all__ = [

@@ -35,9 +35,9 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otelkit.tail._cache import DecisionCache
 from otelkit.tail._limits import Limits
 from otelkit.tail._stats import Counters
-from otelkit.tail._cache import DecisionCache
 
 __all__ = ["_Entry", "_TraceBuffer", "OVERFLOW"]
 

@@ -19,11 +19,11 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from otelkit._warn import warn_limited
 from otelkit.sampling.threshold import read_ot
 from otelkit.tail._buffer import _Entry, _TraceBuffer
-from otelkit.tail._stats import ERROR, DecisionTimer
 from otelkit.tail._forward import exportable, final_threshold
+from otelkit.tail._stats import ERROR, DecisionTimer
+from otelkit.tail._verdict import evaluate
 from otelkit.tail.head import recording_head_in_use
 from otelkit.tail.policy import Policy, TraceView
-from otelkit.tail._verdict import evaluate
 
 __all__ = ["_Decider", "forward_span"]
 

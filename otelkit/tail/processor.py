@@ -36,9 +36,9 @@ from otelkit._warn import warn_limited
 from otelkit.tail._buffer import _TraceBuffer
 from otelkit.tail._decider import _Decider, forward_span
 from otelkit.tail._limits import Limits
+from otelkit.tail._size import estimate_span_bytes
 from otelkit.tail._stats import DecisionTimer
 from otelkit.tail.policy import Policy
-from otelkit.tail._size import estimate_span_bytes
 
 __all__ = ["TailSamplingProcessor"]
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from otelkit.tail.policy import DROPPED, NOT_SAMPLED, SAMPLED, Decision, Outcome
 from otelkit.tail._verdict import combine_thresholds, evaluate
+from otelkit.tail.policy import DROPPED, NOT_SAMPLED, SAMPLED, Decision, Outcome
 
 
 @pytest.mark.parametrize(
