@@ -121,6 +121,7 @@ class TailSamplingProcessor(SpanProcessor):
         """A fresh buffer and decider (at construction and in a forked child)."""
         wake = threading.Event()
         self._buffer = _TraceBuffer(self.limits, wake.set)
+        self._add = self._buffer.add  # bound once: on_end is the hot path
         self._decider = _Decider(
             self._buffer, self.policies, self.downstream, self._clock, self._head_records_all, self._timer, wake
         )
@@ -137,7 +138,7 @@ class TailSamplingProcessor(SpanProcessor):
             if ctx is None:
                 return
             parent = span.parent
-            late = self._buffer.add(
+            late = self._add(
                 ctx.trace_id, span, estimate_span_bytes(span), parent is None or parent.is_remote, self._clock()
             )
         except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
