@@ -63,8 +63,8 @@ class _TraceBuffer:
 
     Args:
         limits: the processor's resolved limits.
-        wake: called (outside no lock assumption: it must be cheap and non-blocking) when
-            a trace is queued for an early decision, so the decider runs at once.
+        wake: called (under the lock: cheap, non-blocking) when a trace is queued for an
+            early decision, so the decider runs at once.
     """
 
     def __init__(self, limits: Limits, wake: Callable[[], None]) -> None:
@@ -102,11 +102,11 @@ class _TraceBuffer:
             spans = trace.spans
             spans.append(span)
             trace.bytes += size
-            self._spans += 1
-            self._bytes += size
+            held = self._spans = self._spans + 1
+            held_bytes = self._bytes = self._bytes + size
             if is_root:
                 self._root_due.append((now + self._wait_s, tid))
-            if len(spans) > self._max_per_trace or self._spans > self._max_spans or self._bytes > self._max_bytes:
+            if len(spans) > self._max_per_trace or held > self._max_spans or held_bytes > self._max_bytes:
                 self._overflow_locked(tid, trace, now)
             return None
 

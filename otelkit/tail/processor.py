@@ -29,6 +29,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanContext
 
 from otelkit import config
 from otelkit._fork import after_fork
@@ -134,13 +135,15 @@ class TailSamplingProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            ctx = span.context
+            # The private fields and tuple positions avoid four Python-level property calls
+            # (SpanContext is a plain tuple: trace_id, span_id, is_remote, ...).
+            ctx = span._context
             if ctx is None:
                 return
-            parent = span.parent
-            late = self._add(
-                ctx.trace_id, span, estimate_span_bytes(span), parent is None or parent.is_remote, self._clock()
-            )
+            parent = span._parent
+            trace_id = ctx[0] if type(ctx) is SpanContext else ctx.trace_id
+            is_root = parent is None or (parent[2] if type(parent) is SpanContext else parent.is_remote)
+            late = self._add(trace_id, span, estimate_span_bytes(span), is_root, self._clock())
         except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
             warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
             self._buffer.failed()
@@ -149,11 +152,6 @@ class TailSamplingProcessor(SpanProcessor):
             forward_span(self.downstream, self._buffer, span, late[0], late[1])
 
     # -- decisions, lifecycle ------------------------------------------------------------
-    @property
-    def counters(self) -> Any:
-        """The buffer's counters (read-only use; updated under the buffer's lock)."""
-        return self._buffer.counters
-
     def set_decision_hook(self, hook: Callable[[float], None] | None) -> None:
         """Called with each trace's policy evaluation time (s), from the worker thread."""
         self._timer.hook = hook
