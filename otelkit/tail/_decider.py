@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from otelkit._warn import warn_limited
 from otelkit.sampling.threshold import read_ot
 from otelkit.tail._buffer import _Entry, _TraceBuffer
-from otelkit.tail._forward import exportable, final_threshold
+from otelkit.tail._forward import Rewrite, exportable, final_threshold
 from otelkit.tail._stats import ERROR, DecisionTimer
 from otelkit.tail._verdict import evaluate
 from otelkit.tail.head import recording_head_in_use
@@ -31,11 +31,16 @@ _logger = logging.getLogger("otelkit.tail")
 
 
 def forward_span(
-    downstream: SpanProcessor, buffer: _TraceBuffer, span: ReadableSpan, label: str, threshold: int | None
+    downstream: SpanProcessor,
+    buffer: _TraceBuffer,
+    span: ReadableSpan,
+    label: str,
+    threshold: int | None,
+    rewrite: Rewrite | None = None,
 ) -> None:
     """Hand a kept span to the downstream processor; a failure there is counted, not raised."""
     try:
-        downstream.on_end(exportable(span, label, threshold))
+        downstream.on_end(exportable(span, label, threshold, rewrite))
     except Exception as exc:  # noqa: BLE001 - neither on_end nor the worker may die of it
         warn_limited(_logger, "tail-forward", "downstream processor failed on a kept span: %r", exc)
         buffer.forward_failed()
@@ -97,8 +102,9 @@ class _Decider:
                 final = final_threshold(threshold, spans, sees_all)
                 if final is None and _no_th(spans):
                     unknown += 1
+                rewrite = Rewrite(final)
                 for span in spans:
-                    forward_span(self.downstream, self.buffer, span, label, final)
+                    forward_span(self.downstream, self.buffer, span, label, final, rewrite)
             if unknown:
                 self.buffer.unknown_probability(unknown)
             return len(batch)

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from otelkit.sampling._decide import ADJUSTED_COUNT_ATTRIBUTE
 from otelkit.sampling.threshold import count_of, read_ot, with_threshold
 
-__all__ = ["POLICY_ATTRIBUTE", "exportable", "final_threshold", "head_threshold"]
+__all__ = ["POLICY_ATTRIBUTE", "Rewrite", "exportable", "final_threshold", "head_threshold"]
 
 POLICY_ATTRIBUTE = "otelkit.tail.policy"
 """Span attribute naming the tail-sampling policy that kept the span's trace."""
@@ -68,12 +68,32 @@ def final_threshold(tail: int | None, spans: Sequence[ReadableSpan], sees_all: b
     return tail if head is None else max(head, tail)
 
 
-def exportable(span: ReadableSpan, policy: str, threshold: int | None) -> ReadableSpan:
-    """A sampled copy of ``span`` labelled with ``policy`` and carrying ``threshold``."""
+class Rewrite:
+    """The tracestate and count the kept spans of one trace get, memoised by original state
+    (a trace's spans share one tracestate object, so it is parsed and rebuilt once)."""
+
+    __slots__ = ("threshold", "_memo")
+
+    def __init__(self, threshold: int | None) -> None:
+        self.threshold = threshold
+        self._memo: dict[int, tuple[TraceState, TraceState, float]] = {}
+
+    def apply(self, state: TraceState) -> tuple[TraceState, float]:
+        hit = self._memo.get(id(state))
+        if hit is None or hit[0] is not state:
+            new = state if self.threshold is None else with_threshold(state, self.threshold)
+            hit = (state, new, count_of(new))
+            self._memo[id(state)] = hit
+        return hit[1], hit[2]
+
+
+def exportable(span: ReadableSpan, policy: str, threshold: int | None, rewrite: Rewrite | None = None) -> ReadableSpan:
+    """A sampled copy of ``span`` labelled with ``policy`` and carrying ``threshold``
+    (``rewrite``: the trace's shared :class:`Rewrite` for ``threshold``)."""
     ctx = span.context
     if ctx is None:
         return span
-    state = ctx.trace_state if threshold is None else with_threshold(ctx.trace_state, threshold)
+    state, count = (rewrite or Rewrite(threshold)).apply(ctx.trace_state)
     context = SpanContext(
         ctx.trace_id,
         ctx.span_id,
@@ -83,7 +103,7 @@ def exportable(span: ReadableSpan, policy: str, threshold: int | None) -> Readab
     )
     attributes = dict(span._attributes or {})
     attributes[POLICY_ATTRIBUTE] = policy
-    attributes[ADJUSTED_COUNT_ATTRIBUTE] = count_of(state)
+    attributes[ADJUSTED_COUNT_ATTRIBUTE] = count
     return _KeptSpan(
         span.dropped_attributes,
         name=span.name,
