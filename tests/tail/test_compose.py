@@ -94,3 +94,29 @@ def test_a_head_sampled_trace_without_th_counts_as_unknown_probability(clock, sp
     assert tail.stats()["traces_kept_unknown_probability"] == 1
     counts = {s.context.trace_id: s.attributes[ADJUSTED_COUNT_ATTRIBUTE] for s in exporter.get_finished_spans()}
     assert counts == {1: 1.0, 2: 2.0}
+
+
+def test_without_record_for_tail_the_head_th_is_never_lowered(clock, monkeypatch) -> None:
+    """Issue 12 item 10: behind a plain head sampler only head-sampled traces reach the tail;
+    an error trace the head kept at 10% stands for 10 error traces, so its th stays e666
+    (the tail wrote th:0, count 1). Detected: no RecordForTailSampler, no unsampled span."""
+    import otelkit.tail.head as head
+
+    monkeypatch.setattr(head, "_in_use", [False])
+    exporter = InMemorySpanExporter()
+    tail = TailSamplingProcessor(SimpleSpanProcessor(exporter), None, clock=clock, start_worker=False,
+                                 self_metrics=False, environ={})
+    provider = TracerProvider(sampler=ConsistentProbabilitySampler(0.1))
+    provider.add_span_processor(tail)
+    tracer = provider.get_tracer("plain-head")
+    for _ in range(300):
+        with tracer.start_as_current_span("GET /x") as root:
+            root.set_status(StatusCode.ERROR)
+    clock.advance(2)
+    tail.process_due()
+    spans = exporter.get_finished_spans()
+    assert 10 <= len(spans) <= 60  # what the head kept, every one an error
+    for span in spans:
+        assert span.context.trace_state.get("ot") == "th:e666"
+        assert span.attributes[ADJUSTED_COUNT_ATTRIBUTE] == pytest.approx(10, rel=1e-3)
+    assert sum(s.attributes[ADJUSTED_COUNT_ATTRIBUTE] for s in spans) == pytest.approx(300, rel=0.4)
