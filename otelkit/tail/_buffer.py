@@ -198,7 +198,7 @@ class _TraceBuffer:
         return trace
 
     def _start_decision_locked(self, tid: int, entry: _Entry) -> None:
-        self._deciding[tid] = _Entry(entry.first_seen)
+        self._deciding[tid] = _Entry(entry.first_seen)  # collects the spans arriving meanwhile
         self._flight_spans += len(entry.spans)
         self._flight_bytes += entry.bytes
 
@@ -264,17 +264,12 @@ class _TraceBuffer:
         with self.lock:
             if self._early:
                 return float("-inf")
-            if self._root_due and self._root_due[0][1] not in self._traces:
-                self._drop_stale_due_locked()
+            while self._root_due and self._root_due[0][1] not in self._traces:
+                self._root_due.popleft()  # decided early or evicted meanwhile
             due = [self._root_due[0][0]] if self._root_due else []
             if self._traces:
                 due.append(next(iter(self._traces.values())).first_seen + self.limits.max_wait_s)
         return min(due, default=None)
-
-    def _drop_stale_due_locked(self) -> None:
-        due = self._root_due
-        while due and due[0][1] not in self._traces:
-            due.popleft()
 
     # -- lifecycle, accounting -----------------------------------------------------------
     def close(self) -> None:
