@@ -94,12 +94,16 @@ class _Decider:
             batch = self.buffer.take_due(at, everything=everything, roots_only=roots_only)
             if not batch:
                 return 0
-            decided = [(tid, entry, *self._verdict(tid, entry)) for tid, entry in batch]
-            forward = self.buffer.settle(decided, self._clock())
             sees_all = self._sees_all(batch)
+            decided = []
+            for tid, entry in batch:
+                keep, label, threshold = self._verdict(tid, entry)
+                # the threshold written (and cached for late spans): composed with the head's
+                final = final_threshold(threshold, entry.spans, sees_all) if keep else None
+                decided.append((tid, entry, keep, label, final))
+            forward = self.buffer.settle(decided, self._clock())
             unknown = 0
-            for spans, label, threshold in forward:
-                final = final_threshold(threshold, spans, sees_all)
+            for spans, label, final in forward:
                 if final is None and _no_th(spans):
                     unknown += 1
                 rewrite = Rewrite(final)

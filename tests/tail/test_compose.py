@@ -120,3 +120,11 @@ def test_without_record_for_tail_the_head_th_is_never_lowered(clock, monkeypatch
         assert span.context.trace_state.get("ot") == "th:e666"
         assert span.attributes[ADJUSTED_COUNT_ATTRIBUTE] == pytest.approx(10, rel=1e-3)
     assert sum(s.attributes[ADJUSTED_COUNT_ATTRIBUTE] for s in spans) == pytest.approx(300, rel=0.4)
+    # a late span of such a trace follows the same (composed) threshold
+    late_tid = spans[0].context.trace_id
+    with tracer.start_as_current_span("late", context=trace.set_span_in_context(
+            trace.NonRecordingSpan(spans[0].context))):
+        pass
+    late = [s for s in exporter.get_finished_spans() if s.name == "late"]
+    assert [s.context.trace_id for s in late] == [late_tid]
+    assert late[0].context.trace_state.get("ot") == "th:e666"
