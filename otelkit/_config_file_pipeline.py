@@ -15,7 +15,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import CarrierT, Getter, Setter, TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 
@@ -28,6 +30,32 @@ if TYPE_CHECKING:
 __all__ = ["check_file", "configure_from_file"]
 
 _logger = logging.getLogger("otelkit.configure")
+
+
+class _NoPropagation(TextMapPropagator):
+    """What an absent or empty ``propagator`` section means: propagate nothing. (The SDK's
+    empty ``CompositePropagator`` returns ``None`` from ``extract()`` without a context,
+    which instrumentations then attach and crash on.)"""
+
+    def extract(self, carrier: CarrierT, context: Context | None = None,
+                getter: Getter[CarrierT] = default_getter) -> Context:
+        return context if context is not None else Context()
+
+    def inject(self, carrier: CarrierT, context: Context | None = None,
+               setter: Setter[CarrierT] = default_setter) -> None:
+        return None
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
+
+
+def _no_propagators(cfg: Any) -> bool:
+    section = cfg.propagator
+    if section is None:
+        return True
+    names = [n.strip() for n in (section.composite_list or "").split(",") if n.strip() not in ("", "none")]
+    return not section.composite and not names
 
 
 def check_file(path: str) -> tuple[list[str], list[str]]:
@@ -118,6 +146,8 @@ def configure_from_file(
         rest = copy.copy(cfg)
         rest.tracer_provider = None  # every other section as the stock SDK applies it
         configure_sdk(rest)
+        if _no_propagators(cfg):
+            propagate.set_global_textmap(_NoPropagation())
         if tp is not None:
             trace.set_tracer_provider(provider)
     return pipeline
