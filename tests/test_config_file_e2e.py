@@ -15,7 +15,6 @@ import http.client
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
