@@ -15,7 +15,6 @@ effective pipeline (``lines``) and, with ``build=True``, builds the objects.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,66 +24,13 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 
 from otelkit import config
 from otelkit._config_file_keys import COMPONENTS, Component, environ_for, unknown_key
+from otelkit._config_file_load import brief, mentions_otelkit, sdk_factories, show
 from otelkit._parse import check_range
 
-__all__ = ["EXTRA_HINT", "FileWalk", "load", "sdk_factories", "top_level_problems"]
-
-EXTRA_HINT = "pip install 'otelkit[config-file]'"
 _DELEGATES = ("root", "remote_parent_sampled", "remote_parent_not_sampled", "local_parent_sampled",
               "local_parent_not_sampled")
 _STOCK = {"sampler": ("always_on", "always_off", "trace_id_ratio_based", "parent_based", "composite/development"),
           "processor": ("batch", "simple"), "exporter": ("otlp_http", "otlp_grpc", "console")}
-
-
-def sdk_factories() -> Any:
-    """The ``opentelemetry-configuration`` modules (ValueError naming the extra if missing)."""
-    try:
-        from opentelemetry.configuration import _tracer_provider, models
-        from opentelemetry.configuration._conversion import _dict_to_dataclass
-    except ImportError:
-        raise ValueError(f"OTEL_CONFIG_FILE needs the opentelemetry-configuration package: {EXTRA_HINT}") from None
-    return _tracer_provider, models, _dict_to_dataclass
-
-
-def load(path: str) -> Any:
-    """The parsed file (``OpenTelemetryConfiguration``); ValueError with the package's message."""
-    sdk_factories()
-    from opentelemetry.configuration import ConfigurationError, load_config_file
-
-    try:
-        return load_config_file(path)
-    except ConfigurationError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-
-
-_TOP_LEVEL = ("file_format", "disabled", "log_level", "attribute_limits", "logger_provider", "meter_provider",
-              "propagator", "tracer_provider", "resource", "instrumentation/development", "distribution")
-
-
-def top_level_problems(cfg: Any) -> list[str]:
-    """Top-level keys the schema does not know (it lets them through: a typo of
-    ``tracer_provider`` would silently leave the application untraced)."""
-    extra = getattr(cfg, "additional_properties", None) or {}
-    return [unknown_key("(top level)", key, sorted(_TOP_LEVEL)) for key in extra]
-
-
-def _show(setting: Any, value: Any) -> str:
-    if setting.secret and value:
-        return "<redacted>"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _mentions_otelkit(node: Any) -> bool:
-    """Whether an otelkit component is named anywhere inside a model ``node``."""
-    if isinstance(node, Mapping):
-        return any(k in COMPONENTS or _mentions_otelkit(v) for k, v in node.items())
-    if isinstance(node, list):
-        return any(_mentions_otelkit(v) for v in node)
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        extra = getattr(node, "additional_properties", None) or {}
-        return _mentions_otelkit(extra) or any(
-            _mentions_otelkit(getattr(node, f.name)) for f in dataclasses.fields(node))
-    return False
 
 
 class FileWalk:
@@ -123,7 +69,7 @@ class FileWalk:
         for key, name_ in comp.keys.items():
             setting = config.SETTINGS[name_]
             if name_ in env or key in fields:
-                shown.append(f"{key}={_show(setting, setting.get(env))}")
+                shown.append(f"{key}={show(setting, setting.get(env))}")
         self._line(depth, f"{name}" + (f" ({', '.join(shown)})" if shown else " (defaults)"))
         return comp, {**self.base, **env}
 
@@ -154,7 +100,7 @@ class FileWalk:
         for f in dataclasses.fields(node):
             value = getattr(node, f.name)
             if value is not None and f.name not in ("exporter",):
-                self._line(depth, f.name.replace("_development", "/development") + _brief(value))
+                self._line(depth, f.name.replace("_development", "/development") + brief(value))
                 return
         self._line(depth, "(plugin) " + ", ".join(self._plugin(node) or ("?",)))
 
@@ -183,7 +129,7 @@ class FileWalk:
                 return None
             kwargs.setdefault("root", ALWAYS_ON)
             return ParentBased(**kwargs)
-        if node.composite_development is not None and _mentions_otelkit(node.composite_development):
+        if node.composite_development is not None and mentions_otelkit(node.composite_development):
             self.problems.append(
                 f"{where}.composite/development: otelkit samplers cannot be composable samplers (the composable "
                 "interface passes no trace ID); use them directly or as parent_based delegates")
@@ -240,7 +186,7 @@ class FileWalk:
                                          depth + 1)
         stock = node.batch if node.batch is not None else node.simple
         kind = "batch" if node.batch is not None else "simple"
-        self._line(depth, kind + (_brief(stock, skip=("exporter",)) if kind == "batch" else ""))
+        self._line(depth, kind + (brief(stock, skip=("exporter",)) if kind == "batch" else ""))
         exporter = self.exporter(stock.exporter, f"{where}.{kind}.exporter", depth + 1)
         if exporter is None or not self.build:
             return None
@@ -333,19 +279,3 @@ class FileWalk:
         from otelkit.exporter.kafka import KafkaSpanExporter
 
         return self._construct(KafkaSpanExporter, where, environ=env)  # type: ignore[no-any-return]
-
-
-def _brief(value: Any, skip: tuple[str, ...] = ()) -> str:
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
-        return ""
-    parts = [f"{f.name}={getattr(value, f.name)}" for f in dataclasses.fields(value)
-             if f.name not in skip and getattr(value, f.name) is not None
-             and not dataclasses.is_dataclass(getattr(value, f.name))]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def self_metrics_base(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment values a file's otelkit components still read (``OTELKIT_SELF_METRICS``)."""
-    env = os.environ if environ is None else environ
-    raw = config.OTELKIT_SELF_METRICS.raw(env)
-    return {} if raw is None else {config.OTELKIT_SELF_METRICS.name: raw}

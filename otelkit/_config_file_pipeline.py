@@ -28,7 +28,8 @@ from opentelemetry.propagators.textmap import (
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 
-from otelkit._config_file import FileWalk, load, self_metrics_base, top_level_problems
+from otelkit._config_file import FileWalk
+from otelkit._config_file_load import load, self_metrics_base, top_level_problems
 from otelkit._warn import warn_limited
 
 if TYPE_CHECKING:
