@@ -176,3 +176,45 @@ def test_cli_file_prints_the_pipeline_and_fails_on_a_typo(tmp_path: Path, capsys
     bad = _file(tmp_path, ADAPTIVE_TAIL.replace("decision_wait_ms", "decision_wait"), "bad.yaml")
     assert cli.main(["config", "--file", bad], environ={}) == 2
     assert "unknown key 'decision_wait' (did you mean 'decision_wait_ms'?)" in capsys.readouterr().err
+
+
+def test_kafka_exporter_keys_are_checked_by_their_settings(tmp_path: Path) -> None:
+    text = HEAD + "  processors: [{otelkit_batch: {exporter: {otelkit_kafka: {topic: spans, compression: brotli, " \
+        "bootstrap_servers: ['127.0.0.1:1', '127.0.0.1:2']}}}}]\n"
+    lines, problems = check_file(_file(tmp_path, text))
+    with pytest.raises(ValueError) as env_error:
+        config.OTELKIT_KAFKA_COMPRESSION.parse("brotli")
+    assert problems == [f"tracer_provider.processors[0].otelkit_batch.exporter.otelkit_kafka.compression: "
+                        f"{env_error.value}"]
+    assert any("bootstrap_servers=127.0.0.1:1,127.0.0.1:2" in line for line in lines)
+
+
+def test_explicit_exporters_join_the_file_pipeline(tmp_path: Path) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    path = _file(tmp_path, HEAD + "  processors: [{simple: {exporter: {console: {}}}}]\n")
+    memory = InMemorySpanExporter()
+    with pl.configure(environ={"OTEL_CONFIG_FILE": path}, exporters=[memory], set_global=False) as p:
+        with p.tracer().start_as_current_span("x"):
+            pass
+        p.force_flush()
+        assert [s.name for s in memory.get_finished_spans()] == ["x"]
+        assert len(p.processors) == 2
+
+
+def test_otelkit_config_checks_the_file_the_environment_names(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _file(tmp_path, ADAPTIVE_TAIL.replace("max_queue", "max_queue_sise"))
+    assert cli.main(["config"], environ={"OTEL_CONFIG_FILE": bad}) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'max_queue_sise' (did you mean 'max_queue_size'?)" in err
+    assert cli.main(["config"], environ={"OTEL_CONFIG_FILE": _file(tmp_path, ADAPTIVE_TAIL, "good.yaml")}) == 0
+
+
+def test_missing_package_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.configuration", None)
+    _, problems = check_file(_file(tmp_path, ADAPTIVE_TAIL))
+    assert problems == ["OTEL_CONFIG_FILE needs the opentelemetry-configuration package: "
+                        "pip install 'otelkit[config-file]'"]
