@@ -31,6 +31,7 @@ _DELEGATES = ("root", "remote_parent_sampled", "remote_parent_not_sampled", "loc
               "local_parent_not_sampled")
 _STOCK = {"sampler": ("always_on", "always_off", "trace_id_ratio_based", "parent_based", "composite/development"),
           "processor": ("batch", "simple"), "exporter": ("otlp_http", "otlp_grpc", "console")}
+_GROUPS = {"sampler": "opentelemetry_sampler", "exporter": "opentelemetry_traces_exporter"}
 
 
 class FileWalk:
@@ -73,9 +74,19 @@ class FileWalk:
         self._line(depth, f"{name}" + (f" ({', '.join(shown)})" if shown else " (defaults)"))
         return comp, {**self.base, **env}
 
-    def _unknown(self, kind: str, name: str, where: str) -> None:
-        allowed = sorted((*_STOCK[kind], *(n for n, c in COMPONENTS.items() if c.kind == kind)))
+    def _unknown(self, kind: str, name: str, where: str, installed: tuple[str, ...] = ()) -> None:
+        allowed = sorted({*_STOCK[kind], *installed, *(n for n, c in COMPONENTS.items() if c.kind == kind)})
         self.problems.append(unknown_key(where, name, allowed).replace("unknown key", f"unknown {kind}", 1))
+
+    def _installed(self, kind: str, name: str, where: str) -> bool:
+        """Whether plugin ``name`` is an entry point the package can load (else a problem)."""
+        from otelkit._exporter_selection import entry_point_names
+
+        installed = entry_point_names(_GROUPS[kind])
+        if name in installed:
+            return True
+        self._unknown(kind, name, where, installed)
+        return False
 
     def _model(self, raw: Any, cls_name: str, where: str) -> Any:
         if not isinstance(raw, Mapping) or len(raw) != 1:
@@ -134,7 +145,9 @@ class FileWalk:
                 f"{where}.composite/development: otelkit samplers cannot be composable samplers (the composable "
                 "interface passes no trace ID); use them directly or as parent_based delegates")
             return None
-        if plugin is not None and plugin[0] not in _STOCK["sampler"]:
+        if plugin is not None and not self._installed("sampler", plugin[0], where):
+            return None
+        if plugin is not None:
             self._line(depth, f"{plugin[0]} (entry point opentelemetry_sampler)")
         else:
             self._describe_stock(node, depth)
@@ -257,6 +270,8 @@ class FileWalk:
                 return None
             _comp, env = self._otelkit(name, "exporter", fields, f"{where}.{name}", depth)
             return self._build_exporter(name, env, f"{where}.{name}")
+        if plugin is not None and not self._installed("exporter", plugin[0], where):
+            return None
         if plugin is not None:
             self._line(depth, f"{plugin[0]} (entry point opentelemetry_traces_exporter)")
         else:

@@ -218,3 +218,17 @@ def test_missing_package_names_the_extra(tmp_path: Path, monkeypatch: pytest.Mon
     _, problems = check_file(_file(tmp_path, ADAPTIVE_TAIL))
     assert problems == ["OTEL_CONFIG_FILE needs the opentelemetry-configuration package: "
                         "pip install 'otelkit[config-file]'"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  sampler: {otelkit_adaptiv: {target: 5}}\n  processors: [{simple: {exporter: {console: {}}}}]\n",
+         "tracer_provider.sampler: unknown sampler 'otelkit_adaptiv' (did you mean 'otelkit_adaptive'?)"),
+        ("  processors: [{simple: {exporter: {otelkit_otpl: {}}}}]\n",
+         "tracer_provider.processors[0].simple.exporter: unknown exporter 'otelkit_otpl' (did you mean 'otelkit_otlp'?)"),
+    ],
+)
+def test_misspelt_component_names_are_caught_by_the_check(tmp_path: Path, text: str, expected: str) -> None:
+    _, problems = check_file(_file(tmp_path, HEAD + text))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
