@@ -17,6 +17,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otelkit._pressure import EXPORT_PRESSURE
 from otelkit._warn import warn_limited
 from otelkit.batch._adaptive import Adaptation
 from otelkit.batch._exports import DROPPED, EXPORTED, ExportSlots, Job
@@ -98,6 +99,7 @@ class BatchWorker:
     def _dispatch(self, now: float) -> bool:
         """Take one batch and hand it to a free export slot; False if no slot became free."""
         with self._cv:
+            EXPORT_PRESSURE.report_fill(len(self._queue), self._capacity)  # head sampler back-pressure
             if not self._slots.free():
                 self._cv.wait(POLL_S)
                 if not self._slots.free() or self._slots.stopped:

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import TraceFlags
 
 from otelkit._fork import after_fork
+from otelkit._pressure import EXPORT_PRESSURE
 from otelkit._warn import warn_limited
 from otelkit.batch._adaptive import Adaptation
 from otelkit.batch._exports import ExportSlots, Job
@@ -182,6 +183,7 @@ class SmartBatchSpanProcessor(BatchWorker, SpanProcessor):
                 self._rejected_shutdown += 1
             else:
                 self._dropped_queue_full += 1
+                EXPORT_PRESSURE.report_drop()  # the head sampler raises its thresholds
 
     def _wait_for_space(self) -> bool:
         deadline = time.monotonic() + self._block_s

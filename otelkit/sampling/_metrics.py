@@ -11,7 +11,11 @@ Instruments (meter ``otelkit.sampling``):
 * ``otelkit.sampler.probability`` (observable gauge, 1): the current global keep
   probability, and one point per key (attribute ``otelkit.sampling.key``) for the busiest
   keys (bounded by ``stats()``);
-* ``otelkit.sampler.keys`` (observable gauge, ``{key}``): keys currently tracked.
+* ``otelkit.sampler.keys`` (observable gauge, ``{key}``): keys currently tracked;
+* ``otelkit.sampler.backpressure`` (observable gauge, 1): the factor the export path's
+  back-pressure applies to the target (1.0: none; halves per second while the batch queue
+  is above its high-water mark or drops spans). Only for samplers whose ``stats()`` has
+  ``pressure``.
 """
 
 from __future__ import annotations
@@ -66,11 +70,17 @@ def register_sampler_metrics(sampler: Any, name: str, meter_provider: MeterProvi
         snap = snapshot()
         return [] if snap is None else [Observation(snap["keys"], base)]
 
+    def pressure(options: CallbackOptions) -> Iterable[Observation]:
+        snap = snapshot()
+        return [] if snap is None or "pressure" not in snap else [Observation(snap["pressure"], base)]
+
     meter = metrics.get_meter(_METER, meter_provider=meter_provider)
     callbacks: list[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], str, str, bool]] = [
         ("otelkit.sampler.spans", spans, "{span}", "Head-sampling decisions by outcome", True),
         ("otelkit.sampler.probability", probability, "1", "Current keep probability (global and per key)", False),
         ("otelkit.sampler.keys", keys, "{key}", "Fairness keys currently tracked", False),
+        ("otelkit.sampler.backpressure", pressure, "1", "Factor the export back-pressure applies to the target",
+         False),
     ]
     for inst, callback, unit, doc, counter in callbacks:
         if counter:
