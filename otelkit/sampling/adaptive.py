@@ -34,7 +34,6 @@ from typing import Any
 from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace._sampling_experimental import SamplingIntent
 from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
-from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_ROUTE
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
@@ -45,6 +44,7 @@ from otelkit.sampling._base import BaseHeadSampler
 from otelkit.sampling._budget import MIN_PROBABILITY
 from otelkit.sampling._decide import ThresholdResults
 from otelkit.sampling._estimate import NEW_KEY_TRIP, Estimator, KeyState, step_trip
+from otelkit.sampling._keys import show_key, span_key
 from otelkit.sampling._metrics import register_sampler_metrics
 from otelkit.sampling._rule_parse import resolve_rules
 from otelkit.sampling.rules import Rule, RuleSet
@@ -54,17 +54,8 @@ __all__ = ["AdaptiveSampler", "adaptive_sampler_factory", "OVERFLOW_KEY"]
 
 OVERFLOW_KEY = "(overflow)"
 """How the shared bucket of keys beyond ``max_keys`` appears in ``stats()``."""
-_OVERFLOW = object()
 _TOP_KEYS = 20
 _DROP = SamplingResult(Decision.DROP)
-
-
-def _show(key: object) -> str:
-    if key is _OVERFLOW:
-        return OVERFLOW_KEY
-    if isinstance(key, tuple):
-        return " ".join(str(part) for part in key if part is not None)
-    return str(key)
 
 
 class AdaptiveSampler(BaseHeadSampler):
@@ -163,21 +154,6 @@ class AdaptiveSampler(BaseHeadSampler):
             state.count, state.rate, state.age = 0, -1.0, 0.0
             self._keys[key] = state
 
-    def _key(self, name: str, attributes: Attributes) -> object:
-        if not attributes:
-            return name
-        if self._key_attrs is None:
-            route = attributes.get(HTTP_ROUTE)
-            if route is None:
-                return name
-            method = attributes.get(HTTP_REQUEST_METHOD)
-            route = route if type(route) is str else str(route)
-            return route if method is None else (str(method), route)
-        values = tuple(attributes.get(k) for k in self._key_attrs)
-        if all(v is None for v in values):
-            return name
-        return tuple(None if v is None else str(v) for v in values)
-
     def _root(
         self, ctx: Context, trace_id: int, name: str, kind: SpanKind | None, attributes: Attributes
     ) -> SamplingResult:
@@ -186,7 +162,7 @@ class AdaptiveSampler(BaseHeadSampler):
             if fixed is not None:
                 return self._count(self._results.decide(trace_id, fixed, attributes))
         rand = trace_id & RANDOMNESS_MASK
-        threshold = self._budget(self._key(name, attributes), rand)
+        threshold = self._budget(span_key(name, attributes, self._key_attrs), rand)
         if rand < threshold:
             return _DROP
         return self._results.keep(threshold, attributes)
@@ -207,7 +183,7 @@ class AdaptiveSampler(BaseHeadSampler):
                                           span_kind, attributes)
             if fixed is not None:
                 return SamplingIntent(fixed)
-        return SamplingIntent(self._budget(self._key(name, attributes), -1))
+        return SamplingIntent(self._budget(span_key(name, attributes, self._key_attrs), -1))
 
     def _budget(self, key: object, rand: int) -> int:
         """``key``'s threshold for one root span, counted; ``rand`` < 0: decided elsewhere."""
@@ -307,7 +283,7 @@ class AdaptiveSampler(BaseHeadSampler):
         pressure = 1.0 if self._pressure is None else self._pressure.stats()["factor"]
         with self._lock:
             busiest = heapq.nlargest(_TOP_KEYS, self._keys.items(), key=lambda kv: kv[1].rate)
-            by_key = {_show(k): s.probability for k, s in busiest}
+            by_key = {show_key(k): s.probability for k, s in busiest}
             if self._overflow.rate > 0:
                 by_key[OVERFLOW_KEY] = self._overflow.probability
             return {
