@@ -196,24 +196,26 @@ class AdaptiveSampler(BaseHeadSampler):
             if now >= self._next_tick:
                 self._retune(now)
             state = self._keys.get(key)
-            fresh = state is None and len(self._keys) < self._max_keys
+            fresh = False
             if state is None:
+                fresh = len(self._keys) < self._max_keys
                 state = self._admit(key, now)
             state.count += 1
-            self._arrivals_tick += 1
-            elapsed = now - self._tick_start
-            ticks = self._arrivals_tick
-            # a key or all keys stepped up, or a drought (under half the arrivals expected;
-            # checked every 8th arrival, so threads with slightly skewed clocks do not trip it)
-            drought = not ticks & 7 and ticks < self._drought * elapsed
-            if (state.count > state.trip or ticks > self._surge or drought) and elapsed >= self._min_gap:
-                self._retune(now)
-            threshold = 0 if fresh and self._take_allowance(now) else state.threshold
-            if rand < 0:  # an intent: count the expected keep
-                kept = 1.0 - threshold / MAX_THRESHOLD
-            elif rand < threshold:
-                self._dropped += 1
-                return threshold
+            ticks = self._arrivals_tick = self._arrivals_tick + 1
+            # a key stepped up; every 8th arrival: all keys stepped up, or a drought (under half
+            # the arrivals expected; not per arrival, so threads with skewed clocks do not trip it)
+            if state.count > state.trip or (not ticks & 7 and (
+                    ticks > self._surge or ticks < self._drought * (now - self._tick_start))):
+                if now - self._tick_start >= self._min_gap:
+                    self._retune(now)
+            threshold = state.threshold
+            if fresh and self._take_allowance(now):
+                threshold = 0
+            if rand < threshold:  # always for an intent (rand < 0)
+                if rand >= 0:
+                    self._dropped += 1
+                    return threshold
+                kept = 1.0 - threshold / MAX_THRESHOLD  # an intent: count the expected keep
             else:
                 self._kept += 1
                 kept = 1.0
