@@ -7,6 +7,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace._sampling_experimental import (
     ComposableSampler,
+    SamplingIntent,
     composable_parent_threshold,
     composable_rule_based,
     composite_sampler,
@@ -97,3 +98,20 @@ def test_rule_based_from_the_sdk_with_otelkit_samplers_under_a_real_tracer() -> 
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert set(spans) == {"GET /a", "child"}
     assert read_ot(spans["child"].context.trace_state).th == 0  # inherited from the root
+
+
+class _Tagging:
+    """A composable sampler whose intent also adds a vendor entry to the tracestate."""
+
+    def sampling_intent(self, parent_ctx, name, span_kind, attributes, links, trace_state=None):  # type: ignore[no-untyped-def]
+        return SamplingIntent(0, True, None, lambda ts: ts.add("vendor", "v"))
+
+    def get_description(self) -> str:
+        return "Tagging"
+
+
+def test_composite_applies_the_tracestate_update_to_root_spans() -> None:
+    ours = composite(_Tagging()).should_sample(None, 5, "root")
+    assert ours.trace_state.get("vendor") == "v" and read_ot(ours.trace_state).th == 0
+    sdk = composite_sampler(_Tagging()).should_sample(None, 5, "root")
+    assert sdk.trace_state.get("vendor") is None  # the SDK skips it for an empty tracestate
