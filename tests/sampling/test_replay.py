@@ -55,13 +55,16 @@ def test_rare_routes_kept_and_counts_exact(scores: tuple[Scores, Scores]) -> Non
     assert new.total_count_expected_sd <= 0.02
 
 
-def test_the_old_estimator_weaknesses_are_gone_on_one_service() -> None:
-    # the pieces the issue named, on the service with the bursting route
+def test_the_first_seconds_of_a_20x_drop_keep_what_arrives() -> None:
+    # the sampler before issue 17 kept 2-8/s here: its small keys could not show the drop
     work = services()[0]
-    res = replay(_adaptive, work, seed=7, service=0)
-    assert sum(res.arrivals) == sum(res.route_arrivals) > 100_000
-    drop = slice(int(work.drop[0]) + 1, int(work.drop[1]))
-    assert sum(res.kept[drop]) >= 0.9 * sum(res.arrivals[drop])  # not 2-8/s during a drop
+    kept = arrived = 0
+    for seed in (7, 8, 9):
+        res = replay(_adaptive, work, seed=seed, service=0)
+        first = slice(int(work.drop[0]), int(work.drop[0]) + 4)
+        kept += sum(res.kept[first])
+        arrived += sum(res.arrivals[first])
+    assert kept >= 0.8 * arrived  # 107 of 120 here; 61 of 120 before
 
 
 def test_replay_tallies_with_a_keep_all_sampler() -> None:
