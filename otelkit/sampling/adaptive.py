@@ -14,7 +14,7 @@ How a root span is decided (non-root spans follow their parent, ``th`` preserved
 A new key's first trace is kept whole while a small allowance lasts (5 % of the target per
 second), so keys seen once a minute are not lost to the global probability.
 
-Every ``interval`` (1 s), or early (at most every ``interval / 20``) on a burst (more than
+Every ``interval`` (1 s), or early (at most every ``interval / 10``) on a burst (more than
 1.5x the budget + 5 kept within the last ``interval / 10``), a key's step (more arrivals
 than its interval's expectation allows) or a drought (under half the expected arrivals),
 the estimator (:mod:`otelkit.sampling._estimate`) re-estimates the keys' rates and
@@ -134,7 +134,7 @@ class AdaptiveSampler(BaseHeadSampler):
         self._surge = NEW_KEY_TRIP  # arrivals within one interval that mean all keys stepped up
         self._burst = 5.0
         self._burst_rate = 1.5 * self._target
-        self._min_gap = self._interval / 20  # early re-apportionings at most every 50 ms
+        self._min_gap = self._interval / 10  # early re-estimates at most every 100 ms
         self._window = self._interval / 10
         self._window_start = now
         self._estimator = Estimator(self._tau, self._interval, self._target)
@@ -223,8 +223,8 @@ class AdaptiveSampler(BaseHeadSampler):
                 self._window_start = now
                 self._kept_window = 0.0
             self._kept_window += kept
-            # a burst: far more kept in this window than its budget (at least 50 ms of budget,
-            # so bursty traffic cannot re-apportion more often than every ~0.075 * target kept)
+            # a burst: far more kept in this window than its budget (at least 100 ms of budget,
+            # so bursty traffic cannot re-estimate more often than every ~0.15 * target kept)
             if self._kept_window > self._burst + self._burst_rate * max(now - self._window_start, self._min_gap):
                 self._retune(now)
             return threshold
@@ -269,7 +269,7 @@ class AdaptiveSampler(BaseHeadSampler):
             self._probability = max(MIN_PROBABILITY, min(1.0, target / total)) if total > 0 else 1.0
             self._threshold = probability_to_threshold(self._probability)
         self._tick_start = now
-        # soon after a common step, re-estimate at doubling intervals (50 ms, 100 ms, ...)
+        # soon after a common step, re-estimate at doubling intervals (100 ms, 200 ms, ...)
         self._next_tick = now + self._estimator.next_gap(self._min_gap)
         self._window_start = now
         self._kept_window = 0.0
