@@ -1,0 +1,315 @@
+"""``TailWorker``: tail sampling on a Kafka consumer group (one member of a worker fleet).
+
+Kafka is the cluster: every worker joins the group ``OTELKIT_TAIL_WORKER_GROUP`` on the spans
+topic; the exporters key messages by trace ID, so each trace lives on one partition and
+each partition has one owner at a time. Per assigned partition a
+:class:`~otelkit.tailworker._partition.Partition` buffers and decides (the in-process tail
+processor, same policies and ``OTELKIT_TAIL_*`` limits); kept traces go to the configured
+otelkit exporter; each decision is published to the decisions topic (partition = the spans
+partition); offsets are committed only below the oldest span still undecided or not yet
+acknowledged by the exporter, after the decisions are flushed (at-least-once).
+
+Rebalances: on assign, a partition's decisions of the last TTL are replayed before any of its
+spans is decided; on revoke, kept traces are exported (bounded by the revoke timeout), the
+decisions flushed and the committable offset committed synchronously; undecided spans are
+left to the next owner, which re-reads them from that offset.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otelkit import config
+from otelkit._warn import warn_limited
+from otelkit.tail import Policy
+from otelkit.tail.policy_config import policies_from_env, policies_from_string
+from otelkit.tailworker import _decisions
+from otelkit.tailworker import _settings as s
+from otelkit.tailworker._decode import BadMessage, decode
+from otelkit.tailworker._partition import Outcome, Partition
+
+__all__ = ["TailWorker"]
+
+_logger = logging.getLogger("otelkit.tailworker")
+
+
+def _props(raw: str) -> dict[str, str]:
+    from otelkit.exporter._kafka_client import parse_properties
+
+    return parse_properties(raw)
+
+
+class TailWorker:
+    """One tail worker. Arguments override the environment (``environ``, default ``os.environ``).
+
+    Args:
+        bootstrap_servers, topic: the spans topic (``OTELKIT_KAFKA_*``).
+        group, decisions_topic: ``OTELKIT_TAIL_WORKER_*``.
+        policies: a compact policy string or policies; default ``OTELKIT_TAIL_POLICIES``.
+        decision_wait_ms: default ``OTELKIT_TAIL_DECISION_WAIT_MS``.
+        exporter: default: the exporters named by ``OTEL_TRACES_EXPORTER`` (otelkit's rules).
+        kafka_config: extra librdkafka properties (default ``OTELKIT_TAIL_WORKER_CONSUMER_CONFIG``).
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str | None = None,
+        topic: str | None = None,
+        group: str | None = None,
+        decisions_topic: str | None = None,
+        policies: str | Sequence[Policy] | None = None,
+        decision_wait_ms: float | None = None,
+        exporter: SpanExporter | None = None,
+        kafka_config: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            import confluent_kafka  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("otelkit tail-worker needs confluent-kafka: pip install 'otelkit[kafka]'") from exc
+        self._env = environ
+        self.bootstrap = config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ)
+        self.topic = config.OTELKIT_KAFKA_TOPIC.resolve(topic, environ)
+        self.group = s.OTELKIT_TAIL_WORKER_GROUP.resolve(group, environ)
+        self.decisions_topic = s.OTELKIT_TAIL_WORKER_DECISIONS_TOPIC.resolve(decisions_topic, environ) or (
+            self.topic + "_decisions"
+        )
+        if isinstance(policies, str):
+            self.policies: list[Policy] = policies_from_string(policies)
+        else:
+            self.policies = list(policies) if policies is not None else policies_from_env(environ)
+        if not self.policies:
+            raise ValueError("policies is empty: expected at least one policy")
+        self.decision_wait_ms = decision_wait_ms
+        self.ttl_s = s.OTELKIT_TAIL_WORKER_DECISION_TTL_S.get(environ)
+        self.max_message = s.OTELKIT_TAIL_WORKER_MAX_MESSAGE_BYTES.get(environ)
+        self.revoke_s = s.OTELKIT_TAIL_WORKER_REVOKE_TIMEOUT_MS.get(environ) / 1000.0
+        self.commit_s = s.OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS.get(environ) / 1000.0
+        self.cache_size = config.OTELKIT_TAIL_DECISION_CACHE_SIZE.get(environ)
+        extra = dict(kafka_config) if kafka_config is not None else _props(
+            s.OTELKIT_TAIL_WORKER_CONSUMER_CONFIG.get(environ)
+        )
+        self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
+        self.exporters = [exporter] if exporter is not None else self._build_exporters()
+        self._parts: dict[int, Partition] = {}
+        self._retry: list[tuple[int, list[Outcome]]] = []
+        self._stop = threading.Event()
+        self.counters: dict[str, int] = {}
+        self._last_commit = 0.0
+
+    def _build_exporters(self) -> list[SpanExporter]:
+        from otelkit.pipeline import build_exporters
+
+        exporters = build_exporters(self._env)
+        if not exporters:
+            raise ValueError("no exporter: OTEL_TRACES_EXPORTER names none that loads (e.g. otelkit_otlp)")
+        return exporters
+
+    def _count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask :meth:`run` to hand its partitions over and return."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Consume, decide, export and commit until :meth:`stop`; then hand everything over."""
+        from confluent_kafka import Consumer, Producer
+
+        self._producer = Producer({**self._kafka, "linger.ms": "5"})
+        self._replayer = Consumer({**self._kafka, "group.id": self.group + "-replay", "enable.auto.commit": "false"})
+        self._consumer = Consumer(
+            {**self._kafka, "group.id": self.group, "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
+        )
+        try:
+            self._ensure_decisions_topic()
+            self._consumer.subscribe(
+                [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
+            while not self._stop.is_set():
+                self._step()
+            self._hand_over(list(self._parts))
+        finally:
+            self._consumer.close()
+            self._replayer.close()
+            self._producer.flush(self.revoke_s)
+            for exporter in self.exporters:
+                exporter.shutdown()
+
+    def _ensure_decisions_topic(self) -> None:
+        """Create the decisions topic with the spans topic's partition count when missing."""
+        from confluent_kafka.admin import AdminClient
+        from confluent_kafka.cimpl import NewTopic
+
+        admin = AdminClient(dict(self._kafka))
+        deadline = time.monotonic() + 30.0
+        while not self._stop.is_set():
+            meta = admin.list_topics(timeout=5.0)
+            spans = meta.topics.get(self.topic)
+            if self.decisions_topic in meta.topics:
+                return
+            if spans is not None and spans.error is None and spans.partitions:
+                futures = admin.create_topics([NewTopic(self.decisions_topic, len(spans.partitions), 1)])
+                for future in futures.values():
+                    try:
+                        future.result(10.0)
+                    except Exception as exc:  # noqa: BLE001 - another worker may have created it
+                        _logger.debug("create %s: %r", self.decisions_topic, exc)
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"spans topic {self.topic!r} does not exist at {self.bootstrap}")
+            self._stop.wait(0.5)
+
+    # -- the loop -------------------------------------------------------------------------
+    def _step(self) -> None:
+        for msg in self._consumer.consume(500, 0.1):
+            err = msg.error()
+            if err is not None:
+                if not err.code() == -191:  # _PARTITION_EOF
+                    warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
+                continue
+            self._take(msg)
+        for number, part in list(self._parts.items()):
+            self._settle(number, part.decide())
+        if self._retry:
+            retry, self._retry = self._retry, []
+            for number, outcomes in retry:
+                if number in self._parts:
+                    self._export(number, outcomes)
+        self._producer.poll(0)
+        if time.monotonic() - self._last_commit >= self.commit_s:
+            self._commit(list(self._parts), asynchronous=True)
+
+    def _take(self, msg: Any) -> None:
+        number, offset = msg.partition(), msg.offset()
+        part = self._parts.get(number)
+        if part is None:
+            return
+        self._count("messages")
+        try:
+            traces = decode(msg.value(), self.max_message)
+        except BadMessage as exc:
+            self._count("bad_messages." + exc.reason)
+            warn_limited(_logger, "tailworker-bad:" + exc.reason, "skipping message %s[%d]@%d: %s",
+                         msg.topic(), number, offset, exc)
+            part.add(offset, None)
+            return
+        late = part.add(offset, traces)
+        if late:
+            self._export(number, late)
+
+    def _settle(self, number: int, outcomes: list[Outcome]) -> None:
+        kept: list[Outcome] = []
+        part = self._parts[number]
+        for outcome in outcomes:
+            if outcome.publish:
+                self._publish(number, outcome)
+            if outcome.verdict.keep and outcome.spans:
+                kept.append(outcome)
+            else:
+                part.release(outcome.offsets)
+            self._count("traces_kept" if outcome.verdict.keep else "traces_dropped")
+        if kept:
+            self._export(number, kept)
+
+    def _publish(self, number: int, outcome: Outcome) -> None:
+        try:
+            self._producer.produce(
+                self.decisions_topic, _decisions.encode(outcome.verdict), format(outcome.trace_id, "032x").encode(),
+                partition=number, on_delivery=self._delivered,
+            )
+            self._count("decisions_published")
+        except Exception as exc:  # noqa: BLE001 - the queue may be full: counted, decisions still held locally
+            self._count("decisions_failed")
+            warn_limited(_logger, "tailworker-publish", "could not publish a decision: %r", exc)
+
+    def _delivered(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self._count("decisions_failed")
+
+    def _export(self, number: int, outcomes: list[Outcome]) -> None:
+        spans = [span for outcome in outcomes for span in outcome.spans]
+        ok = True
+        for exporter in self.exporters:
+            try:
+                ok = exporter.export(spans) is SpanExportResult.SUCCESS and ok
+            except Exception as exc:  # noqa: BLE001 - exporters should not raise; count if one does
+                warn_limited(_logger, "tailworker-export", "exporter failed: %r", exc)
+                ok = False
+        if ok:
+            self._count("spans_exported", len(spans))
+            for outcome in outcomes:
+                self._parts[number].release(outcome.offsets)
+        else:  # offsets stay held: retried next round, re-read by the next owner if we die
+            self._count("export_failures")
+            self._retry.append((number, outcomes))
+
+    # -- offsets, rebalances ----------------------------------------------------------------
+    def _commit(self, numbers: list[int], *, asynchronous: bool) -> None:
+        from confluent_kafka import TopicPartition
+
+        self._last_commit = time.monotonic()
+        if self._producer.flush(self.revoke_s):
+            return  # decisions not delivered yet: committing now could let a trace be re-decided
+        offsets = []
+        for number in numbers:
+            part = self._parts.get(number)
+            at = part.committable() if part is not None else None
+            if at is not None:
+                offsets.append(TopicPartition(self.topic, number, at))
+        if offsets:
+            try:
+                if asynchronous:
+                    self._consumer.commit(offsets=offsets, asynchronous=True)
+                else:
+                    self._consumer.commit(offsets=offsets, asynchronous=False)
+            except Exception as exc:  # noqa: BLE001 - e.g. a rebalance in progress; the next commit retries
+                _logger.debug("commit failed: %r", exc)
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            part = Partition(
+                self.policies, ttl_s=self.ttl_s, cache_size=self.cache_size, environ=self._env,
+                decision_wait_ms=self.decision_wait_ms,
+            )
+            _decisions.replay(self._replayer, self.decisions_topic, tp.partition, self.ttl_s, part.remember,
+                              self.revoke_s)
+            self._parts[tp.partition] = part
+        self._count("assignments", len(partitions))
+
+    def _hand_over(self, numbers: list[int]) -> None:
+        """Export held kept traces (bounded), flush decisions, commit synchronously, forget."""
+        deadline = time.monotonic() + self.revoke_s
+        while time.monotonic() < deadline:
+            mine = [(n, o) for n, o in self._retry if n in numbers]
+            if not mine:
+                break
+            self._retry = [(n, o) for n, o in self._retry if n not in numbers]
+            for number, outcomes in mine:
+                self._export(number, outcomes)  # a failure puts it back
+            if any(n in numbers for n, _ in self._retry):
+                time.sleep(0.1)
+        self._commit(numbers, asynchronous=False)
+        for number in numbers:
+            self._parts.pop(number, None)
+        self._retry = [(n, o) for n, o in self._retry if n in self._parts]
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self._hand_over([tp.partition for tp in partitions])
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self._parts.pop(tp.partition, None)
+        self._retry = [(n, o) for n, o in self._retry if n in self._parts]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters plus per-partition gauges (pending traces, held messages, late spans)."""
+        return {**self.counters, "partitions": {n: p.stats() for n, p in self._parts.items()}}

@@ -1,0 +1,64 @@
+"""The worker's message handling without a broker: bad input is counted and skipped."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otelkit.tailworker import TailWorker
+from otelkit.tailworker._partition import Partition
+
+
+class Memory(SpanExporter):
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+
+class Msg:
+    def __init__(self, value: bytes, offset: int) -> None:
+        self._value, self._offset = value, offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def offset(self) -> int:
+        return self._offset
+
+    def partition(self) -> int:
+        return 2
+
+    def topic(self) -> str:
+        return "spans"
+
+    def error(self) -> None:
+        return None
+
+
+def test_bad_messages_are_counted_warned_with_their_position_and_skipped(otlp: Any, caplog: Any) -> None:
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
+                        kafka_config={}, environ={})
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={})
+    good = otlp.request("a", otlp.span(5, 50, error=True))
+    with caplog.at_level(logging.WARNING, "otelkit.tailworker"):
+        for offset, value in enumerate([b"\xff\xfe garbage", good[:-3], b"x" * (50 << 20), good]):
+            worker._take(Msg(value, offset))
+    assert worker.counters["bad_messages.not_otlp"] == 2
+    assert worker.counters["bad_messages.too_large"] == 1
+    assert worker.counters["messages"] == 4
+    text = caplog.text
+    assert "spans[2]@0" in text and "spans[2]@2" in text
+    assert worker._parts[2].committable() == 3  # the good one waits for its decision
+
+
+def test_empty_policies_are_rejected() -> None:
+    with pytest.raises(ValueError, match="policies"):
+        TailWorker(policies=[], exporter=Memory(), kafka_config={}, environ={})
