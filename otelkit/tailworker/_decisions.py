@@ -4,7 +4,7 @@ A record goes to the decisions partition with the same number as the spans parti
 trace came from (the topic has the spans topic's partition count), so a worker that is
 assigned spans partition ``p`` replays decisions partition ``p`` - the decisions of exactly
 the traces it may see again - from ``now - ttl`` (``offsets_for_times``; no log compaction
-needed) up to the high watermark it saw at assignment.
+needed) up to the high watermark it saw at assignment (and on while records keep coming).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def replay(
     """Feed ``accept`` the decisions of ``topic``/``partition`` from the last ``ttl_s`` seconds.
 
     ``consumer`` is a confluent-kafka consumer used with ``assign`` only. Reads up to the
-    high watermark seen at the start, at most ``timeout_s``; returns the records read.
+    high watermark seen at the start and on until a poll comes back empty, at most
+    ``timeout_s``; returns the records read.
     """
     from confluent_kafka import OFFSET_END, TopicPartition
 
@@ -73,9 +74,13 @@ def replay(
             return 0
         consumer.assign([TopicPartition(topic, partition, start)])
         read, offset = 0, start
-        while offset < high and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             msg = consumer.poll(min(0.2, max(0.0, deadline - time.monotonic())))
-            if msg is None or msg.error():
+            if msg is None:
+                if offset >= high:
+                    break  # caught up (read on while records come: Tansu's high mark can lag)
+                continue
+            if msg.error():
                 continue
             offset = msg.offset() + 1
             record = decode(msg.key(), msg.value())
