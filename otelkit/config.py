@@ -909,3 +909,8 @@ def markdown_table() -> str:
         comp = "standard" if s.standard else s.component
         lines.append(f"| `{s.name}` | `{default}` | {s.allowed} | {comp} | {s.doc} |")
     return "\n".join(lines) + "\n"
+
+
+# Settings declared next to their component, imported here so the registry is complete
+# (``otelkit config``, docs/configuration.md) whatever was imported before.
+from otelkit.tailworker import _settings as _tail_worker_settings  # noqa: E402, F401

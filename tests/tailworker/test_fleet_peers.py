@@ -176,9 +176,9 @@ def logs(fleet: Fleet) -> str:
     return f"committed/end offsets {fleet.last_offsets}\n{text}"
 
 
-def test_two_workers_keep_error_traces_whole_and_late_spans_follow(fleet: Fleet, sink: OtlpReceiver) -> None:
-    fleet.start_worker()
-    fleet.start_worker()
+def test_three_workers_keep_error_traces_whole_and_late_spans_follow(fleet: Fleet, sink: OtlpReceiver) -> None:
+    for _ in range(3):
+        fleet.start_worker()
     first = [fleet.trace(i) for i in range(18)]
     assert wait_until(whole(sink, fleet.errors)), logs(fleet)
     got = received(sink)
