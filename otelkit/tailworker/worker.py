@@ -1,18 +1,13 @@
 """``TailWorker``: tail sampling on a Kafka consumer group (one member of a worker fleet).
 
-Kafka is the cluster: every worker joins the group ``OTELKIT_TAIL_WORKER_GROUP`` on the spans
-topic; the exporters key messages by trace ID, so each trace lives on one partition and
-each partition has one owner at a time. Per assigned partition a
-:class:`~otelkit.tailworker._partition.Partition` buffers and decides (the in-process tail
-processor, same policies and ``OTELKIT_TAIL_*`` limits); kept traces go to the configured
-otelkit exporter; each decision is published to the decisions topic (partition = the spans
-partition); offsets are committed only below the oldest span still undecided or not yet
-acknowledged by the exporter, after the decisions are flushed (at-least-once).
-
-Rebalances: on assign, a partition's decisions of the last TTL are replayed before any of its
-spans is decided; on revoke, kept traces are exported (bounded by the revoke timeout), the
-decisions flushed and the committable offset committed synchronously; undecided spans are
-left to the next owner, which re-reads them from that offset.
+Each trace lives on one spans partition (keyed by trace ID), each partition has one owner.
+Per assigned partition a :class:`~otelkit.tailworker._partition.Partition` buffers and
+decides (the in-process tail processor and policies); kept traces go to the configured
+exporter; decisions go to the decisions topic (same partition number); offsets are committed
+below the oldest span undecided or not yet exported, after the decisions are flushed.
+On assign a partition's recent decisions are replayed before it decides; on revoke kept
+traces are exported (bounded), decisions flushed and offsets committed synchronously;
+undecided spans are left to the next owner. A partition whose export failed is paused.
 """
 
 from __future__ import annotations
@@ -27,22 +22,20 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
 from otelkit._warn import warn_limited
+from otelkit.exporter._kafka_client import parse_properties
 from otelkit.tail import Policy
 from otelkit.tail.policy_config import policies_from_env, policies_from_string
 from otelkit.tailworker import _decisions
 from otelkit.tailworker import _settings as s
 from otelkit.tailworker._decode import BadMessage, decode
+from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
 from otelkit.tailworker._partition import Outcome, Partition
 
 __all__ = ["TailWorker"]
 
 _logger = logging.getLogger("otelkit.tailworker")
 
-
-def _props(raw: str) -> dict[str, str]:
-    from otelkit.exporter._kafka_client import parse_properties
-
-    return parse_properties(raw)
+_RETRY_S = 0.5
 
 
 class TailWorker:
@@ -93,7 +86,7 @@ class TailWorker:
         self.revoke_s = s.OTELKIT_TAIL_WORKER_REVOKE_TIMEOUT_MS.get(environ) / 1000.0
         self.commit_s = s.OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS.get(environ) / 1000.0
         self.cache_size = config.OTELKIT_TAIL_DECISION_CACHE_SIZE.get(environ)
-        extra = dict(kafka_config) if kafka_config is not None else _props(
+        extra = dict(kafka_config) if kafka_config is not None else parse_properties(
             s.OTELKIT_TAIL_WORKER_CONSUMER_CONFIG.get(environ)
         )
         self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
@@ -103,6 +96,8 @@ class TailWorker:
         self._stop = threading.Event()
         self.counters: dict[str, int] = {}
         self._last_commit = 0.0
+        self._retry_at = 0.0
+        self._paused: set[int] = set()
 
     def _build_exporters(self) -> list[SpanExporter]:
         from otelkit.pipeline import build_exporters
@@ -130,7 +125,7 @@ class TailWorker:
             {**self._kafka, "group.id": self.group, "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
         )
         try:
-            self._ensure_decisions_topic()
+            ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
             self._consumer.subscribe(
                 [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
@@ -144,30 +139,6 @@ class TailWorker:
             for exporter in self.exporters:
                 exporter.shutdown()
 
-    def _ensure_decisions_topic(self) -> None:
-        """Create the decisions topic with the spans topic's partition count when missing."""
-        from confluent_kafka.admin import AdminClient
-        from confluent_kafka.cimpl import NewTopic
-
-        admin = AdminClient(dict(self._kafka))
-        deadline = time.monotonic() + 30.0
-        while not self._stop.is_set():
-            meta = admin.list_topics(timeout=5.0)
-            spans = meta.topics.get(self.topic)
-            if self.decisions_topic in meta.topics:
-                return
-            if spans is not None and spans.error is None and spans.partitions:
-                futures = admin.create_topics([NewTopic(self.decisions_topic, len(spans.partitions), 1)])
-                for future in futures.values():
-                    try:
-                        future.result(10.0)
-                    except Exception as exc:  # noqa: BLE001 - another worker may have created it
-                        _logger.debug("create %s: %r", self.decisions_topic, exc)
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"spans topic {self.topic!r} does not exist at {self.bootstrap}")
-            self._stop.wait(0.5)
-
     # -- the loop -------------------------------------------------------------------------
     def _step(self) -> None:
         for msg in self._consumer.consume(500, 0.1):
@@ -179,14 +150,23 @@ class TailWorker:
             self._take(msg)
         for number, part in list(self._parts.items()):
             self._settle(number, part.decide())
-        if self._retry:
+        if self._retry and time.monotonic() >= self._retry_at:
             retry, self._retry = self._retry, []
             for number, outcomes in retry:
                 if number in self._parts:
                     self._export(number, outcomes)
+        self._backpressure()
         self._producer.poll(0)
         if time.monotonic() - self._last_commit >= self.commit_s:
             self._commit(list(self._parts), asynchronous=True)
+
+    def _backpressure(self) -> None:
+        """Pause the partitions whose kept traces wait for a failed export; resume them after
+        (their offsets stay held meanwhile, so reading on would only grow memory)."""
+        blocked = {number for number, _ in self._retry if number in self._parts}
+        paused = set_paused(self._consumer, self.topic, blocked, self._paused, set(self._parts))
+        self._count("partitions_paused", len(paused - self._paused))
+        self._paused = paused
 
     def _take(self, msg: Any) -> None:
         number, offset = msg.partition(), msg.offset()
@@ -251,6 +231,7 @@ class TailWorker:
         else:  # offsets stay held: retried next round, re-read by the next owner if we die
             self._count("export_failures")
             self._retry.append((number, outcomes))
+            self._retry_at = time.monotonic() + _RETRY_S
 
     # -- offsets, rebalances ----------------------------------------------------------------
     def _commit(self, numbers: list[int], *, asynchronous: bool) -> None:
@@ -312,4 +293,8 @@ class TailWorker:
 
     def stats(self) -> dict[str, Any]:
         """Counters plus per-partition gauges (pending traces, held messages, late spans)."""
-        return {**self.counters, "partitions": {n: p.stats() for n, p in self._parts.items()}}
+        return {
+            **self.counters,
+            "paused_partitions": sorted(self._paused),
+            "partitions": {n: p.stats() for n, p in self._parts.items()},
+        }

@@ -62,3 +62,60 @@ def test_bad_messages_are_counted_warned_with_their_position_and_skipped(otlp: A
 def test_empty_policies_are_rejected() -> None:
     with pytest.raises(ValueError, match="policies"):
         TailWorker(policies=[], exporter=Memory(), kafka_config={}, environ={})
+
+
+class Flaky(Memory):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = True
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.fail:
+            return SpanExportResult.FAILURE
+        return super().export(spans)
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.paused: set[int] = set()
+
+    def pause(self, tps: list[Any]) -> None:
+        self.paused.update(tp.partition for tp in tps)
+
+    def resume(self, tps: list[Any]) -> None:
+        self.paused.difference_update(tp.partition for tp in tps)
+
+    def consume(self, n: int, timeout: float) -> list[Any]:
+        return []
+
+
+class FakeProducer:
+    def produce(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+
+def test_failed_export_pauses_the_partition_and_holds_its_offsets_until_it_succeeds(
+    otlp: Any, monkeypatch: Any
+) -> None:
+    exporter = Flaky()
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=exporter,
+                        kafka_config={}, environ={"OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "3600000"})
+    clock = [100.0]
+    part = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                     clock=lambda: clock[0])
+    worker._parts[2] = part
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 0))
+    clock[0] += 1
+    worker._step()
+    assert worker._consumer.paused == {2}
+    assert part.committable() == 0 and worker.counters["export_failures"] == 1
+    exporter.fail = False
+    worker._retry_at = 0.0
+    worker._step()
+    assert worker._consumer.paused == set()
+    assert part.committable() == 1 and len(exporter.spans) == 1
