@@ -238,8 +238,14 @@ class Partition:
             return min(self._held)
         return self._next
 
+    @property
+    def position(self) -> int | None:
+        """The next offset to read (None before the first message)."""
+        return self._next
+
     def stats(self) -> dict[str, int]:
         return {
+            "buffered_spans": int(self.processor.stats()["buffered_spans"]),
             "pending_traces": len(self._pending),
             "held_messages": len(self._held),
             "late_kept_spans": self.late_kept,

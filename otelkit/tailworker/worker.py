@@ -18,7 +18,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from otelkit import config
 from otelkit._warn import warn_limited
@@ -28,6 +29,7 @@ from otelkit.tail.policy_config import policies_from_env, policies_from_string
 from otelkit.tailworker import _decisions
 from otelkit.tailworker import _settings as s
 from otelkit.tailworker._decode import BadMessage, decode
+from otelkit.tailworker._exports import KeptExports
 from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
 from otelkit.tailworker._partition import Outcome, Partition
 
@@ -35,7 +37,6 @@ __all__ = ["TailWorker"]
 
 _logger = logging.getLogger("otelkit.tailworker")
 
-_RETRY_S = 0.5
 
 
 class TailWorker:
@@ -44,10 +45,10 @@ class TailWorker:
     Args:
         bootstrap_servers, topic: the spans topic (``OTELKIT_KAFKA_*``).
         group, decisions_topic: ``OTELKIT_TAIL_WORKER_*``.
-        policies: a compact policy string or policies; default ``OTELKIT_TAIL_POLICIES``.
-        decision_wait_ms: default ``OTELKIT_TAIL_DECISION_WAIT_MS``.
+        policies (compact string or policies), decision_wait_ms: ``OTELKIT_TAIL_*``.
         exporter: default: the exporters named by ``OTEL_TRACES_EXPORTER`` (otelkit's rules).
         kafka_config: extra librdkafka properties (default ``OTELKIT_TAIL_WORKER_CONSUMER_CONFIG``).
+        self_metrics, meter_provider: ``OTELKIT_SELF_METRICS``; the global provider.
     """
 
     def __init__(
@@ -61,6 +62,8 @@ class TailWorker:
         decision_wait_ms: float | None = None,
         exporter: SpanExporter | None = None,
         kafka_config: Mapping[str, str] | None = None,
+        self_metrics: bool | None = None,
+        meter_provider: MeterProvider | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         try:
@@ -90,14 +93,17 @@ class TailWorker:
             s.OTELKIT_TAIL_WORKER_CONSUMER_CONFIG.get(environ)
         )
         self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
-        self.exporters = [exporter] if exporter is not None else self._build_exporters()
+        self._exports = KeptExports([exporter] if exporter is not None else self._build_exporters(), self._count)
         self._parts: dict[int, Partition] = {}
-        self._retry: list[tuple[int, list[Outcome]]] = []
         self._stop = threading.Event()
         self.counters: dict[str, int] = {}
         self._last_commit = 0.0
-        self._retry_at = 0.0
         self._paused: set[int] = set()
+        self._lag: dict[int, int] = {}
+        if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
+            from otelkit.tailworker._metrics import register
+
+            register(self, meter_provider)
 
     def _build_exporters(self) -> list[SpanExporter]:
         from otelkit.pipeline import build_exporters
@@ -110,7 +116,6 @@ class TailWorker:
     def _count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n
 
-    # -- lifecycle ----------------------------------------------------------------------
     def stop(self) -> None:
         """Ask :meth:`run` to hand its partitions over and return."""
         self._stop.set()
@@ -136,8 +141,7 @@ class TailWorker:
             self._consumer.close()
             self._replayer.close()
             self._producer.flush(self.revoke_s)
-            for exporter in self.exporters:
-                exporter.shutdown()
+            self._exports.shutdown()
 
     # -- the loop -------------------------------------------------------------------------
     def _step(self) -> None:
@@ -150,11 +154,7 @@ class TailWorker:
             self._take(msg)
         for number, part in list(self._parts.items()):
             self._settle(number, part.decide())
-        if self._retry and time.monotonic() >= self._retry_at:
-            retry, self._retry = self._retry, []
-            for number, outcomes in retry:
-                if number in self._parts:
-                    self._export(number, outcomes)
+        self._exports.retry(self._parts)
         self._backpressure()
         self._producer.poll(0)
         if time.monotonic() - self._last_commit >= self.commit_s:
@@ -163,7 +163,7 @@ class TailWorker:
     def _backpressure(self) -> None:
         """Pause the partitions whose kept traces wait for a failed export; resume them after
         (their offsets stay held meanwhile, so reading on would only grow memory)."""
-        blocked = {number for number, _ in self._retry if number in self._parts}
+        blocked = self._exports.waiting() & set(self._parts)
         paused = set_paused(self._consumer, self.topic, blocked, self._paused, set(self._parts))
         self._count("partitions_paused", len(paused - self._paused))
         self._paused = paused
@@ -184,7 +184,7 @@ class TailWorker:
             return
         late = part.add(offset, traces)
         if late:
-            self._export(number, late)
+            self._exports.export(number, late, part.release)
 
     def _settle(self, number: int, outcomes: list[Outcome]) -> None:
         kept: list[Outcome] = []
@@ -192,13 +192,14 @@ class TailWorker:
         for outcome in outcomes:
             if outcome.publish:
                 self._publish(number, outcome)
+                keep = outcome.verdict.keep
+                self._count("kept_by_policy." + outcome.verdict.label if keep else "traces_dropped")
             if outcome.verdict.keep and outcome.spans:
                 kept.append(outcome)
             else:
                 part.release(outcome.offsets)
-            self._count("traces_kept" if outcome.verdict.keep else "traces_dropped")
         if kept:
-            self._export(number, kept)
+            self._exports.export(number, kept, part.release)
 
     def _publish(self, number: int, outcome: Outcome) -> None:
         try:
@@ -215,24 +216,6 @@ class TailWorker:
         if err is not None:
             self._count("decisions_failed")
 
-    def _export(self, number: int, outcomes: list[Outcome]) -> None:
-        spans = [span for outcome in outcomes for span in outcome.spans]
-        ok = True
-        for exporter in self.exporters:
-            try:
-                ok = exporter.export(spans) is SpanExportResult.SUCCESS and ok
-            except Exception as exc:  # noqa: BLE001 - exporters should not raise; count if one does
-                warn_limited(_logger, "tailworker-export", "exporter failed: %r", exc)
-                ok = False
-        if ok:
-            self._count("spans_exported", len(spans))
-            for outcome in outcomes:
-                self._parts[number].release(outcome.offsets)
-        else:  # offsets stay held: retried next round, re-read by the next owner if we die
-            self._count("export_failures")
-            self._retry.append((number, outcomes))
-            self._retry_at = time.monotonic() + _RETRY_S
-
     # -- offsets, rebalances ----------------------------------------------------------------
     def _commit(self, numbers: list[int], *, asynchronous: bool) -> None:
         from confluent_kafka import TopicPartition
@@ -243,6 +226,7 @@ class TailWorker:
         offsets = []
         for number in numbers:
             part = self._parts.get(number)
+            self._measure_lag(number, part)
             at = part.committable() if part is not None else None
             if at is not None:
                 offsets.append(TopicPartition(self.topic, number, at))
@@ -254,6 +238,24 @@ class TailWorker:
                     self._consumer.commit(offsets=offsets, asynchronous=False)
             except Exception as exc:  # noqa: BLE001 - e.g. a rebalance in progress; the next commit retries
                 _logger.debug("commit failed: %r", exc)
+
+    def _measure_lag(self, number: int, part: Partition | None) -> None:
+        from confluent_kafka import TopicPartition
+
+        if part is not None and part.position is not None:
+            try:
+                high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, number), cached=True)[1]
+                self._lag[number] = max(0, high - part.position)
+            except Exception:  # noqa: BLE001 - no cached watermark yet
+                self._lag.pop(number, None)
+
+    def _retire(self, number: int) -> None:
+        """Forget a partition, keeping its late-span counts in the worker's totals."""
+        part = self._parts.pop(number, None)
+        self._lag.pop(number, None)
+        if part is not None:
+            self._count("late_kept_spans", part.late_kept)
+            self._count("late_dropped_spans", part.late_dropped)
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
@@ -269,32 +271,30 @@ class TailWorker:
     def _hand_over(self, numbers: list[int]) -> None:
         """Export held kept traces (bounded), flush decisions, commit synchronously, forget."""
         deadline = time.monotonic() + self.revoke_s
-        while time.monotonic() < deadline:
-            mine = [(n, o) for n, o in self._retry if n in numbers]
-            if not mine:
-                break
-            self._retry = [(n, o) for n, o in self._retry if n not in numbers]
-            for number, outcomes in mine:
-                self._export(number, outcomes)  # a failure puts it back
-            if any(n in numbers for n, _ in self._retry):
+        while self._exports.waiting() & set(numbers) and time.monotonic() < deadline:
+            self._exports.retry(self._parts, only=numbers, force=True)
+            if self._exports.waiting() & set(numbers):
                 time.sleep(0.1)
         self._commit(numbers, asynchronous=False)
         for number in numbers:
-            self._parts.pop(number, None)
-        self._retry = [(n, o) for n, o in self._retry if n in self._parts]
+            self._retire(number)
+        self._exports.forget(self._parts)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._hand_over([tp.partition for tp in partitions])
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
-            self._parts.pop(tp.partition, None)
-        self._retry = [(n, o) for n, o in self._retry if n in self._parts]
+            self._retire(tp.partition)
+        self._exports.forget(self._parts)
 
     def stats(self) -> dict[str, Any]:
-        """Counters plus per-partition gauges (pending traces, held messages, late spans)."""
-        return {
-            **self.counters,
-            "paused_partitions": sorted(self._paused),
-            "partitions": {n: p.stats() for n, p in self._parts.items()},
-        }
+        """Counters (``kept_by_policy.<label>``, ``traces_dropped``, ``bad_messages.<reason>``,
+        ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
+        parts = {n: {**p.stats(), "lag": self._lag.get(n, 0)} for n, p in list(self._parts.items())}
+        out: dict[str, Any] = dict(self.counters)
+        for key in ("late_kept_spans", "late_dropped_spans"):
+            out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
+        out["paused_partitions"] = sorted(self._paused)
+        out["partitions"] = parts
+        return out

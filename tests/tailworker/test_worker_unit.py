@@ -115,7 +115,40 @@ def test_failed_export_pauses_the_partition_and_holds_its_offsets_until_it_succe
     assert worker._consumer.paused == {2}
     assert part.committable() == 0 and worker.counters["export_failures"] == 1
     exporter.fail = False
-    worker._retry_at = 0.0
+    worker._exports.due_at = 0.0
     worker._step()
     assert worker._consumer.paused == set()
     assert part.committable() == 1 and len(exporter.spans) == 1
+    assert worker.stats()["kept_by_policy.errors"] == 1
+
+
+def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
+                        kafka_config={}, self_metrics=True, meter_provider=provider, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    worker._take(Msg(b"\xff\xfe garbage", 0))
+    worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 1))
+    worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 2))
+    worker._take(Msg(otlp.request("a", otlp.span(7, 71, 70)), 3))  # no root yet: stays buffered
+    clock[0] += 1
+    worker._step()
+    points: dict[str, list[Any]] = {}
+    for rm in reader.get_metrics_data().resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                points[metric.name] = list(metric.data.data_points)
+    traces = {(p.attributes["decision"], p.attributes["policy"]): p.value for p in points["otelkit.tailworker.traces"]}
+    assert traces == {("kept", "errors"): 1, ("dropped", ""): 1}
+    assert {p.attributes["reason"]: p.value for p in points["otelkit.tailworker.bad_messages"]} == {"not_otlp": 1}
+    assert [(p.attributes["partition"], p.value) for p in points["otelkit.tailworker.buffered.spans"]] == [(2, 1)]
+    assert [p.value for p in points["otelkit.tailworker.spans_exported"]] == [1]
+    provider.shutdown()
