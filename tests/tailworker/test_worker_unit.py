@@ -152,3 +152,32 @@ def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any
     assert [(p.attributes["partition"], p.value) for p in points["otelkit.tailworker.buffered.spans"]] == [(2, 1)]
     assert [p.value for p in points["otelkit.tailworker.spans_exported"]] == [1]
     provider.shutdown()
+
+
+def test_cli_flags_override_the_environment(monkeypatch: Any) -> None:
+    import signal
+
+    from otelkit.cli import main
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(self: TailWorker) -> None:
+        seen.update(topic=self.topic, group=self.group, bootstrap=self.bootstrap, decisions=self.decisions_topic,
+                    wait=self.decision_wait_ms, policies=[p.name for p in self.policies])
+
+    monkeypatch.setattr(TailWorker, "run", fake_run)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # leave pytest's handlers alone
+    env = {
+        "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "OTELKIT_KAFKA_TOPIC": "env-topic",
+        "OTELKIT_TAIL_WORKER_GROUP": "env-group",
+        "OTELKIT_TAIL_POLICIES": "env=status_code(status_codes=ERROR)",
+    }
+    assert main(["tail-worker"], environ=env) == 0
+    assert seen == {"topic": "env-topic", "group": "env-group", "bootstrap": "127.0.0.1:1",
+                    "decisions": "env-topic_decisions", "wait": None, "policies": ["env"]}
+    argv = ["tail-worker", "--topic", "t", "--group", "g", "--decisions-topic", "d", "--decision-wait-ms", "250",
+            "--policies", "flag=status_code(status_codes=ERROR)", "--bootstrap-servers", "127.0.0.1:2"]
+    assert main(argv, environ=env) == 0
+    assert seen == {"topic": "t", "group": "g", "bootstrap": "127.0.0.1:2", "decisions": "d", "wait": 250.0,
+                    "policies": ["flag"]}
