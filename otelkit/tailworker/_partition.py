@@ -32,6 +32,7 @@ from otelkit.tail import NOT_SAMPLED, POLICY_ATTRIBUTE, Decision, Policy, TailSa
 __all__ = ["Partition", "Verdict", "Outcome"]
 
 _GRACE_S = 2.0
+_MAX_BATCHES = 64
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,9 @@ class Partition:
     def decide(self, now: float | None = None) -> list[Outcome]:
         """Decide the due traces; dropped ones are released at once, kept ones returned."""
         self._observer.seen.clear()
-        self.processor.process_due(now)
+        for _ in range(_MAX_BATCHES):  # defensive: the sweep below must only see unreported traces
+            if not self.processor.process_due(now):
+                break
         collected, self._collect.spans = self._collect.spans, []  # also late spans from add()
         kept: dict[int, list[ReadableSpan]] = {}
         for span in collected:

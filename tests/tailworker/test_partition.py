@@ -108,3 +108,4 @@ def test_bad_message_advances_the_offset(otlp: Any) -> None:
     part = make(Clock())
     part.add(0, None)
     assert part.committable() == 1
+
