@@ -23,9 +23,10 @@ __all__ = ["encode", "decode", "replay"]
 _logger = logging.getLogger("otelkit.tailworker")
 
 
-def encode(verdict: Verdict) -> bytes:
+def encode(verdict: Verdict, worker: str = "") -> bytes:
+    """The record value; ``worker`` (``host:pid``) names who decided, for operators and the demo."""
     return json.dumps(
-        {"k": int(verdict.keep), "l": verdict.label, "t": verdict.threshold, "at": verdict.at},
+        {"k": int(verdict.keep), "l": verdict.label, "t": verdict.threshold, "at": verdict.at, "w": worker},
         separators=(",", ":"),
     ).encode()
 

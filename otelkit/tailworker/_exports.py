@@ -17,11 +17,21 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otelkit._warn import warn_limited
 from otelkit.tailworker._partition import Outcome, Partition
 
-__all__ = ["KeptExports", "RETRY_S"]
+__all__ = ["KeptExports", "RETRY_S", "default_exporters"]
 
 _logger = logging.getLogger("otelkit.tailworker")
 
 RETRY_S = 0.5
+
+
+def default_exporters(environ: Mapping[str, str] | None) -> list[SpanExporter]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names (otelkit's rules: default ``otelkit_otlp``)."""
+    from otelkit.pipeline import build_exporters
+
+    exporters = build_exporters(environ)
+    if not exporters:
+        raise ValueError("no exporter: OTEL_TRACES_EXPORTER names none that loads (e.g. otelkit_otlp)")
+    return exporters
 
 
 class KeptExports:

@@ -13,6 +13,8 @@ undecided spans are left to the next owner. A partition whose export failed is p
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -29,7 +31,7 @@ from otelkit.tail.policy_config import policies_from_env, policies_from_string
 from otelkit.tailworker import _decisions
 from otelkit.tailworker import _settings as s
 from otelkit.tailworker._decode import BadMessage, decode
-from otelkit.tailworker._exports import KeptExports
+from otelkit.tailworker._exports import KeptExports, default_exporters
 from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
 from otelkit.tailworker._partition import Outcome, Partition
 
@@ -93,25 +95,18 @@ class TailWorker:
             s.OTELKIT_TAIL_WORKER_CONSUMER_CONFIG.get(environ)
         )
         self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
-        self._exports = KeptExports([exporter] if exporter is not None else self._build_exporters(), self._count)
+        self._exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
         self._parts: dict[int, Partition] = {}
         self._stop = threading.Event()
         self.counters: dict[str, int] = {}
         self._last_commit = 0.0
         self._paused: set[int] = set()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._lag: dict[int, int] = {}
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
             from otelkit.tailworker._metrics import register
 
             register(self, meter_provider)
-
-    def _build_exporters(self) -> list[SpanExporter]:
-        from otelkit.pipeline import build_exporters
-
-        exporters = build_exporters(self._env)
-        if not exporters:
-            raise ValueError("no exporter: OTEL_TRACES_EXPORTER names none that loads (e.g. otelkit_otlp)")
-        return exporters
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n
@@ -204,7 +199,7 @@ class TailWorker:
     def _publish(self, number: int, outcome: Outcome) -> None:
         try:
             self._producer.produce(
-                self.decisions_topic, _decisions.encode(outcome.verdict), format(outcome.trace_id, "032x").encode(),
+                self.decisions_topic, _decisions.encode(outcome.verdict, self.worker_id), format(outcome.trace_id, "032x").encode(),
                 partition=number, on_delivery=self._delivered,
             )
             self._count("decisions_published")
