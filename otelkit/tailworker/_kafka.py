@@ -16,11 +16,11 @@ _logger = logging.getLogger("otelkit.tailworker")
 def ensure_decisions_topic(
     kafka: Mapping[str, str | int | float | bool], topic: str, decisions_topic: str, stop: threading.Event,
     timeout_s: float = 30.0,
-) -> None:
-    """Create ``decisions_topic`` with ``topic``'s partition count when missing.
+) -> int:
+    """Create ``decisions_topic`` with ``topic``'s partition count when missing; that count.
 
-    Waits (at most ``timeout_s``, or until ``stop``) for the spans topic to exist; another
-    worker creating the topic at the same moment is fine.
+    Waits (at most ``timeout_s``, or until ``stop``: then 1) for the spans topic to exist;
+    another worker creating the decisions topic at the same moment is fine.
     """
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
@@ -30,19 +30,19 @@ def ensure_decisions_topic(
     while not stop.is_set():
         meta = admin.list_topics(timeout=5.0)
         spans = meta.topics.get(topic)
-        if decisions_topic in meta.topics:
-            return
         if spans is not None and spans.error is None and spans.partitions:
-            futures = admin.create_topics([NewTopic(decisions_topic, len(spans.partitions), 1)])
-            for future in futures.values():
-                try:
-                    future.result(10.0)
-                except Exception as exc:  # noqa: BLE001 - another worker may have created it
-                    _logger.debug("create %s: %r", decisions_topic, exc)
-            return
+            count = len(spans.partitions)
+            if decisions_topic not in meta.topics:
+                for future in admin.create_topics([NewTopic(decisions_topic, count, 1)]).values():
+                    try:
+                        future.result(10.0)
+                    except Exception as exc:  # noqa: BLE001 - another worker may have created it
+                        _logger.debug("create %s: %r", decisions_topic, exc)
+            return count
         if time.monotonic() > deadline:
             raise RuntimeError(f"spans topic {topic!r} does not exist")
         stop.wait(0.5)
+    return 1
 
 
 def set_paused(consumer: Any, topic: str, want: set[int], paused: set[int], assigned: set[int]) -> set[int]:

@@ -27,9 +27,9 @@ from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.exporter._kafka_client import parse_properties
 from otelkit.tail import Policy
-from otelkit.tail.policy_config import policies_from_env, policies_from_string
 from otelkit.tailworker import _decisions
 from otelkit.tailworker import _settings as s
+from otelkit.tailworker._budget import PolicySource
 from otelkit.tailworker._decode import BadMessage, decode
 from otelkit.tailworker._exports import KeptExports, default_exporters
 from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
@@ -79,12 +79,9 @@ class TailWorker:
         self.decisions_topic = s.OTELKIT_TAIL_WORKER_DECISIONS_TOPIC.resolve(decisions_topic, environ) or (
             self.topic + "_decisions"
         )
-        if isinstance(policies, str):
-            self.policies: list[Policy] = policies_from_string(policies)
-        else:
-            self.policies = list(policies) if policies is not None else policies_from_env(environ)
-        if not self.policies:
-            raise ValueError("policies is empty: expected at least one policy")
+        self._policies = PolicySource(policies, environ)
+        self.policies: list[Policy] = self._policies.shared
+        self.partition_count = 1  # of the spans topic, read at start: the budget split
         self.decision_wait_ms = decision_wait_ms
         self.ttl_s = s.OTELKIT_TAIL_WORKER_DECISION_TTL_S.get(environ)
         self.max_message = s.OTELKIT_TAIL_WORKER_MAX_MESSAGE_BYTES.get(environ)
@@ -125,7 +122,7 @@ class TailWorker:
             {**self._kafka, "group.id": self.group, "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
         )
         try:
-            ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
+            self.partition_count = ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
             self._consumer.subscribe(
                 [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
@@ -255,7 +252,7 @@ class TailWorker:
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             part = Partition(
-                self.policies, ttl_s=self.ttl_s, cache_size=self.cache_size, environ=self._env,
+                self._policies.for_partition(self.partition_count), ttl_s=self.ttl_s, cache_size=self.cache_size, environ=self._env,
                 decision_wait_ms=self.decision_wait_ms,
             )
             _decisions.replay(self._replayer, self.decisions_topic, tp.partition, self.ttl_s, part.remember,
