@@ -80,6 +80,10 @@ def _build_parser() -> argparse.ArgumentParser:
     cfg.add_argument("--file", metavar="PATH", help="check a declarative configuration file (OTEL_CONFIG_FILE) "
                      "and print the pipeline it describes; exit 2 listing every problem")
     cfg.add_argument("--markdown", action="store_true", help="print the documentation table of every variable")
+    from otelkit.tailworker import cli as tail_worker_cli
+
+    tw = sub.add_parser("tail-worker", help="tail-sample whole traces from Kafka as one worker of a consumer group")
+    tail_worker_cli.add_arguments(tw)
     try:
         demo = importlib.import_module("otelkit.demo")
     except ImportError:
@@ -96,6 +100,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     if args.command == "config":
         return _config_command(args, env)
+    if args.command == "tail-worker":
+        from otelkit.tailworker import cli as tail_worker_cli
+
+        return tail_worker_cli.run(args, env)
     if args.command == "demo":
         demo = importlib.import_module("otelkit.demo")
         return int(demo.run(args))

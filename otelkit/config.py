@@ -96,6 +96,7 @@ _HOMES: tuple[tuple[str, str], ...] = (
     ("COMPRESSIONS", "otelkit.exporter._settings"),
     ("OTELKIT_SAMPLER_", "otelkit.sampling._settings"),
     ("OTELKIT_RULES", "otelkit.sampling._settings"),
+    ("OTELKIT_TAIL_WORKER_", "otelkit.tailworker._settings"),
     ("OTELKIT_TAIL_", "otelkit.tail._settings"),
     ("OTELKIT_ASGI_", "otelkit.middleware._settings"),
     ("OTEL_PYTHON_", "otelkit.middleware._settings"),
@@ -107,6 +108,7 @@ _MODULES = (
     "otelkit.exporter._settings",
     "otelkit.sampling._settings",
     "otelkit.tail._settings",
+    "otelkit.tailworker._settings",
     "otelkit.middleware._settings",
 )
 
