@@ -82,6 +82,7 @@ def _problems(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[
         ({"OTEL_PYTHON_EXCLUDED_URLS": "/ok,(unclosed"}, "regex '(unclosed'"),
         ({"OTEL_PYTHON_ASGI_EXCLUDED_URLS": "[a-"}, "OTEL_PYTHON_ASGI_EXCLUDED_URLS='[a-' is invalid"),
         ({"OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS": "*x"}, "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS='*x'"),
+        ({"OTEL_PYTHON_EXCLUDED_URLS": "(?P<x>a),(?P<x>b)"}, "the regexes do not combine into one"),
         ({"OTEL_TRACES_EXPORTER": "otelkit_otpl"}, "did you mean 'otelkit_otlp'?"),
         ({"OTEL_PROPAGATORS": "tracecontext,b3x"}, "OTEL_PROPAGATORS='tracecontext,b3x' is invalid"),
         ({"OTELKIT_KAFKA_TIMEOUT_MS": "5"}, "OTELKIT_KAFKA_TIMEOUT_MS='5' is invalid: expected an integer from 10 to 3600000"),
