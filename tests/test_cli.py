@@ -76,6 +76,8 @@ def _problems(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[
         ({"OTELKIT_RULES": "keep:http.route"}, "OTELKIT_RULES='keep:http.route' is invalid"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT='127.0.0.1:4318' is invalid"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, "OTEL_EXPORTER_OTLP_ENDPOINT='ftp://x' is invalid"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://user:s3cret@x"},
+         "OTEL_EXPORTER_OTLP_ENDPOINT='ftp://user:<redacted>@x' is invalid"),
         ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://"}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='http://'"),
         ({"OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cret,Bearer s3cret"}, "OTEL_EXPORTER_OTLP_HEADERS='<redacted>'"),
         ({"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "s3cret"}, "OTEL_EXPORTER_OTLP_TRACES_HEADERS='<redacted>'"),
