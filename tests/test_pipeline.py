@@ -89,6 +89,7 @@ def test_explicit_sampler_wins() -> None:
          ["otelkit_otlp"]),
         ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "otlp"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "none"}, []),
+        ({"OTEL_TRACES_EXPORTER": "console,None"}, []),  # otelkit config accepts it: no exporter, as for propagators
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "console, otlp"}, ["console", "otlp_proto_http"]),
     ],
