@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import warnings
 
+from otelkit._warn import short
 from otelkit.config import enum_setting, int_setting, str_setting
 
 
@@ -20,7 +21,7 @@ def compile_excluded(raw: str) -> re.Pattern[str] | None:
             try:
                 re.compile(part)
             except re.error as exc:
-                raise ValueError(f"regex {part!r}: {exc}") from None
+                raise ValueError(f"regex {short(part)!r}: {exc}") from None
         try:  # each part compiles alone, yet the list may not: a later (?i), a repeated group name
             return re.compile("|".join(parts)) if parts else None
         except re.error as exc:

@@ -318,6 +318,12 @@ def test_regexes_that_do_not_combine_warn_and_trace_everything(
     assert "do not combine" in caplog.text and len(telemetry.spans()) == 1
 
 
+def test_invalid_regex_env_warning_quotes_a_prefix_only(telemetry: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "otelkit"):
+        middleware(telemetry, environ={"OTEL_PYTHON_EXCLUDED_URLS": "(unclosed" + "x" * 500})
+    assert "not a list of valid regexes" in caplog.text and "x" * 100 not in caplog.text
+
+
 def test_leading_inline_flag_applies_to_the_list_as_in_contrib(telemetry: Any) -> None:
     call(middleware(telemetry, environ={"OTEL_PYTHON_EXCLUDED_URLS": "(?i)^/health,^/metrics"}), scope("/HEALTH"))
     assert len(telemetry.spans()) == 0
