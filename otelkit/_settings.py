@@ -103,7 +103,7 @@ OTEL_TRACES_EXPORTER = str_setting(
     "OTEL_TRACES_EXPORTER",
     "otelkit_otlp",
     "Comma-separated `opentelemetry_traces_exporter` entry points (`otlp`, `console`, "
-    "`otelkit_otlp`, `otelkit_kafka`, `none`). `otlp` is the stock exporter for the chosen "
+    "`otelkit_otlp`, `otelkit_kafka`; `none` anywhere: no exporter). `otlp` is the stock exporter for the chosen "
     "protocol. Unset, it is `otelkit_otlp`, which speaks only OTLP/HTTP protobuf: when "
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL) is `grpc` or "
     "`http/json`, the default is the stock `otlp` exporter instead.",

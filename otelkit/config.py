@@ -203,7 +203,16 @@ class Setting(Generic[T]):
         return self.get(environ)
 
     def _show(self, raw: str) -> str:
-        return "<redacted>" if self.secret else raw
+        return "<redacted>" if self.secret else mask_userinfo(raw)
+
+
+_USERINFO = re.compile(r"(\w+://[^/@:\s]*:)[^/@\s]*@")
+"""The password of a URL's user info (``https://user:pass@host``): a credential too."""
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` with the password of every URL's user info replaced by ``<redacted>``."""
+    return _USERINFO.sub(r"\1<redacted>@", text)
 
 
 def _declare(setting: Setting[T], registry: dict[str, Setting[Any]] | None = None) -> Setting[T]:

@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
-from otelkit import config
+from otelkit import _warn, config
 from otelkit._exporter_selection import (
     DEFAULT_EXPORTER,
     EXPORTER_GROUP,
@@ -296,8 +296,8 @@ def _from_config_file(env: Mapping[str, str], set_global: bool, sampler: Sampler
 
 
 def warn_unknown(environ: Mapping[str, str]) -> None:
-    """Warn (once each) about ``OTELKIT_*`` names that are not settings, naming the closest
-    one, and about an invalid ``OTELKIT_WARN_INTERVAL_S`` (read here, applied by otelkit._warn)."""
-    config.OTELKIT_WARN_INTERVAL_S.get(environ)
+    """Apply ``OTELKIT_WARN_INTERVAL_S`` from ``environ`` (an invalid value warns), then warn
+    (once each) about ``OTELKIT_*`` names that are not settings, naming the closest one."""
+    _warn.configure(environ)
     for problem in config.unknown_names(environ):
         warn_limited(_logger, "unknown:" + problem.name, "%s", problem.message)

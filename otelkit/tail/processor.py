@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext
 
 from otelkit import config
-from otelkit._fork import after_fork
+from otelkit._fork import ForkGuard, after_fork
 from otelkit._warn import warn_limited
 from otelkit.tail._buffer import _TraceBuffer
 from otelkit.tail._decider import _Decider, forward_span
@@ -110,6 +110,10 @@ class TailSamplingProcessor(SpanProcessor):
         self._timer = DecisionTimer()
         self._start = start_worker
         self._stopped = False
+        # a fork that skips the at-fork hooks (uWSGI without --py-call-osafterfork) is seen
+        # on the hot path by a byte the kernel wipes in the child (no system call)
+        self._guard = ForkGuard(self._after_fork)
+        self._fork_mark = self._guard.mark
         self._init_state()
         after_fork(self._after_fork)
         self._metrics: Any = None
@@ -135,6 +139,8 @@ class TailSamplingProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
+            if not self._fork_mark[0]:  # 0 in a forked child whose at-fork hooks did not run
+                self._guard.check()
             # The private fields and tuple positions avoid four Python-level property calls
             # (SpanContext is a plain tuple: trace_id, span_id, is_remote, ...).
             ctx = span._context
@@ -171,11 +177,13 @@ class TailSamplingProcessor(SpanProcessor):
         # counts as its own (summed over workers they would count N times): start over, empty.
         self._timer = DecisionTimer(self._timer.hook)
         self._init_state()
+        self._guard.reset()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Decide every trace whose local root has ended (without waiting ``decision_wait``),
         then flush downstream. Traces still in progress stay buffered: judged now, an error
         or slow span that has not ended yet would be missed. ``shutdown`` decides all."""
+        self._guard.check()  # a child of a hookless fork flushes its own traces, not the parent's
         deadline = time.monotonic() + timeout_millis / 1000.0
         # One batch per pool's worth of spans; bounded, as traces may keep ending meanwhile.
         while self._decider.process_due(roots_only=True) and time.monotonic() < deadline:
@@ -184,6 +192,7 @@ class TailSamplingProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         """Stop the worker, decide and forward every buffered trace, shut down downstream."""
+        self._guard.check()  # a child of a hookless fork decides its own traces, not the parent's
         if self._stopped:
             return
         self._stopped = True
