@@ -177,12 +177,17 @@ class KafkaSpanExporter(SpanExporter):
     # ------------------------------------------------------------------ export
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Send ``spans``; SUCCESS only when every message was acknowledged within the timeout."""
+        """Send ``spans``; SUCCESS only when every message was acknowledged within the timeout.
+
+        An empty batch is SUCCESS with nothing sent, except after :meth:`shutdown`: FAILURE,
+        nothing counted (as the OTLP/HTTP exporter and the stock exporters answer).
+        """
+        if self._shutdown:  # even an empty batch: nothing is accepted after shutdown
+            if spans:
+                self._stats.spans(failed=len(spans), error="shutdown")
+            return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
-        if self._shutdown:
-            self._stats.spans(failed=len(spans), error="shutdown")
-            return SpanExportResult.FAILURE
         start = self._clock()
         deadline = start + self.timeout_s
         call = _Call()

@@ -220,6 +220,18 @@ def test_export_after_shutdown_fails_and_counts() -> None:
     assert producer.sent == []
 
 
+def test_an_empty_export_after_shutdown_fails_and_counts_nothing() -> None:
+    # Settled (issue 12 item 10): like any batch after shutdown, and like the stock exporters.
+    clock = FakeClock()
+    producer = FakeProducer(clock)
+    exporter = exporter_with(producer, clock)
+    exporter.shutdown()
+    assert exporter.export([]) is SpanExportResult.FAILURE
+    stats = exporter.stats()
+    assert stats["spans_failed"] == stats["spans_exported"] == stats["requests"] == 0
+    assert producer.sent == []
+
+
 def test_force_flush_reports_whether_messages_remain() -> None:
     clock = FakeClock()
     producer = FakeProducer(clock, deliver=False)
