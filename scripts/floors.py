@@ -26,7 +26,7 @@ TESTS = [
     "tests/exporter/test_compression.py",
     "tests/exporter/test_retry.py",
     "tests/exporter/test_stats.py",
-    "tests/exporter/test_faults_http.py",
+    "tests/faults/test_http_faults.py",
 ]
 RUNNER = ["pytest>=8", "pytest-timeout>=2.3"]
 _FLOOR = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*>=\s*([^,;\s]+)")
