@@ -43,8 +43,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
-from otelkit.exporter._http_send import HttpSender
+from otelkit.exporter._http_send import HttpSender, Outcome
 from otelkit.exporter._negotiate import DEFAULT_PROBE_INTERVAL_S, fallback_chain
+from otelkit.exporter._spool import Record
+from otelkit.exporter._spool_replay import Replayer
+from otelkit.exporter._spool_settings import OTELKIT_SPOOL_REPLAY_SPANS_PER_S, spool_from_env
 from otelkit.exporter._stats import ExportStats
 from otelkit.exporter.compression import Body, Compressor
 from otelkit.exporter.encoder import SpanEncoder
@@ -84,6 +87,8 @@ class OtlpHttpSpanExporter(SpanExporter):
             ``OTELKIT_EXPORTER_BUFFER_POOL`` (on, shared pool).
         compression_probe_s: after a receiver refused the configured compression, seconds
             before it is tried again; default 300.
+        spool_dir: disk spool for batches that cannot be delivered (``docs/spool.md``);
+            default ``OTELKIT_SPOOL_DIR`` (none).
         meter_provider: provider for the self-metrics (``OTELKIT_SELF_METRICS``); default global.
         environ: mapping read instead of ``os.environ``.
         clock: monotonic clock in seconds for the compression probes (tests pass a fake one).
@@ -109,6 +114,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         retry_initial: float | None = None,
         buffer_pool: bool | BufferPool | None = None,
         compression_probe_s: float | None = None,
+        spool_dir: str | None = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -148,6 +154,12 @@ class OtlpHttpSpanExporter(SpanExporter):
             self.settings, self._stats, self._shutdown, self._make_compressors(compression_level is not None),
             DEFAULT_PROBE_INTERVAL_S if compression_probe_s is None else compression_probe_s, clock,
         )
+        self._spool = spool_from_env("otlp_http", spool_dir, env)
+        self._replayer: Replayer | None = None
+        if self._spool is not None:
+            self._replayer = Replayer(self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(env))
+            self._stats.observe_spool(self._spool.snapshot)
+            self._replayer.start()
 
     # ------------------------------------------------------------------ SpanExporter
 
@@ -187,6 +199,8 @@ class OtlpHttpSpanExporter(SpanExporter):
         if self._shutdown.is_set():
             return
         self._shutdown.set()
+        if self._replayer is not None:
+            self._replayer.stop()
         try:
             self._sender.close()
         except Exception:  # noqa: BLE001
@@ -197,8 +211,12 @@ class OtlpHttpSpanExporter(SpanExporter):
         return True
 
     def stats(self) -> dict[str, Any]:
-        """Counters snapshot (see :mod:`otelkit.exporter._stats` for the keys)."""
-        return self._stats.snapshot()
+        """Counters snapshot (see :mod:`otelkit.exporter._stats` for the keys), with the
+        spool's counts as ``spool_*`` keys when a spool is configured (``docs/spool.md``)."""
+        out = self._stats.snapshot()
+        if self._spool is not None:
+            out.update({f"spool_{k}": v for k, v in self._spool.snapshot().items()})
+        return out
 
     # ------------------------------------------------------------------ internals
 
@@ -258,15 +276,39 @@ class OtlpHttpSpanExporter(SpanExporter):
 
         This is the exporter's send path for already-encoded bytes (``export()`` calls it
         per request; so can anything else holding an encoded ``ExportTraceServiceRequest``).
+        With a spool, a request that cannot be delivered now is spooled (True); while the
+        receiver is known to be down, requests go straight to the spool.
         """
+        replayer = self._replayer
+        if replayer is not None and replayer.outage:
+            return self._to_spool(n, payload, "the receiver is down")
         outcome = self._sender.send(n, payload, deadline)
         if outcome.ok:
             self._stats.spans(exported=n - outcome.rejected, rejected=outcome.rejected)
+            if replayer is not None:
+                replayer.delivered()
             return True
+        if outcome.spoolable and replayer is not None:
+            replayer.failed()
+            return self._to_spool(n, payload, outcome.detail or outcome.error)
         warn_limited(_logger, "export-failed:" + outcome.error, "dropping %d spans for %s: %s",
                      n, self._sender.endpoint, outcome.detail or outcome.error)
         self._stats.spans(failed=n, error=outcome.error)
         return False
+
+    def _to_spool(self, n: int, payload: Body, why: str) -> bool:
+        assert self._spool is not None
+        if self._spool.append(n, bytes(payload)):
+            warn_limited(_logger, "spooled", "spooling spans for %s (%s); they are sent when it answers",
+                         self._sender.endpoint, why)
+            self._stats.spans(spooled=n)
+            return True
+        self._stats.spans(failed=n, error="spool_full")
+        return False
+
+    def _replay(self, record: Record) -> Outcome:
+        """Send one spooled request once (the replayer paces and backs off)."""
+        return self._sender.send(record.spans, record.body, time.monotonic() + self.settings.timeout_s, max_retries=0)
 
 
 def _check_range(name: str, value: int | None, lo: int) -> None:

@@ -252,8 +252,8 @@ def test_stats_keys_and_latency() -> None:
     assert set(stats) == set(http.stats())  # one snapshot shape for both exporters
     http.shutdown()
     assert set(stats) == {
-        "spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes",
-        "export_latency_p50_ms", "export_latency_p99_ms",
+        "spans_exported", "spans_failed", "spans_rejected", "spans_spooled", "requests", "retries", "raw_bytes",
+        "wire_bytes", "export_latency_p50_ms", "export_latency_p99_ms",
     }
     assert stats["export_latency_p50_ms"] == pytest.approx(1000.0)
 
