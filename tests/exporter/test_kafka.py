@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otelkit.exporter import kafka as kafka_module
 from otelkit.exporter._kafka_client import DeliveryCallback, parse_properties
+from otelkit.exporter._spool_replay import Replayer
 from otelkit.exporter.http import OtlpHttpSpanExporter
 from otelkit.exporter.kafka import KafkaSpanExporter, trace_key
 from otelkit.testing import Tansu
@@ -517,3 +518,29 @@ def test_env_only_configuration_exports_through_kafka(tansu: Tansu) -> None:
     assert sorted(s.name for s in spans) == ["child", "child", "root"]
     assert message.key() == spans[0].trace_id.hex().encode()
     assert '"spans_exported": 3' in out.stdout
+
+
+# ------------------------------------------------------------------ disk spool
+
+
+def test_undelivered_messages_are_spooled_with_their_keys_and_replayed(tmp_path: Any) -> None:
+    clock = FakeClock()
+    producer = FakeProducer(clock, error=RuntimeError("broker down"))
+    exporter = exporter_with(producer, clock, spool_dir=str(tmp_path))
+    assert exporter._replayer is not None and exporter._spool is not None
+    exporter._replayer.stop()  # replay is driven by hand below
+    first, second = make_spans(3, 2), make_spans(2, 2)
+    assert exporter.export(first) is SpanExportResult.SUCCESS  # every message spooled, none lost
+    assert exporter.export(second) is SpanExportResult.SUCCESS  # the broker is down: straight to disk
+    stats = exporter.stats()
+    assert stats["spans_spooled"] == 10 and stats["spans_failed"] == 0 and len(producer.sent) == 3
+    producer.error = None
+    replayer = Replayer(exporter._spool, exporter._replay, spans_per_s=10_000, wait=lambda s: False)
+    exporter._spool.rotate()
+    replayer.run_once()
+    replayed = producer.sent[3:]
+    want = {trace_key(s.context.trace_id) for s in first + second if s.context is not None}
+    assert len(replayed) == 5 and {k for _, k, _ in replayed} == want
+    for _, key, value in replayed:  # each message still holds exactly its trace
+        assert {format(int.from_bytes(sp.trace_id, "big"), "032x").encode() for sp in decode(value)} == {key}
+    assert exporter.stats()["spool_replayed_spans"] == 10
