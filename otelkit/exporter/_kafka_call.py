@@ -12,7 +12,7 @@ from otelkit.exporter._http_send import Outcome
 from otelkit.exporter._kafka_client import MessageProducer
 from otelkit.exporter._spool import Record
 
-__all__ = ["KafkaCall", "replay_message"]
+__all__ = ["KafkaCall", "replay_messages"]
 
 _POLL_SLICE_S = 0.05
 
@@ -60,25 +60,32 @@ class KafkaCall:
                 self.done.set()
 
 
-def replay_message(
-    producer: MessageProducer, topic: str, record: Record, wait_s: float, clock: Callable[[], float]
-) -> Outcome:
-    """Produce one spooled message and wait up to ``wait_s`` for its acknowledgement."""
-    acked = threading.Event()
-    errors: list[BaseException] = []
+def replay_messages(
+    producer: MessageProducer, topic: str, records: list[Record], wait_s: float, clock: Callable[[], float]
+) -> list[Outcome]:
+    """Produce spooled messages together and wait up to ``wait_s`` for their acknowledgements;
+    one outcome per record, in order (unacknowledged ones may be retried later)."""
+    acked = [threading.Event() for _ in records]
+    errors: list[BaseException | None] = [None] * len(records)
+    sent = [False] * len(records)
 
-    def done(err: BaseException | None) -> None:
-        if err is not None:
-            errors.append(err)
-        acked.set()
+    def on_done(i: int) -> Callable[[BaseException | None], None]:
+        def done(err: BaseException | None) -> None:
+            errors[i] = err
+            acked[i].set()
 
-    try:
-        producer.send(topic, record.key, record.body, done)
-    except Exception as exc:  # noqa: BLE001 - queue full, closed client: keep it spooled
-        return Outcome(False, error=type(exc).__name__, spoolable=True)
+        return done
+
+    for i, record in enumerate(records):
+        try:
+            producer.send(topic, record.key, record.body, on_done(i))
+            sent[i] = True
+        except Exception:  # noqa: BLE001 - queue full, closed client: keep it spooled
+            break
     deadline = clock() + wait_s  # the client reports every message within message.timeout.ms
-    while not acked.is_set() and clock() < deadline:
+    while not all(a.is_set() for a, s in zip(acked, sent, strict=True) if s) and clock() < deadline:
         producer.poll(_POLL_SLICE_S)
-    if acked.is_set() and not errors:
-        return Outcome(True)
-    return Outcome(False, error="kafka_delivery", spoolable=True)
+    return [
+        Outcome(True) if s and a.is_set() and e is None else Outcome(False, error="kafka_delivery", spoolable=True)
+        for a, e, s in zip(acked, errors, sent, strict=True)
+    ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from otelkit._fork import after_fork
@@ -55,6 +55,10 @@ class Replayer:
         deliver: sends one record; never raises.
         spans_per_s: replay pace.
         wait: ``wait(seconds) -> stopped``; default waits on the stop event (tests pass a fake).
+        deliver_many: sends several records at once (Kafka pipelines them) and returns the
+            outcomes of a prefix of them, stopping at the first that may pass; used instead of
+            ``deliver`` for up to ``batch`` records at a time when given.
+        batch: records handed to ``deliver_many`` at once.
     """
 
     def __init__(
@@ -63,11 +67,15 @@ class Replayer:
         deliver: Callable[[Record], Delivery],
         spans_per_s: int,
         wait: Callable[[float], bool] | None = None,
+        *,
+        deliver_many: Callable[[list[Record]], Sequence[Delivery]] | None = None,
+        batch: int = 1,
     ) -> None:
         if spans_per_s < 1:
             raise ValueError(f"spans_per_s={spans_per_s!r} is invalid: expected an integer >= 1")
         self.spool = spool
-        self._deliver = deliver
+        self._deliver_many = deliver_many or (lambda records: [deliver(r) for r in records[:1]])
+        self._batch = max(1, batch) if deliver_many is not None else 1
         self._rate = float(spans_per_s)
         self._stop = threading.Event()
         self._wait = wait if wait is not None else self._stop.wait
@@ -136,30 +144,38 @@ class Replayer:
                 self.delivered()
             return IDLE_S
         try:
+            live = []
             for record in claim.records():
-                if self._stop.is_set():
-                    return 0.0
                 if self.spool.expired(record):
                     claim.mark(record, DROPPED)
                     self.spool.count("expired_spans", record.spans)
-                    continue
-                result = self._deliver(record)
-                if result.ok:
-                    claim.mark(record, DELIVERED)
-                    self.spool.count("replayed_spans", record.spans - result.rejected)
-                    self.spool.count("dropped_spans", result.rejected)
-                    self.delivered()
-                    if self._wait(record.spans / self._rate):
-                        return 0.0
-                elif not result.spoolable:
-                    claim.mark(record, DROPPED)
-                    self.spool.count("dropped_spans", record.spans)
                 else:
+                    live.append(record)
+            for start in range(0, len(live), self._batch):
+                if self._stop.is_set():
+                    return 0.0
+                chunk = live[start : start + self._batch]
+                spans, failed = 0, False
+                for record, result in zip(chunk, self._deliver_many(chunk), strict=False):  # may answer a prefix
+                    if result.ok:
+                        claim.mark(record, DELIVERED)
+                        self.spool.count("replayed_spans", record.spans - result.rejected)
+                        self.spool.count("dropped_spans", result.rejected)
+                        spans += record.spans
+                    elif not result.spoolable:
+                        claim.mark(record, DROPPED)
+                        self.spool.count("dropped_spans", record.spans)
+                    else:
+                        failed = True  # stays pending for a later try
+                if failed:
                     with self._lock:
                         self._outage = True
                         self._backoff = min(BACKOFF_MAX_S, max(BACKOFF_INITIAL_S, self._backoff * 2))
                         return self._backoff
+                if spans:
+                    self.delivered()
+                if spans and self._wait(spans / self._rate):
+                    return 0.0
         finally:
             claim.finish()
         return 0.0
-

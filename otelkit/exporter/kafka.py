@@ -30,7 +30,7 @@ from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_send import Outcome
 from otelkit.exporter._kafka_call import KafkaCall as _Call
-from otelkit.exporter._kafka_call import replay_message
+from otelkit.exporter._kafka_call import replay_messages
 from otelkit.exporter._kafka_client import (
     ConfluentProducer,
     DeliveryCallback,
@@ -48,6 +48,7 @@ __all__ = ["KafkaSpanExporter", "MessageProducer", "ConfluentProducer", "trace_k
 _logger = logging.getLogger("otelkit.exporter.kafka")
 
 _POLL_SLICE_S = 0.05
+_REPLAY_BATCH = 500  # spooled messages produced together on replay
 _SPOOLED = "\x00spooled"  # a _Call outcome key: written to the disk spool
 
 
@@ -130,7 +131,10 @@ class KafkaSpanExporter(SpanExporter):
         self._spool = spool_from_env("kafka", spool_dir, environ)
         self._replayer: Replayer | None = None
         if self._spool is not None:
-            self._replayer = Replayer(self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(environ))
+            self._replayer = Replayer(
+                self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(environ),
+                deliver_many=self._replay_many, batch=_REPLAY_BATCH,
+            )
             self._stats.observe_spool(self._spool.snapshot)
             self._replayer.start()
 
@@ -278,11 +282,16 @@ class KafkaSpanExporter(SpanExporter):
         return done
 
     def _replay(self, record: Record) -> Outcome:
-        """Produce one spooled message and wait for its acknowledgement (replay thread)."""
-        outcome = replay_message(self._producer, self.topic, record, self.timeout_s + 1.0, self._clock)
-        if outcome.ok:
-            self._stats.request(len(record.body), len(record.body) + len(record.key or b""), retry=True)
-        return outcome
+        return self._replay_many([record])[0]
+
+    def _replay_many(self, records: list[Record]) -> list[Outcome]:
+        """Produce spooled messages again and wait for their acknowledgements (replay thread)."""
+        outcomes = replay_messages(self._producer, self.topic, records, self.timeout_s + 1.0, self._clock)
+        done = [r for r, o in zip(records, outcomes, strict=True) if o.ok]
+        if done:
+            raw = sum(len(r.body) for r in done)
+            self._stats.request(raw, raw + sum(len(r.key or b"") for r in done), retry=True, count=len(done))
+        return outcomes
 
     def _wait(self, call: _Call, deadline: float) -> None:
         while not call.done.is_set():
