@@ -45,6 +45,7 @@ class FaultServer:
         self.accepted: list[bytes] = []  # trace IDs of spans in requests answered 2xx
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.conns: list[socket.socket] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -77,9 +78,17 @@ class FaultServer:
         return False
 
     def stop(self) -> None:
+        """Go away like a killed collector: stop listening and cut every open connection."""
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fault = self
@@ -90,8 +99,16 @@ class FaultServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with fault.lock:
+                    fault.conns.append(self.connection)
+
             def do_POST(self) -> None:  # noqa: N802
                 wire = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if fault.stopping.is_set():  # stopped: answer nothing, drop the connection
+                    self.close_connection = True
+                    return
                 with fault.lock:
                     index = fault.requests
                     fault.requests += 1
