@@ -8,11 +8,10 @@ A replayer claims a segment with ``flock(LOCK_EX | LOCK_NB)`` and checks it is s
 so two processes never replay the same segment; it marks each record delivered in place
 (one state byte) and unlinks the segment when no record is pending.
 
-Record: a 28-byte header (magic ``OKS1``, state, reserved, span count, creation time as
-Unix seconds, key and body lengths), the key, the body, and a CRC-32 of everything but the
-state byte. A record whose CRC does not match is skipped and marked; a truncated tail (a
-writer killed mid-write) is cut off; garbage is skipped to the next magic. Each is counted
-in ``corrupt_records`` with a rate-limited warning, never raised.
+Records (:mod:`._spool_format`) carry a CRC-32. A record whose CRC does not match is
+skipped and marked; a truncated tail (a writer killed mid-write) is cut off; garbage is
+skipped to the next magic. Each is counted in ``corrupt_records`` with a rate-limited
+warning, never raised.
 
 fsync policy: every record is written with one ``write`` call (in the OS page cache at once,
 so it survives the process being killed); the segment is ``fdatasync``-ed at most once per
@@ -26,48 +25,35 @@ import fcntl
 import logging
 import os
 import secrets
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
+from otelkit.exporter._spool_format import (
+    CORRUPT,
+    CRC,
+    DELIVERED,
+    DROPPED,
+    HEADER,
+    MAGIC,
+    PENDING,
+    Record,
+    checksum,
+    pack,
+)
 
 __all__ = ["Spool", "Claim", "Record", "PENDING", "DELIVERED", "DROPPED", "CORRUPT"]
 
 _logger = logging.getLogger("otelkit.exporter.spool")
 
-MAGIC = b"OKS1"
-_HEADER = struct.Struct("<4sBBHIdII")  # magic, state, reserved, reserved, spans, created, key_len, body_len
-_CRC = struct.Struct("<I")
-PENDING, DELIVERED, DROPPED, CORRUPT = 0, 1, 2, 3
 SEGMENT_BYTES = 4 * 1024 * 1024
 _FSYNC_INTERVAL_S = 1.0
 _SCAN_INTERVAL_S = 1.0
 COUNT_KEYS = ("spooled_spans", "spooled_records", "replayed_spans", "expired_spans", "dropped_spans",
               "full_spans", "corrupt_records")
-
-
-@dataclass(frozen=True)
-class Record:
-    """One spooled request: ``spans`` spans, written at ``created`` (Unix seconds)."""
-
-    offset: int
-    spans: int
-    created: float
-    key: bytes | None
-    body: bytes
-
-
-def _pack(spans: int, created: float, key: bytes | None, body: bytes) -> bytes:
-    k = key or b""
-    head = _HEADER.pack(MAGIC, PENDING, 1 if key is not None else 0, 0, spans, created, len(k), len(body))
-    crc = zlib.crc32(body, zlib.crc32(k, zlib.crc32(head[5:], zlib.crc32(head[:4]))))
-    return head + k + body + _CRC.pack(crc)
 
 
 class Spool:
@@ -96,18 +82,27 @@ class Spool:
         self._dir_bytes = 0
         self._scanned_at = -1e18
         self._seen_garbage: set[tuple[int, int]] = set()
+        self._claimed: set[int] = set()  # descriptors of segments claimed for replay
         after_fork(self._after_fork)
 
     def _after_fork(self) -> None:
-        # The child must not append to the parent's segment (the lock is the parent's): start afresh.
+        # The child must not append to the parent's segment, nor keep the parent's locks alive:
+        # a flock lasts while any descriptor of it is open, so close the inherited copies.
         self._lock = threading.Lock()
+        for fd in [self._fd, *self._claimed]:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self._fd, self._active, self._active_size = None, None, 0
+        self._claimed = set()
 
     # ------------------------------------------------------------------ writing
 
     def append(self, spans: int, body: bytes, key: bytes | None = None) -> bool:
         """Spool one request; False (counted in ``full_spans``) when it does not fit."""
-        record = _pack(spans, self._clock(), key, bytes(body))
+        record = pack(spans, self._clock(), key, bytes(body))
         with self._lock:
             if self._used_bytes() + len(record) > self.max_bytes:
                 self._counts["full_spans"] += spans
@@ -196,8 +191,15 @@ class Spool:
             except OSError:
                 os.close(fd)
                 continue
+            with self._lock:
+                self._claimed.add(fd)
             return Claim(self, path, fd)
         return None
+
+    def released(self, fd: int) -> None:
+        """A claim closed ``fd``."""
+        with self._lock:
+            self._claimed.discard(fd)
 
     def count(self, key: str, n: int) -> None:
         with self._lock:
@@ -249,19 +251,18 @@ class Claim:
                     return
                 off = nxt
                 continue
-            if len(data) - off < _HEADER.size:
+            if len(data) - off < HEADER.size:
                 self._truncated(off)
                 return
-            _, state, has_key, _, spans, created, klen, blen = _HEADER.unpack_from(data, off)
-            end = off + _HEADER.size + klen + blen + _CRC.size
+            _, state, has_key, _, spans, created, klen, blen = HEADER.unpack_from(data, off)
+            end = off + HEADER.size + klen + blen + CRC.size
             if end > len(data):
                 self._truncated(off)
                 return
-            head = data[off : off + _HEADER.size]
-            k = data[off + _HEADER.size : off + _HEADER.size + klen]
-            body = data[off + _HEADER.size + klen : end - _CRC.size]
-            crc = zlib.crc32(body, zlib.crc32(k, zlib.crc32(head[5:], zlib.crc32(head[:4]))))
-            if crc != _CRC.unpack_from(data, end - _CRC.size)[0]:
+            head = data[off : off + HEADER.size]
+            k = data[off + HEADER.size : off + HEADER.size + klen]
+            body = data[off + HEADER.size + klen : end - CRC.size]
+            if checksum(head, k, body) != CRC.unpack_from(data, end - CRC.size)[0]:
                 if state != CORRUPT:
                     self.spool.garbage(self.inode, off, "checksum mismatch", self.path)
                     os.pwrite(self.fd, bytes([CORRUPT]), off + 4)
@@ -291,4 +292,5 @@ class Claim:
         except OSError as exc:
             warn_limited(_logger, "spool-finish", "spool segment %s: %s", self.path, exc)
         finally:
+            self.spool.released(self.fd)
             os.close(self.fd)

@@ -109,6 +109,10 @@ class Replayer:
     # ------------------------------------------------------------------ thread
 
     def start(self) -> None:
+        """Start the replay thread unless it runs (again in a forked child: threads do not
+        survive fork, so the exporters call this on every export; it is cheap)."""
+        if self._thread is not None:
+            return
         with self._lock:
             if self._thread is not None or self._stop.is_set():
                 return

@@ -280,8 +280,10 @@ class OtlpHttpSpanExporter(SpanExporter):
         receiver is known to be down, requests go straight to the spool.
         """
         replayer = self._replayer
-        if replayer is not None and replayer.outage:
-            return self._to_spool(n, payload, "the receiver is down")
+        if replayer is not None:
+            replayer.start()  # no-op unless a forked child lost the thread
+            if replayer.outage:
+                return self._to_spool(n, payload, "the receiver is down")
         outcome = self._sender.send(n, payload, deadline)
         if outcome.ok:
             self._stats.spans(exported=n - outcome.rejected, rejected=outcome.rejected)

@@ -212,6 +212,8 @@ class KafkaSpanExporter(SpanExporter):
             call.failed = True
             return
         replayer = self._replayer
+        if replayer is not None:
+            replayer.start()  # no-op unless a forked child lost the thread
         if replayer is not None and replayer.outage:  # the broker is down: straight to disk
             self._to_spool(call, key, value, len(group))
             return

@@ -5,8 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,6 +133,34 @@ def test_a_sigkilled_writers_records_are_replayed_by_the_next_process(tmp_path: 
     proc.join(30)
     assert proc.exitcode == -signal.SIGKILL
     assert drain(make(tmp_path)) == [b"killed-%d" % i for i in range(10)]
+
+
+def test_a_forked_child_neither_writes_to_nor_holds_its_parents_segment(tmp_path: Path) -> None:
+    spool = make(tmp_path)
+    spool.append(1, b"parent")  # the parent's active segment, locked by the parent
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: its own segment; stays alive until the parent has checked
+        code = 0
+        try:
+            spool.append(1, b"child")
+            spool.rotate()
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os.write(ready_w, b"x")
+        os.read(done_r, 1)
+        os._exit(code)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        spool.rotate()
+        # The child is still alive: were it holding an inherited copy of the parent's
+        # descriptor, the parent's segment would stay locked and unreplayable.
+        assert sorted(drain(make(tmp_path))) == [b"child", b"parent"]
+    finally:
+        os.write(done_w, b"x")
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def _segment(tmp_path: Path) -> Path:
@@ -260,6 +290,14 @@ def test_http_exporter_spools_while_down_and_replays_every_span_on_recovery(tmp_
 
     from .conftest import realistic_batch
 
+    def wait_until(cond: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return True
+            time.sleep(0.02)
+        return False
+
     port = free_port()
     exp = OtlpHttpSpanExporter(
         endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=2.0, retry_initial=0.05, spool_dir=str(tmp_path),
@@ -277,6 +315,7 @@ def test_http_exporter_spools_while_down_and_replays_every_span_on_recovery(tmp_
         assert rx.wait_for_spans(310, timeout=20)
         want = {s.context.trace_id.to_bytes(16, "big") for b in batches for s in b}
         assert want <= {r.span.trace_id for r in rx.spans()}
-        stats = exp.stats()
-        assert stats["spool_replayed_spans"] == 300 and stats["spool_corrupt_records"] == 0
+        # the replayer counts a record once its answer is read, a moment after the receiver has it
+        assert wait_until(lambda: exp.stats()["spool_replayed_spans"] == 300, timeout=10), exp.stats()
+        assert exp.stats()["spool_corrupt_records"] == 0
         exp.shutdown()
