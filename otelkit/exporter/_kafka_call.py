@@ -1,20 +1,59 @@
-"""Bookkeeping of one Kafka export call, and the replay of one spooled message.
+"""Pieces of the Kafka exporter: message keys and grouping, producer properties, the
+bookkeeping of one export call, and the replay of spooled messages.
 
 Split from :mod:`otelkit.exporter.kafka`, which uses both.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otelkit import config
+from otelkit._warn import warn_limited
 from otelkit.exporter._http_send import Outcome
-from otelkit.exporter._kafka_client import MessageProducer
+from otelkit.exporter._kafka_client import MessageProducer, parse_properties
 from otelkit.exporter._spool import Record
 
-__all__ = ["KafkaCall", "replay_messages"]
+__all__ = ["KafkaCall", "replay_messages", "trace_key", "group_spans", "extra_properties"]
+
+_logger = logging.getLogger("otelkit.exporter.kafka")
 
 _POLL_SLICE_S = 0.05
+
+
+def trace_key(trace_id: int) -> bytes:
+    """The message key of a trace: its ID as 32 lower-case hex digits, ASCII-encoded."""
+    return format(trace_id, "032x").encode("ascii")
+
+
+def group_spans(spans: Sequence[ReadableSpan], keying: str) -> list[tuple[bytes | None, list[ReadableSpan]]]:
+    """Messages of a batch: one per trace keyed by :func:`trace_key` (``keying="trace"``), or
+    the whole batch unkeyed (``"none"``)."""
+    if keying == "none":
+        return [(None, list(spans))]
+    by_trace: dict[int, list[ReadableSpan]] = {}
+    for span in spans:
+        ctx = span.context
+        trace_id = ctx.trace_id if ctx is not None else 0
+        by_trace.setdefault(trace_id, []).append(span)
+    return [(trace_key(tid), group) for tid, group in by_trace.items()]
+
+
+def extra_properties(explicit: Mapping[str, str] | None, environ: Mapping[str, str] | None) -> dict[str, str]:
+    """Extra librdkafka properties: ``explicit``, else ``OTELKIT_KAFKA_PRODUCER_CONFIG`` (a bad
+    value warns, naming the entry but never the value, and is ignored)."""
+    if explicit is not None:
+        return dict(explicit)
+    raw = config.OTELKIT_KAFKA_PRODUCER_CONFIG.get(environ)
+    try:
+        return parse_properties(raw)
+    except ValueError as exc:
+        warn_limited(_logger, "kafka-producer-config", "OTELKIT_KAFKA_PRODUCER_CONFIG: %s; ignoring it", exc)
+        return {}
 
 
 class KafkaCall:

@@ -30,12 +30,12 @@ from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_send import Outcome
 from otelkit.exporter._kafka_call import KafkaCall as _Call
-from otelkit.exporter._kafka_call import replay_messages
+from otelkit.exporter._kafka_call import extra_properties, group_spans, replay_messages, trace_key
 from otelkit.exporter._kafka_client import (
+    COMPRESSION_REFUSED,
     ConfluentProducer,
     DeliveryCallback,
     MessageProducer,
-    parse_properties,
 )
 from otelkit.exporter._spool import Record
 from otelkit.exporter._spool_replay import Replayer
@@ -50,11 +50,6 @@ _logger = logging.getLogger("otelkit.exporter.kafka")
 _POLL_SLICE_S = 0.05
 _REPLAY_BATCH = 500  # spooled messages produced together on replay
 _SPOOLED = "\x00spooled"  # a _Call outcome key: written to the disk spool
-
-
-def trace_key(trace_id: int) -> bytes:
-    """The message key of a trace: its ID as 32 lower-case hex digits, ASCII-encoded."""
-    return format(trace_id, "032x").encode("ascii")
 
 
 class KafkaSpanExporter(SpanExporter):
@@ -118,9 +113,11 @@ class KafkaSpanExporter(SpanExporter):
                 config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ),
                 config.OTELKIT_KAFKA_COMPRESSION.resolve(compression, environ),
                 int(self.timeout_s * 1000),
-                self._extra_properties(producer_config, environ),
+                extra_properties(producer_config, environ),
             )
         self._producer = producer
+        self._bootstrap = config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ)
+        self._refused_codecs: set[str] = set()
         self._clock = clock
         self._local = threading.local()
         self._shutdown = False
@@ -137,19 +134,6 @@ class KafkaSpanExporter(SpanExporter):
             )
             self._stats.observe_spool(self._spool.snapshot)
             self._replayer.start()
-
-    @staticmethod
-    def _extra_properties(
-        explicit: Mapping[str, str] | None, environ: Mapping[str, str] | None
-    ) -> dict[str, str]:
-        if explicit is not None:
-            return dict(explicit)
-        raw = config.OTELKIT_KAFKA_PRODUCER_CONFIG.get(environ)
-        try:
-            return parse_properties(raw)
-        except ValueError as exc:
-            warn_limited(_logger, "kafka-producer-config", "OTELKIT_KAFKA_PRODUCER_CONFIG: %s; ignoring it", exc)
-            return {}
 
     # ------------------------------------------------------------------ export
 
@@ -188,14 +172,7 @@ class KafkaSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def _groups(self, spans: Sequence[ReadableSpan]) -> list[tuple[bytes | None, list[ReadableSpan]]]:
-        if self.keying == "none":
-            return [(None, list(spans))]
-        by_trace: dict[int, list[ReadableSpan]] = {}
-        for span in spans:
-            ctx = span.context
-            trace_id = ctx.trace_id if ctx is not None else 0
-            by_trace.setdefault(trace_id, []).append(span)
-        return [(trace_key(tid), group) for tid, group in by_trace.items()]
+        return group_spans(spans, self.keying)
 
     def _encoder(self) -> SpanEncoder:
         encoder: SpanEncoder | None = getattr(self._local, "encoder", None)
@@ -260,8 +237,14 @@ class KafkaSpanExporter(SpanExporter):
         if not call.add_outcome(n_spans, outcome):
             self._count(outcome, n_spans)
 
-    def _on_done(self, call: _Call, n_spans: int, key: bytes | None, value: bytes) -> DeliveryCallback:
+    def _on_done(
+        self, call: _Call, n_spans: int, key: bytes | None, value: bytes, codec: str | None = None
+    ) -> DeliveryCallback:
+        codec = codec if codec is not None else getattr(self._producer, "compression", None)
+
         def done(err: BaseException | None) -> None:
+            if getattr(err, "code", "") == COMPRESSION_REFUSED and self._resend(call, n_spans, key, value, codec):
+                return  # re-sent with the fallback codec; its own report ends it
             replayer = self._replayer
             if err is not None:
                 warn_limited(_logger, "kafka-delivery", "Kafka delivery failed: %s", err)
@@ -282,6 +265,24 @@ class KafkaSpanExporter(SpanExporter):
                     call.done.set()
 
         return done
+
+    def _resend(self, call: _Call, n_spans: int, key: bytes | None, value: bytes, codec: str | None) -> bool:
+        """The broker refused ``codec``: switch the client to the next codec (one warning) and
+        send this message again; False when there is no fallback (the message then fails)."""
+        fall_back = getattr(self._producer, "fall_back", None)
+        now = fall_back(codec) if fall_back is not None and codec is not None else None
+        if now is None or codec is None:
+            return False
+        if codec not in self._refused_codecs:  # one warning per refused codec
+            self._refused_codecs.add(codec)
+            _logger.warning("Kafka broker %s refused %s-compressed messages (UNSUPPORTED_COMPRESSION_TYPE); "
+                            "re-sent them with %s and using %s from now on. Set OTELKIT_KAFKA_COMPRESSION=%s to "
+                            "silence this.", self._bootstrap, codec, now, now, now)
+        try:
+            self._producer.send(self.topic, key, value, self._on_done(call, n_spans, key, value, now))
+        except Exception:  # noqa: BLE001 - the local queue refused it: fail (or spool) as usual
+            return False
+        return True
 
     def _replay(self, record: Record) -> Outcome:
         return self._replay_many([record])[0]
