@@ -187,3 +187,36 @@ def test_trickled_headers_do_not_stall_the_pipeline_and_the_queue_drains(server:
     assert stats["queue_size"] == 0
     assert stats["spans_exported"] + stats["spans_failed"] == 800  # the hung ones counted, none lost track of
     provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Reply(mode="trickle_headers"), Reply(mode="trickle_status"), Reply(503), Reply(500, body=b"oops"),
+     Reply(429, {"Retry-After": "9" * 40})],
+    ids=["trickled-headers", "trickled-status", "503", "500", "429-huge-retry-after"],
+)
+def test_with_the_spool_a_fault_that_may_pass_loses_no_span(
+    fault: Reply, server: Callable[..., FaultServer], tmp_path: Any
+) -> None:
+    healthy = {"on": False}
+    srv = server(fn=lambda i: OK if healthy["on"] else fault)
+    exp = make(srv.endpoint, timeout=1.0, max_retries=0, spool_dir=str(tmp_path))
+    spans = batch(40)
+    result, elapsed = timed(exp, spans)
+    assert result == SUCCESS and elapsed <= 1.0 + MARGIN_S  # abandoned at the deadline, kept on disk
+    assert exp.stats()["spans_spooled"] == 40 and srv.trace_ids() == set()
+    healthy["on"] = True
+    assert srv.wait_for(40, timeout=15)  # replayed once the receiver answers
+    assert srv.trace_ids() == ids_of(spans)
+    exp.shutdown()
+
+
+def test_with_the_spool_a_400_is_still_dropped_not_replayed_forever(
+    server: Callable[..., FaultServer], tmp_path: Any
+) -> None:
+    srv = server(Reply(400, body=b"bad request"))
+    exp = make(srv.endpoint, compression="none", spool_dir=str(tmp_path))
+    assert exp.export(batch(6)) == FAILURE
+    stats = exp.stats()
+    assert stats["spans_failed"] == 6 and stats["spans_spooled"] == 0 and stats["spool_bytes"] == 0
+    exp.shutdown()
