@@ -188,27 +188,32 @@ class KafkaSpanExporter(SpanExporter):
             self._stats.spans(failed=len(group), error="encode")
             call.failed = True
             return
+        self._send_message(call, key, value, len(group))
+
+    def _send_message(self, call: _Call, key: bytes | None, value: bytes, n_spans: int) -> None:
+        """The send path for one encoded message of ``n_spans`` spans (an encoded
+        ``ExportTraceServiceRequest``): produce it, or spool it while the broker is down."""
         replayer = self._replayer
         if replayer is not None:
             replayer.start()  # no-op unless a forked child lost the thread
         if replayer is not None and replayer.outage:  # the broker is down: straight to disk
-            self._to_spool(call, key, value, len(group))
+            self._to_spool(call, key, value, n_spans)
             return
         with call.lock:
             call.pending += 1
         try:
-            self._producer.send(self.topic, key, value, self._on_done(call, len(group), key, value))
+            self._producer.send(self.topic, key, value, self._on_done(call, n_spans, key, value))
         except Exception as exc:  # noqa: BLE001 - queue full, message too large, closed client
             with call.lock:
                 call.pending -= 1
             warn_limited(_logger, "kafka-send", "Kafka producer refused a message: %s", exc)
             if replayer is not None:
                 replayer.failed()
-                self._to_spool(call, key, value, len(group))
+                self._to_spool(call, key, value, n_spans)
                 return
             with call.lock:
                 call.failed = True
-            self._stats.spans(failed=len(group), error=type(exc).__name__)
+            self._stats.spans(failed=n_spans, error=type(exc).__name__)
             return
         call.messages += 1
         call.raw += len(value)
