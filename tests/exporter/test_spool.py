@@ -319,3 +319,35 @@ def test_http_exporter_spools_while_down_and_replays_every_span_on_recovery(tmp_
         assert wait_until(lambda: exp.stats()["spool_replayed_spans"] == 300, timeout=10), exp.stats()
         assert exp.stats()["spool_corrupt_records"] == 0
         exp.shutdown()
+
+
+def test_spool_counts_are_self_metrics(tmp_path: Path) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from otelkit.exporter.http import OtlpHttpSpanExporter
+    from otelkit.testing import free_port
+
+    from .conftest import realistic_batch
+
+    reader = InMemoryMetricReader()
+    exp = OtlpHttpSpanExporter(
+        endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", timeout=0.5, max_retries=0, spool_dir=str(tmp_path),
+        meter_provider=MeterProvider(metric_readers=[reader]), environ={"OTELKIT_SELF_METRICS": "true"},
+    )
+    assert exp.export(realistic_batch(12)) == SpanExportResult.SUCCESS
+    points: dict[tuple[str, str], float] = {}
+    data = reader.get_metrics_data()
+    assert data is not None
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                for p in metric.data.data_points:
+                    if metric.name.startswith("otelkit.exporter.spool."):
+                        points[(metric.name, str(p.attributes.get("otelkit.spool.outcome", "")))] = p.value
+    assert points[("otelkit.exporter.spool.spans", "spooled")] == 12
+    assert points[("otelkit.exporter.spool.spans", "replayed")] == 0
+    assert points[("otelkit.exporter.spool.corrupt", "")] == 0
+    assert points[("otelkit.exporter.spool.size", "")] > 0
+    exp.shutdown()
