@@ -231,6 +231,7 @@ class Claim:
         self.spool, self.path, self.fd = spool, path, fd
         self.inode = os.fstat(fd).st_ino
         self.pending = 0
+        self._read = False  # only a segment read whole may be unlinked
 
     def records(self) -> list[Record]:
         """The pending, intact records in order (all of them: ``pending`` counts what is left
@@ -238,7 +239,7 @@ class Claim:
         with open(self.fd, "rb", closefd=False) as f:
             data = f.read()
         out = list(self._parse(data))
-        self.pending = len(out)
+        self.pending, self._read = len(out), True
         return out
 
     def _parse(self, data: bytes) -> Iterator[Record]:
@@ -285,7 +286,7 @@ class Claim:
     def finish(self) -> None:
         """Unlink the segment when nothing is pending, else sync the marks; then unlock."""
         try:
-            if self.pending <= 0:
+            if self._read and self.pending <= 0:
                 os.unlink(self.path)
             else:
                 os.fdatasync(self.fd)

@@ -351,3 +351,21 @@ def test_spool_counts_are_self_metrics(tmp_path: Path) -> None:
     assert points[("otelkit.exporter.spool.corrupt", "")] == 0
     assert points[("otelkit.exporter.spool.size", "")] > 0
     exp.shutdown()
+
+
+def test_a_segment_that_could_not_be_read_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spool = make(tmp_path)
+    spool.append(3, b"keep me")
+    spool.rotate()
+    claim = spool.claim()
+    assert claim is not None
+
+    def broken(data: bytes) -> list[object]:
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(claim, "_parse", broken)
+    with pytest.raises(OSError):
+        claim.records()
+    claim.finish()  # must not take an unread segment for an empty one
+    monkeypatch.undo()
+    assert drain(spool) == [b"keep me"]
