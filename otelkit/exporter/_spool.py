@@ -111,7 +111,9 @@ class Spool:
                 return False
             try:
                 fd = self._active_fd()
-                os.write(fd, record)
+                if os.write(fd, record) != len(record):  # disk full mid-record: undo it
+                    os.ftruncate(fd, self._active_size)
+                    raise OSError("short write (disk full?)")
             except OSError as exc:
                 self._counts["full_spans"] += spans
                 warn_limited(_logger, "spool-write", "cannot write to spool %s: %s; dropping %d spans",

@@ -369,3 +369,21 @@ def test_a_segment_that_could_not_be_read_is_kept(tmp_path: Path, monkeypatch: p
     claim.finish()  # must not take an unread segment for an empty one
     monkeypatch.undo()
     assert drain(spool) == [b"keep me"]
+
+
+def test_a_short_write_is_undone_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spool = make(tmp_path)
+    assert spool.append(1, b"before")
+    real_write = os.write
+
+    def disk_full(fd: int, data: bytes) -> int:
+        return real_write(fd, data[:-5])  # the disk filled up mid-record
+
+    monkeypatch.setattr(os, "write", disk_full)
+    assert not spool.append(4, b"cut short by a full disk")
+    monkeypatch.undo()
+    assert spool.append(1, b"after")
+    spool.rotate()
+    assert drain(spool) == [b"before", b"after"]
+    snap = spool.snapshot()
+    assert snap["full_spans"] == 4 and snap["spooled_spans"] == 2 and snap["corrupt_records"] == 0
