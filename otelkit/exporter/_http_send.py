@@ -92,10 +92,16 @@ class HttpSender:
         """The compressor used for ``encoding`` (one of the fallback chain)."""
         return self._compressors[encoding]
 
-    def send(self, n: int, payload: Body, deadline: float, max_retries: int | None = None) -> Outcome:
-        """POST one encoded request of ``n`` spans, retrying within ``deadline``. Never raises."""
+    def send(
+        self, n: int, payload: Body, deadline: float, max_retries: int | None = None, retry_refused: bool = True
+    ) -> Outcome:
+        """POST one encoded request of ``n`` spans, retrying within ``deadline``. Never raises.
+
+        ``retry_refused=False``: a refused connection (nothing listens) ends the attempt at
+        once, spoolable, instead of backing off (with a spool, replay is the retry)."""
+        retries = self.settings.max_retries if max_retries is None else max_retries
         try:
-            return self._send(n, payload, deadline, self.settings.max_retries if max_retries is None else max_retries)
+            return self._send(n, payload, deadline, retries, retry_refused)
         except Exception as exc:  # noqa: BLE001 - the send path never raises
             _logger.debug("sending %d spans failed", n, exc_info=True)
             return Outcome(False, error=type(exc).__name__, detail=repr(exc)[:200])
@@ -106,7 +112,7 @@ class HttpSender:
         self._stats.request(len(payload), len(body), retry=retry)
         return self.transport.post(self._path, body, headers, deadline), sent
 
-    def _send(self, n: int, payload: Body, deadline: float, max_retries: int) -> Outcome:
+    def _send(self, n: int, payload: Body, deadline: float, max_retries: int, retry_refused: bool) -> Outcome:
         attempt = 0
         refused: list[str] = []
         refused_status = 0
@@ -119,7 +125,9 @@ class HttpSender:
             except DeadlineExceeded as exc:
                 return Outcome(False, error="timeout", detail=str(exc), spoolable=True)
             except TransportError as exc:
-                reason, delay, status = exc.reason, backoff_s(attempt, self.settings.retry_initial_s), 0
+                if exc.reason == "ConnectionRefusedError" and not retry_refused:
+                    return Outcome(False, error=exc.reason, detail="connection refused", spoolable=True)
+                reason, delay = exc.reason, backoff_s(attempt, self.settings.retry_initial_s)
             else:
                 status = resp.status
                 if 200 <= status < 300:

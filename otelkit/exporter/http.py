@@ -284,7 +284,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             replayer.start()  # no-op unless a forked child lost the thread
             if replayer.outage:
                 return self._to_spool(n, payload, "the receiver is down")
-        outcome = self._sender.send(n, payload, deadline)
+        outcome = self._sender.send(n, payload, deadline, retry_refused=replayer is None)
         if outcome.ok:
             self._stats.spans(exported=n - outcome.rejected, rejected=outcome.rejected)
             if replayer is not None:
