@@ -221,6 +221,7 @@ class HttpTransport:
     def _exchange(self, conn: _Connection, path: str, body: Any, headers: Mapping[str, str], deadline: float) -> Response:
         conn.set_deadline(deadline)
         keep = False
+        resp: http.client.HTTPResponse | None = None
         try:
             conn.request("POST", path, body=body, headers=dict(headers))
             resp = conn.getresponse()
@@ -238,6 +239,8 @@ class HttpTransport:
             if keep:
                 self._give(conn)
             else:
+                if resp is not None:
+                    resp.close()  # its reader holds the socket open until closed
                 conn.close()
 
     def _take(self) -> _Connection:
