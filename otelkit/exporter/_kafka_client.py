@@ -30,6 +30,9 @@ def compression_fallback(codec: str) -> str | None:
     return _FALLBACK.get(codec)
 
 
+_INHERITED: list[Any] = []  # clients copied from a parent process by fork: never destroyed
+
+
 class KafkaDeliveryError(RuntimeError):
     """A failed delivery; ``code`` is the Kafka error name (e.g. ``UNSUPPORTED_COMPRESSION_TYPE``)."""
 
@@ -128,6 +131,9 @@ class ConfluentProducer:
         if pid != self._pid:
             with self._fork_lock:
                 if pid != self._pid and not self._closed:
+                    # Never destroy the parent's client in the child: rd_kafka_destroy waits for
+                    # threads that do not exist here and hangs. Keep it referenced for good.
+                    _INHERITED.extend([self._producer, *self._retired])
                     self._producer = self._new_producer()
                     self._retired = []
                     self._pid = pid
