@@ -308,7 +308,8 @@ def test_http_exporter_spools_while_down_and_replays_every_span_on_recovery(tmp_
         assert exp.export(b) == SpanExportResult.SUCCESS
     stats = exp.stats()
     assert stats["spans_spooled"] == 300 and stats["spans_exported"] == stats["spans_failed"] == 0
-    assert stats["requests"] == 1  # refused: spooled at once (replay retries), then no network at all
+    # refused: spooled at once, then straight to disk; only the replay thread's probes go out
+    assert stats["requests"] < len(batches)
     with OtlpReceiver(port=port) as rx:
         assert rx.wait_for_spans(300, timeout=20)
         exp.export(realistic_batch(10, seed=99))
