@@ -91,9 +91,10 @@ def test_a_60_s_collector_outage_at_2000_spans_per_s_loses_no_span(tmp_path: Pat
         assert exp["spans_spooled"] >= rate * outage_s * 0.8 and exp["spool_corrupt_records"] == 0
         assert bsp["dropped_queue_full"] == 0
         # Memory: a refused connection sends the batch to disk at once and later ones go
-        # there directly, so the queue stays small (measured +2 MiB on a quiet machine, +24 MiB
-        # with the machine loaded; without the spool RSS grew +155 MB in the same outage).
-        assert (max(rss) - rss[0]) / 1024 < 64, rss
+        # there directly, so the queue stays small. Measured growth over the outage: +2, +24
+        # and +53 MiB in three runs on a shared machine (replay probes read a 4 MiB segment
+        # whole); without the spool RSS grew +155 MB and kept growing with the outage.
+        assert (max(rss) - rss[0]) / 1024 < 128, rss
     finally:
         stop(app)
         if second is not None:
