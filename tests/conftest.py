@@ -6,9 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from otelkit._pressure import EXPORT_PRESSURE
 from otelkit._warn import reset_warnings
 from otelkit.receiver import OtlpReceiver
 from otelkit.testing import Rotel, Tansu, start_rotel, start_tansu
+
+
+@pytest.fixture(autouse=True)
+def _no_export_pressure() -> Iterator[None]:
+    """Every test starts without export back-pressure: the shared instance is process-wide,
+    so a test whose batch queue dropped spans would otherwise lower the next test's sampling."""
+    EXPORT_PRESSURE.reset()
+    yield
+    EXPORT_PRESSURE.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -80,6 +81,8 @@ def _tail_worker(env: Mapping[str, str]) -> None:
     TailWorker(environ=env, exporter=InMemorySpanExporter())  # reads its settings; connects only in run()
 
 
+_SPOOL_DIR = tempfile.mkdtemp(prefix="otelkit-registry-spool-")
+
 # (context the variable acts in, the code that reads it) by variable prefix; first match wins.
 _CONSUMERS: list[tuple[str, dict[str, str], Callable[[Mapping[str, str]], None]]] = [
     ("OTELKIT_SAMPLER_", {"OTEL_TRACES_SAMPLER": "otelkit_adaptive"}, _pipeline),
@@ -88,6 +91,7 @@ _CONSUMERS: list[tuple[str, dict[str, str], Callable[[Mapping[str, str]], None]]
     ("OTELKIT_TAIL_WORKER_", {}, _tail_worker),
     ("OTELKIT_TAIL_", {"OTELKIT_TAIL_ENABLED": "true"}, _pipeline),
     ("OTELKIT_KAFKA_CONSUMER_", {}, _kafka_process),
+    ("OTELKIT_SPOOL_", {"OTELKIT_SPOOL_DIR": _SPOOL_DIR}, _pipeline),  # the spool's knobs act once it has a directory
     ("OTELKIT_KAFKA_", {"OTEL_TRACES_EXPORTER": "otelkit_kafka"}, _pipeline),
     ("OTELKIT_ASGI_", {}, _asgi),
     ("OTEL_PYTHON_ASGI_", {}, _asgi),
