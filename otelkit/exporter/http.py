@@ -135,8 +135,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             buffer_pool if isinstance(buffer_pool, BufferPool) else _default_pool() if self.settings.buffer_pool else None
         )
         self._stats = ExportStats(
-            safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider,
-            component_type="otelkit_otlp_http_span_exporter",
+            None, config.OTELKIT_SELF_METRICS.get(env), meter_provider, endpoint=self.settings.endpoint,
         )
         self._shutdown = threading.Event()
         self._http = self._connection_pool()
@@ -174,6 +173,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             self._stats.spans(failed=total, error="shutdown")
             return SpanExportResult.FAILURE
         token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        self._stats.begin(total)
         ok = True
         done = 0
         try:
@@ -187,6 +187,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             ok = False
         finally:
             otel_context.detach(token)
+            self._stats.end(total)
             self._stats.latency(time.monotonic() - started, ok)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 

@@ -28,7 +28,7 @@ def test_self_metrics_report_queue_outcomes_targets_and_latency() -> None:
     points = _points(reader)
     processed = {p.attributes.get("error.type"): p.value for p in points["otel.sdk.processor.span.processed"]}
     assert processed[None] == 5
-    assert processed["queue_full"] == 0 and processed["already_shutdown"] == 0
+    assert set(processed) == {None}  # as the SDK: no error series before the first drop
     assert points["otel.sdk.processor.span.queue.capacity"][0].value == 50
     assert points["otel.sdk.processor.span.queue.size"][0].value == 0
     assert points["otelkit.batch.target_size"][0].value == processor.stats()["target_batch"]
