@@ -138,3 +138,14 @@ def test_prometheus_names_follow_the_collector_translator(
     name: str, unit: str, kind: str, monotonic: bool, expected: str
 ) -> None:
     assert metric_name(name, unit, kind, monotonic) == expected
+
+
+def test_the_docs_snippet_runs_and_shows_the_standard_metrics() -> None:
+    page = (ROOT / "docs" / "self-metrics.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", page, re.S)
+    assert snippet is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTELKIT_"))}
+    run = subprocess.run([sys.executable, "-c", snippet.group(1)], capture_output=True, text=True, timeout=60,
+                         env=env, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "'otel.sdk.processor.span.processed'" in run.stdout
