@@ -126,6 +126,10 @@ def test_a_refused_export_is_failed_in_the_exporter_metrics_not_the_processor(bo
     for points in (stock, ours):
         assert _sums(points, "otel.sdk.processor.span.processed") == {None: SPANS, "already_shutdown": 1}
     assert _sums(ours, "otel.sdk.exporter.span.exported") == {"http_400": SPANS}
+    durations = [a for a, _ in ours["otel.sdk.exporter.operation.duration"][1]]
+    assert durations and all(a["error.type"] == "http_400" and a["http.response.status_code"] == 400 for a in durations)
+    # the status code, as stock records it on the duration
+    assert {a.get("http.response.status_code") for a, _ in stock["otel.sdk.exporter.operation.duration"][1]} == {400}
     assert _keys(ours, "otel.sdk.exporter.span.exported") == {
         frozenset({"otel.component.type", "otel.component.name", "server.address", "server.port", "error.type"})
     }

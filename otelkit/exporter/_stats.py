@@ -44,6 +44,7 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import (
     create_otel_sdk_exporter_span_inflight,
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
 from otelkit._fork import after_fork
@@ -116,6 +117,7 @@ class ExportStats:
         self._attrs: dict[str, Any] = {OTEL_COMPONENT_TYPE: component_type, OTEL_COMPONENT_NAME: name}
         if endpoint:
             self._attrs.update(server_attributes(endpoint))
+        self._cause = threading.local()  # last failure cause per exporting thread (for the duration)
         self._instruments: dict[str, Any] | None = None
         if self_metrics:
             meter = metrics.get_meter("otelkit.exporter", meter_provider=meter_provider)
@@ -173,7 +175,8 @@ class ExportStats:
             if exported:
                 inst["spans"].add(exported, self._attrs)
             if failed:
-                inst["spans"].add(failed, {**self._attrs, ERROR_TYPE: error or "export_failed"})
+                self._cause.error = error or "export_failed"
+                inst["spans"].add(failed, {**self._attrs, ERROR_TYPE: self._cause.error})
             if rejected:
                 inst["spans"].add(rejected, {**self._attrs, ERROR_TYPE: "rejected"})
 
@@ -190,12 +193,19 @@ class ExportStats:
             inst["inflight"].add(-spans, self._attrs)
 
     def latency(self, seconds: float, ok: bool) -> None:
-        """One ``export()`` call took ``seconds``."""
+        """One ``export()`` call took ``seconds``. Call it on the thread that ran the export: a
+        failed call's ``error.type`` is the last failure cause that thread reported through
+        :meth:`spans` (``export_failed`` if none), with ``http.response.status_code`` for an
+        HTTP status, as the SDK records them."""
         with self._lock:
             self._latencies.append(seconds * 1000.0)
         inst = self._instruments
         if inst is not None:
-            attrs = self._attrs if ok else {**self._attrs, ERROR_TYPE: "export_failed"}
+            cause = getattr(self._cause, "error", None) or "export_failed"
+            self._cause.error = None
+            attrs = self._attrs if ok else {**self._attrs, ERROR_TYPE: cause}
+            if not ok and cause.startswith("http_") and cause[5:].isdigit():
+                attrs[HTTP_RESPONSE_STATUS_CODE] = int(cause[5:])
             inst["duration"].record(seconds, attrs)
 
     def snapshot(self) -> dict[str, Any]:
