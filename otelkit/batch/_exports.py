@@ -49,7 +49,7 @@ class ExportSlots:
         timeout_s: a call running longer than this is counted failed (s).
         cv: the processor's condition; every state change here happens under it.
         on_end: ``on_end(job, outcome, seconds)`` called under ``cv`` when a job ends.
-        on_call: ``on_call(seconds, ok)`` called outside the lock after every real export call.
+        on_call: ``on_call(seconds, ok, spans)`` called outside the lock after every real export call.
         clock: monotonic clock in seconds (the one the caller passes to :meth:`reap`).
         export: what a batch is handed to; default ``exporter.export`` (the worker passes
             ``exporter.export_encoded`` for encoded spans).
@@ -62,7 +62,7 @@ class ExportSlots:
         timeout_s: float,
         cv: threading.Condition,
         on_end: Callable[[Job, str, float], None],
-        on_call: Callable[[float, bool], None],
+        on_call: Callable[[float, bool, int], None],
         clock: Callable[[], float] = time.monotonic,
         export: Callable[[Any], SpanExportResult] | None = None,
     ) -> None:
@@ -81,6 +81,7 @@ class ExportSlots:
         self._threads = 0
         self._idle = 0
         self.timeouts = 0
+        self.submitted = 0  # spans handed to the exporter (the SDK's "processed" point)
 
     # All methods below expect the caller to hold ``cv``.
 
@@ -138,6 +139,7 @@ class ExportSlots:
                     return
                 job = self._waiting.popleft()
                 job.started = self._clock()
+                self.submitted += len(job.batch)
                 self.running[job.start_seq] = job
             ok = self._call(job.batch)
             seconds = self._clock() - job.started
@@ -145,7 +147,7 @@ class ExportSlots:
                 self.in_flight -= 1
                 self._end(job, EXPORTED if ok else FAILED, seconds)
                 self._cv.notify_all()
-            self._on_call(seconds, ok)
+            self._on_call(seconds, ok, len(job.batch))
 
     def _call(self, batch: list[Any]) -> bool:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
@@ -159,4 +161,5 @@ class ExportSlots:
             detach(token)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"exports_in_flight": self.in_flight, "export_timeouts": self.timeouts}
+        return {"exports_in_flight": self.in_flight, "export_timeouts": self.timeouts,
+                "spans_submitted": self.submitted}

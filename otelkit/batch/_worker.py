@@ -167,9 +167,9 @@ class BatchWorker:
             self.adapt.observe_export(seconds)
         self._cv.notify_all()
 
-    def _export_called(self, seconds: float, ok: bool) -> None:
+    def _export_called(self, seconds: float, ok: bool, spans: int) -> None:
         if self._metrics is not None:
-            self._metrics.record_export(seconds, ok)
+            self._metrics.record_export(seconds, ok, spans)
         if callable(self._exporter_stats):
             try:
                 snap = self._exporter_stats()

@@ -44,7 +44,7 @@ from otelkit._fork import ForkSafeLock
 from otelkit._parse import check_range
 from otelkit._warn import warn_limited
 from otelkit.exporter._encoded import EncodedSpan, encode_each, request_parts, split_requests
-from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
+from otelkit.exporter._http_config import HttpSettings, resolve
 from otelkit.exporter._http_send import HttpSender, Outcome
 from otelkit.exporter._negotiate import DEFAULT_PROBE_INTERVAL_S, fallback_chain
 from otelkit.exporter._request import write_parts
@@ -146,8 +146,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             buffer_pool if isinstance(buffer_pool, BufferPool) else _default_pool() if self.settings.buffer_pool else None
         )
         self._stats = ExportStats(
-            safe_url(self.settings.endpoint), config.OTELKIT_SELF_METRICS.get(env), meter_provider,
-            component_type="otelkit_otlp_http_span_exporter",
+            None, config.OTELKIT_SELF_METRICS.get(env), meter_provider, endpoint=self.settings.endpoint,
         )
         self._shutdown = threading.Event()
         self._sender = HttpSender(
@@ -194,6 +193,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             return SpanExportResult.SUCCESS
         started = time.monotonic()
         token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        self._stats.begin(total)
         ok = True
         done = 0
         try:
@@ -207,6 +207,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             ok = False
         finally:
             otel_context.detach(token)
+            self._stats.end(total)
             self._stats.latency(time.monotonic() - started, ok)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 

@@ -165,6 +165,7 @@ class KafkaSpanExporter(SpanExporter):
             return SpanExportResult.SUCCESS
         start = self._clock()
         deadline = start + self.timeout_s
+        self._stats.begin(len(spans))
         call = _Call()
         handled = 0  # spans already accounted for (by a delivery report or as failed)
         try:
@@ -180,6 +181,7 @@ class KafkaSpanExporter(SpanExporter):
         with call.lock:
             ok = not call.failed and call.pending == 0
         self._flush_stats(call)
+        self._stats.end(len(spans))
         self._stats.latency(self._clock() - start, ok)
         if not ok:
             warn_limited(_logger, "kafka-export-failed", "Kafka span export to %r failed or timed out", self.topic)

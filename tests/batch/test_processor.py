@@ -19,7 +19,7 @@ from ._helpers import FakeClock, Recording, accounted, end_spans, pipeline, wait
 STATS_KEYS = {
     "spans_received", "spans_exported", "spans_failed", "dropped_queue_full", "dropped_shutdown",
     "queue_size", "queue_capacity", "target_batch", "target_wait_ms", "arrival_rate_ewma",
-    "export_latency_ms_ewma", "exports_in_flight",
+    "export_latency_ms_ewma", "exports_in_flight", "spans_submitted",
 }
 
 

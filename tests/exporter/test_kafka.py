@@ -310,7 +310,7 @@ class CountingMeter:
 
         return Instrument()
 
-    create_counter = create_histogram = _instrument
+    create_counter = create_histogram = create_up_down_counter = _instrument
 
 
 def test_metric_updates_are_summed_per_export_call_not_per_message() -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otelkit.exporter._stats import ExportStats
+from otelkit.exporter._stats import ExportStats, server_attributes
 from otelkit.exporter.http import OtlpHttpSpanExporter
 from otelkit.receiver import OtlpReceiver
 
@@ -68,3 +69,37 @@ def test_self_metrics_follow_the_exports(sink: OtlpReceiver) -> None:
 def test_self_metrics_off_creates_no_instruments(sink: OtlpReceiver) -> None:
     exp = OtlpHttpSpanExporter(endpoint=sink.endpoint, environ={"OTELKIT_SELF_METRICS": "false"})
     assert exp._stats._instruments is None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("http://127.0.0.1:4318/v1/traces", {"server.address": "127.0.0.1", "server.port": 4318}),
+        ("https://collector.example/v1/traces", {"server.address": "collector.example", "server.port": 443}),
+        ("http://collector.example/v1/traces", {"server.address": "collector.example", "server.port": 80}),
+        ("collector.example:4318", {"server.address": "collector.example", "server.port": 4318}),
+        ("http://[::1]:99999/", {}),  # an unparsable port: no attributes rather than an error
+    ],
+)
+def test_server_attributes_are_derived_from_the_endpoint_as_the_sdk_does(
+    endpoint: str, expected: dict[str, object]
+) -> None:
+    assert server_attributes(endpoint) == expected
+
+
+def test_component_name_has_the_stock_format_and_is_unique() -> None:
+    a, b = (ExportStats(None, False, endpoint="http://127.0.0.1:1/v1/traces") for _ in range(2))
+    names = [s.attributes["otel.component.name"] for s in (a, b)]
+    assert all(n.startswith("otlp_http_span_exporter/otelkit-") for n in names) and names[0] != names[1]
+    assert a.attributes["otel.component.type"] == "otlp_http_span_exporter"
+
+
+def test_inflight_counts_spans_between_begin_and_end() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    stats = ExportStats(None, True, provider)
+    stats.begin(7)
+    assert [v for _, v in _points(reader)["otel.sdk.exporter.span.inflight"]] == [7]
+    stats.end(7)
+    assert [v for _, v in _points(reader)["otel.sdk.exporter.span.inflight"]] == [0]
+    provider.shutdown()
