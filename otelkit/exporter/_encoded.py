@@ -86,9 +86,7 @@ def encode_span(span: ReadableSpan) -> EncodedSpan:
     return EncodedSpan(data, span.resource, span.instrumentation_scope or None, trace_id)
 
 
-_span_body = _ENCODER._span
-_SPAN_CACHES = _ENCODER._caches_for(b"\x4a")  # the cache dicts live as long as the encoder
-_EVENT_CACHES = _ENCODER._caches_for(b"\x1a")
+_span_body = _ENCODER.span_body
 _BY_SCOPE = _ROUTES.by_scope
 _route = _ROUTES.route
 
@@ -106,7 +104,7 @@ def encode_held(span: ReadableSpan) -> tuple[bytes, Route]:
         route = hit[2]
     else:
         route = _route(resource, scope)
-    return _span_body(span, _SPAN_CACHES, _EVENT_CACHES)[0], route
+    return _span_body(span)[0], route
 
 
 def _held_span(data: bytes, route: Route) -> EncodedSpan:
