@@ -137,3 +137,16 @@ def test_held_spans_are_invisible_to_the_cyclic_gc() -> None:
         q.put_encoded(span)
     grown = len(gc.get_objects()) - before
     assert len(q) == 3000 and grown < 100  # was one tracked EncodedSpan per held span
+
+
+def test_a_high_cardinality_key_caches_a_bounded_number_of_values_and_evicts_nothing() -> None:
+    from otelkit.exporter._span_writer import VALUES_PER_KEY, SpanWriter
+
+    writer = SpanWriter(cache_entries=1000)
+    spans = [ReadableSpan(name="op", context=SpanContext(1, 2, False, TraceFlags(1)), resource=RESOURCE,
+                  attributes={"http.request.method": "GET", "url.path": f"/orders/{i}"}) for i in range(3000)]
+    bodies = [writer.span(s)[0] for s in spans]
+    str_fields = writer.fields(b"\x4a")[0]
+    assert ("http.request.method", "GET") in str_fields  # never evicted by the paths
+    assert sum(1 for key, _ in str_fields if key == "url.path") == VALUES_PER_KEY
+    assert bodies == [SpanEncoder().span_body(s)[0] for s in spans]
