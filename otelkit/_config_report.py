@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -98,11 +97,7 @@ def _display(setting: Setting[Any], value: Any) -> str:
         return "<redacted>"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return _USERINFO.sub(r"\1<redacted>@", str(value))
-
-
-_USERINFO = re.compile(r"(\w+://[^/@:\s]*:)[^/@\s]*@")
-"""The password of a URL's user info (``https://user:pass@host``): a credential too."""
+    return _config.mask_userinfo(str(value))
 
 
 def effective(environ: Mapping[str, str] | None = None) -> list[Row]:

@@ -110,12 +110,13 @@ def default_exporter(environ: Mapping[str, str] | None = None) -> str:
 
 def exporter_names(environ: Mapping[str, str] | None = None) -> list[str]:
     """Entry-point names from ``OTEL_TRACES_EXPORTER`` (default :func:`default_exporter`),
-    with ``otlp`` resolved by protocol to ``otlp_proto_grpc`` or ``otlp_proto_http``."""
+    with ``otlp`` resolved by protocol to ``otlp_proto_grpc`` or ``otlp_proto_http``;
+    ``none`` anywhere in the list means no exporter (as for ``OTEL_PROPAGATORS``)."""
     env = _env(environ)
     protocol = otlp_traces_protocol(env)
     raw = config.OTEL_TRACES_EXPORTER.raw(env) or default_exporter(env)
     names = [n.strip().lower() for n in raw.split(",") if n.strip()]
-    if names == ["none"]:
+    if "none" in names:
         return []
     return [_OTLP_BY_PROTOCOL.get(protocol, "otlp_proto_http") if n == "otlp" else n for n in names]
 

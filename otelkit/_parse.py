@@ -119,7 +119,10 @@ def check_range(
     """
     ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
     if ok:
-        ok = math.isfinite(value) and (lo is None or (value > lo if lo_open else value >= lo))
+        # an int is finite however large (math.isfinite would overflow converting it)
+        ok = (isinstance(value, int) or math.isfinite(value)) and (
+            lo is None or (value > lo if lo_open else value >= lo)
+        )
         ok = ok and (hi is None or value <= hi)
     if not ok:
         allowed = range_text(lo, hi, integer=integer, lo_open=lo_open)

@@ -30,6 +30,7 @@ def _names(group: str, *, extra: tuple[str, ...] = ("none",), single: bool = Fal
 
 __all__ = [
     "OTEL_SDK_DISABLED",
+    "OTEL_CONFIG_FILE",
     "OTEL_SERVICE_NAME",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_TRACES_SAMPLER",
@@ -52,6 +53,17 @@ __all__ = [
 
 OTEL_SDK_DISABLED = bool_setting(
     "OTEL_SDK_DISABLED", False, "Disable the SDK: configure() returns a no-op pipeline.", standard=True
+)
+
+OTEL_CONFIG_FILE = str_setting(
+    "OTEL_CONFIG_FILE",
+    "",
+    "Path of a declarative configuration file (YAML/JSON, `file_format` 1.x) that names the "
+    "pipeline, otelkit's samplers, processors and exporters included (docs/config-file.md); "
+    "needs `pip install 'otelkit[config-file]'`. Set, the other variables of the tracer "
+    "pipeline are not read. `otelkit config --file PATH` checks a file.",
+    allowed="a path to a .yaml, .yml or .json file",
+    standard=True,
 )
 
 OTEL_SERVICE_NAME = str_setting(
@@ -91,7 +103,7 @@ OTEL_TRACES_EXPORTER = str_setting(
     "OTEL_TRACES_EXPORTER",
     "otelkit_otlp",
     "Comma-separated `opentelemetry_traces_exporter` entry points (`otlp`, `console`, "
-    "`otelkit_otlp`, `otelkit_kafka`, `none`). `otlp` is the stock exporter for the chosen "
+    "`otelkit_otlp`, `otelkit_kafka`; `none` anywhere: no exporter). `otlp` is the stock exporter for the chosen "
     "protocol. Unset, it is `otelkit_otlp`, which speaks only OTLP/HTTP protobuf: when "
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL) is `grpc` or "
     "`http/json`, the default is the stock `otlp` exporter instead.",
@@ -183,3 +195,15 @@ def _check_exporters(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
         problem = missing_extra(name)
         if problem:
             yield "OTEL_TRACES_EXPORTER", problem
+
+
+@environment_check()
+def _check_config_file(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """The file ``OTEL_CONFIG_FILE`` names loads, and every otelkit key in it is valid."""
+    path = OTEL_CONFIG_FILE.get(environ).strip()
+    if not path:
+        return
+    from otelkit._config_file_pipeline import check_file
+
+    for problem in check_file(path)[1]:
+        yield "OTEL_CONFIG_FILE", f"OTEL_CONFIG_FILE={path!r}: {problem}"

@@ -19,6 +19,8 @@ def _config_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int
     if args.markdown:
         sys.stdout.write(config.markdown_table())
         return 0
+    if args.file:
+        return _file_command(args.file)
     # The checks call the runtime's own parsers and constructors, which warn through logging;
     # here every problem is printed once below instead.
     otelkit_logger = logging.getLogger("otelkit")
@@ -51,6 +53,20 @@ def _config_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int
     return 0
 
 
+def _file_command(path: str) -> int:
+    from otelkit._config_file_pipeline import check_file
+
+    lines, problems = check_file(path)
+    for line in lines:
+        print(line)
+    if problems:
+        print(f"\n{len(problems)} problem(s) in {path}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otelkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,7 +77,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     cfg.add_argument("--all", action="store_true", help="also list standard OTEL_* variables left at their default")
     cfg.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cfg.add_argument("--file", metavar="PATH", help="check a declarative configuration file (OTEL_CONFIG_FILE) "
+                     "and print the pipeline it describes; exit 2 listing every problem")
     cfg.add_argument("--markdown", action="store_true", help="print the documentation table of every variable")
+    from otelkit.tailworker import cli as tail_worker_cli
+
+    tw = sub.add_parser("tail-worker", help="tail-sample whole traces from Kafka as one worker of a consumer group")
+    tail_worker_cli.add_arguments(tw)
     try:
         demo = importlib.import_module("otelkit.demo")
     except ImportError:
@@ -78,6 +100,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     if args.command == "config":
         return _config_command(args, env)
+    if args.command == "tail-worker":
+        from otelkit.tailworker import cli as tail_worker_cli
+
+        return tail_worker_cli.run(args, env)
     if args.command == "demo":
         demo = importlib.import_module("otelkit.demo")
         return int(demo.run(args))

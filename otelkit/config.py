@@ -96,6 +96,7 @@ _HOMES: tuple[tuple[str, str], ...] = (
     ("COMPRESSIONS", "otelkit.exporter._settings"),
     ("OTELKIT_SAMPLER_", "otelkit.sampling._settings"),
     ("OTELKIT_RULES", "otelkit.sampling._settings"),
+    ("OTELKIT_TAIL_WORKER_", "otelkit.tailworker._settings"),
     ("OTELKIT_TAIL_", "otelkit.tail._settings"),
     ("OTELKIT_ASGI_", "otelkit.middleware._settings"),
     ("OTEL_PYTHON_", "otelkit.middleware._settings"),
@@ -107,6 +108,7 @@ _MODULES = (
     "otelkit.exporter._settings",
     "otelkit.sampling._settings",
     "otelkit.tail._settings",
+    "otelkit.tailworker._settings",
     "otelkit.middleware._settings",
 )
 
@@ -201,7 +203,16 @@ class Setting(Generic[T]):
         return self.get(environ)
 
     def _show(self, raw: str) -> str:
-        return "<redacted>" if self.secret else raw
+        return "<redacted>" if self.secret else mask_userinfo(raw)
+
+
+_USERINFO = re.compile(r"(\w+://[^/@:\s]*:)[^/@\s]*@")
+"""The password of a URL's user info (``https://user:pass@host``): a credential too."""
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` with the password of every URL's user info replaced by ``<redacted>``."""
+    return _USERINFO.sub(r"\1<redacted>@", text)
 
 
 def _declare(setting: Setting[T], registry: dict[str, Setting[Any]] | None = None) -> Setting[T]:

@@ -4,6 +4,8 @@ Registered in the ``opentelemetry_configurator`` and ``opentelemetry_distro`` en
 groups. The configurator passes the SDK's ``_initialize_components`` the otelkit head
 sampler and an export-processor factory (``export_span_processor``, SDK >= 1.40), so the
 rest of the SDK set-up (metrics, logs, id generator, resource detectors) is unchanged.
+With ``OTEL_CONFIG_FILE`` set, the file describes the pipeline instead
+(:mod:`otelkit._config_file_pipeline`), otelkit's pieces included.
 
 Both pick trace exporters with the same decision as :func:`otelkit.configure`
 (:func:`otelkit.pipeline.exporter_names`): unset ``OTEL_TRACES_EXPORTER`` means
@@ -41,6 +43,13 @@ class OtelkitConfigurator(_OTelSDKConfigurator):
         if config.OTEL_SDK_DISABLED.get(env):
             return
         _cfg.warn_unknown(env)
+        if config.OTEL_CONFIG_FILE.get(env).strip():
+            # The file describes the pipeline (the SDK's own configurator would apply it
+            # without otelkit's pieces); a file that cannot be loaded falls back, warned.
+            pipeline = _cfg._from_config_file(env, True, kwargs.get("sampler"), None, ())
+            if pipeline is not None:
+                _cfg._set_current(pipeline)
+                return
         # The SDK reads span limits and OTEL_PROPAGATORS itself and raises on a bad value:
         # drop those values first (each warned), so telemetry set-up never fails the app.
         sanitize_sdk_environ(env)

@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
-from otelkit import config
+from otelkit import _warn, config
 from otelkit._exporter_selection import (
     DEFAULT_EXPORTER,
     EXPORTER_GROUP,
@@ -251,6 +251,10 @@ def configure(
         _set_current(disabled)
         return disabled
     warn_unknown(env)
+    from_file = _from_config_file(env, set_global, sampler, exporters, span_processors)
+    if from_file is not None:
+        _set_current(from_file)
+        return from_file
     head = sampler if sampler is not None else build_sampler(env)
     if config.OTELKIT_TAIL_ENABLED.get(env):
         head = wrap_head_for_tail(head, env)
@@ -272,9 +276,28 @@ def configure(
     return pipeline
 
 
+def _from_config_file(env: Mapping[str, str], set_global: bool, sampler: Sampler | None,
+                      exporters: Sequence[SpanExporter] | None,
+                      span_processors: Sequence[SpanProcessor]) -> Pipeline | None:
+    """The pipeline ``OTEL_CONFIG_FILE`` describes, or None (unset, or the file could not be
+    loaded: warned, and the environment settings apply)."""
+    path = config.OTEL_CONFIG_FILE.get(env).strip()
+    if not path:
+        return None
+    from otelkit._config_file_pipeline import configure_from_file
+
+    extra = list(span_processors) + [build_export_processor(e, {}) for e in exporters or ()]
+    try:
+        return configure_from_file(path, env, set_global=set_global, sampler=sampler, extra_processors=tuple(extra))
+    except ValueError as exc:
+        warn_limited(_logger, "config-file", "OTEL_CONFIG_FILE could not be used (%s); using the environment "
+                     "settings instead", exc)
+        return None
+
+
 def warn_unknown(environ: Mapping[str, str]) -> None:
-    """Warn (once each) about ``OTELKIT_*`` names that are not settings, naming the closest
-    one, and about an invalid ``OTELKIT_WARN_INTERVAL_S`` (read here, applied by otelkit._warn)."""
-    config.OTELKIT_WARN_INTERVAL_S.get(environ)
+    """Apply ``OTELKIT_WARN_INTERVAL_S`` from ``environ`` (an invalid value warns), then warn
+    (once each) about ``OTELKIT_*`` names that are not settings, naming the closest one."""
+    _warn.configure(environ)
     for problem in config.unknown_names(environ):
         warn_limited(_logger, "unknown:" + problem.name, "%s", problem.message)

@@ -72,6 +72,14 @@ def test_check_range_rejects_naming_value_and_allowed(kw: dict[str, object], val
         check_range("x", value, **kw)  # type: ignore[arg-type]
 
 
+def test_check_range_handles_integers_too_large_for_a_float() -> None:
+    # math.isfinite(10**400) raises OverflowError: a constructor must raise ValueError instead
+    huge = 10**400
+    assert check_range("x", huge, lo=0, integer=True) == huge
+    with pytest.raises(ValueError, match=r"^x=1000.* is invalid: expected an integer from 0 to 10"):
+        check_range("x", huge, lo=0, hi=10, integer=True)
+
+
 def test_range_text() -> None:
     assert range_text(0, 1) == "a number from 0 to 1"
     assert range_text(None, 5, integer=True) == "an integer <= 5"

@@ -72,11 +72,20 @@ def _kafka_process(env: Mapping[str, str]) -> None:
         pass
 
 
+def _tail_worker(env: Mapping[str, str]) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otelkit.tailworker.worker import TailWorker
+
+    TailWorker(environ=env, exporter=InMemorySpanExporter())  # reads its settings; connects only in run()
+
+
 # (context the variable acts in, the code that reads it) by variable prefix; first match wins.
 _CONSUMERS: list[tuple[str, dict[str, str], Callable[[Mapping[str, str]], None]]] = [
     ("OTELKIT_SAMPLER_", {"OTEL_TRACES_SAMPLER": "otelkit_adaptive"}, _pipeline),
     ("OTELKIT_RULES", {"OTEL_TRACES_SAMPLER": "otelkit_adaptive"}, _pipeline),
     ("OTEL_TRACES_SAMPLER_ARG", {"OTEL_TRACES_SAMPLER": "otelkit_adaptive"}, _pipeline),
+    ("OTELKIT_TAIL_WORKER_", {}, _tail_worker),
     ("OTELKIT_TAIL_", {"OTELKIT_TAIL_ENABLED": "true"}, _pipeline),
     ("OTELKIT_KAFKA_CONSUMER_", {}, _kafka_process),
     ("OTELKIT_KAFKA_", {"OTEL_TRACES_EXPORTER": "otelkit_kafka"}, _pipeline),

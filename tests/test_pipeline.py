@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
-from otelkit import config
+from otelkit import _warn, config
 from otelkit import pipeline as pl
 from otelkit.batch import SmartBatchSpanProcessor
 from otelkit.exporter.http import OtlpHttpSpanExporter
@@ -89,6 +89,7 @@ def test_explicit_sampler_wins() -> None:
          ["otelkit_otlp"]),
         ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "otlp"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "none"}, []),
+        ({"OTEL_TRACES_EXPORTER": "console,None"}, []),  # otelkit config accepts it: no exporter, as for propagators
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ["otlp_proto_grpc"]),
         ({"OTEL_TRACES_EXPORTER": "console, otlp"}, ["console", "otlp_proto_http"]),
     ],
@@ -141,6 +142,13 @@ def test_smart_processor_reads_the_pipeline_environ() -> None:
     assert isinstance(processor, SmartBatchSpanProcessor)
     assert processor.stats()["queue_capacity"] == 777
     processor.shutdown()
+
+
+def test_configure_applies_the_warn_interval_of_its_environ() -> None:
+    # the mapping, not os.environ, sets how often otelkit repeats a warning
+    with _configure({"OTELKIT_WARN_INTERVAL_S": "600"}, exporters=[InMemorySpanExporter()]):
+        pass
+    assert _warn.interval_s() == 600.0
 
 
 def test_shutdown_is_idempotent_and_current_pipeline_is_tracked() -> None:

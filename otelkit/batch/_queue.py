@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import TraceFlags
 
 from otelkit._fork import ForkGuard
+from otelkit._pressure import EXPORT_PRESSURE
 from otelkit._warn import warn_limited
 
 __all__ = ["SpanQueue", "NEVER", "HELD_OVERHEAD"]
@@ -142,6 +143,8 @@ class SpanQueue:
                 self.refused_closed += 1
             else:
                 self.dropped_full += 1
+        if not self._closed:
+            EXPORT_PRESSURE.report_drop()  # the head sampler raises its thresholds
 
     def _wait_for_space(self, item: Any, cost: int) -> bool:
         """Block policy: wait up to ``block_timeout_s`` for room, then queue ``item``."""
@@ -216,6 +219,14 @@ class SpanQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def fill(self) -> tuple[int, int]:
+        """How full the queue is, as (held, capacity) in whichever unit is fuller: spans, or
+        bytes when spans are held encoded under a byte budget."""
+        held, capacity = len(self._items), self.capacity
+        if self.max_bytes < 1 << 62 and self.held_bytes * capacity > held * self.max_bytes:
+            return self.held_bytes, self.max_bytes
+        return held, capacity
 
     def take(self, n: int) -> Any:
         """Remove and return up to ``n`` of the oldest spans (the consumer's thread only): a

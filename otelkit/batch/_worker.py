@@ -20,6 +20,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from otelkit._pressure import EXPORT_PRESSURE
 from otelkit._warn import warn_limited
 from otelkit.batch._adaptive import Adaptation
 from otelkit.batch._exports import DROPPED, EXPORTED, ExportSlots, Job
@@ -42,7 +43,7 @@ class BatchWorker:
 
     Args:
         queue: where spans wait (this worker is its only consumer).
-        encoded: the queue holds ``EncodedSpan``s: batches go to ``exporter.export_encoded``.
+        encoded: the queue holds spans as bytes: batches (``EncodedBatch``) go to ``exporter.export_encoded``.
         exporter: handed to the export slots.
         options: the processor's resolved options.
         metrics: self-metrics (an export-duration histogram), or None.
@@ -126,6 +127,7 @@ class BatchWorker:
         """Take one batch and hand it to a free export slot; False if no slot became free,
         the slots are stopped or nothing is queued (an export never starts empty or late)."""
         with self._cv:
+            EXPORT_PRESSURE.report_fill(*self._queue.fill())  # head sampler back-pressure
             if not self._slots.free():
                 self._cv.wait(POLL_S)
                 if not self._slots.free():

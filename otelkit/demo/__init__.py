@@ -47,11 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", metavar="URL", help="export to this OTLP/HTTP traces URL instead of the embedded receiver")
     parser.add_argument("--no-tail", dest="tail", action="store_false", help="run the otelkit pipeline without tail sampling")
     parser.add_argument("--seed", type=int, default=None, help="seed of the load generator's random choices")
+    parser.add_argument(
+        "--distributed", action="store_true",
+        help="two services and two tail workers on Tansu: whole traces kept across services (--rate: traces/s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit code (0 ok, 1 a run failed, 130 interrupted)."""
     # CI logs are not terminals: print wide plain lines instead of a live table.
+    if getattr(args, "distributed", False):
+        from otelkit.tailworker.demo import run_distributed
+
+        return run_distributed(args.duration, min(args.rate, 100.0), args.seed)
     console = Console() if sys.stdout.isatty() else Console(width=140)
     opts = RunOptions(
         duration=args.duration,

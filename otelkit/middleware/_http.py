@@ -122,7 +122,7 @@ def _regex_from(settings: Iterable[Setting[str]], environ: Mapping[str, str] | N
             pattern = compile_excluded(raw)
         except ValueError as exc:
             warn_limited(_logger, "config:" + setting.name, "%s=%r is not a list of valid regexes (%s); ignoring it",
-                         setting.name, raw, exc)
+                         setting.name, short(raw), exc)
             continue
         if pattern is not None:
             return pattern

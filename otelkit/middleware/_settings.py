@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import warnings
 
+from otelkit._warn import short
 from otelkit.config import enum_setting, int_setting, str_setting
 
 
 def compile_excluded(raw: str) -> re.Pattern[str] | None:
-    """Contrib's comma-separated excluded-URL regexes as one pattern (``None`` when empty);
-    ValueError naming the first invalid one."""
+    """Contrib's comma-separated excluded-URL regexes as one pattern (``None`` when empty),
+    joined with ``|`` as contrib joins them (so a leading ``(?i)`` applies, as there);
+    ValueError naming the first invalid one, or saying why the list does not combine."""
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     with warnings.catch_warnings():  # "possible nested set" and the like: a user's pattern, not ours
         warnings.simplefilter("ignore", FutureWarning)
@@ -19,8 +21,11 @@ def compile_excluded(raw: str) -> re.Pattern[str] | None:
             try:
                 re.compile(part)
             except re.error as exc:
-                raise ValueError(f"regex {part!r}: {exc}") from None
-        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+                raise ValueError(f"regex {short(part)!r}: {exc}") from None
+        try:  # each part compiles alone, yet the list may not: a later (?i), a repeated group name
+            return re.compile("|".join(parts)) if parts else None
+        except re.error as exc:
+            raise ValueError(f"the regexes do not combine into one ({exc})") from None
 
 
 __all__ = [

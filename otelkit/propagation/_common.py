@@ -40,7 +40,10 @@ def header_text(value: object, key: str = "") -> str | None:
     if isinstance(value, str):
         text = value
         if not text.isascii() and _has_surrogates(text):  # aiohttp's surrogate-escaped bytes
-            value = text.encode("utf-8", "surrogateescape")
+            try:
+                value = text.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # another lone surrogate (a JSON envelope's "\ud800")
+                value = text.encode("utf-8", "replace")
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         try:

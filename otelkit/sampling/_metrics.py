@@ -15,6 +15,10 @@ Instruments (meter ``otelkit.sampling``):
 * ``otelkit.sampler.forced`` (observable counter, ``{span}``): spans the ``otelkit.debug``
   override forced (``otelkit.decision`` = ``forced``) or refused over its rate (``refused``);
   forced spans are also among ``kept``.
+* ``otelkit.sampler.backpressure`` (observable gauge, 1): the factor the export path's
+  back-pressure applies to the target (1.0: none; halves per second while the batch queue
+  is above its high-water mark or drops spans). Only for samplers whose ``stats()`` has
+  ``pressure``.
 """
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ def register_sampler_metrics(sampler: Any, name: str, meter_provider: MeterProvi
             Observation(snap["forced"], {**base, "otelkit.decision": "forced"}),
             Observation(snap.get("forced_refused", 0), {**base, "otelkit.decision": "refused"}),
         ]
+    def pressure(options: CallbackOptions) -> Iterable[Observation]:
+        snap = snapshot()
+        return [] if snap is None or "pressure" not in snap else [Observation(snap["pressure"], base)]
 
     meter = metrics.get_meter(_METER, meter_provider=meter_provider)
     callbacks: list[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], str, str, bool]] = [
@@ -84,6 +91,8 @@ def register_sampler_metrics(sampler: Any, name: str, meter_provider: MeterProvi
         ("otelkit.sampler.probability", probability, "1", "Current keep probability (global and per key)", False),
         ("otelkit.sampler.keys", keys, "{key}", "Fairness keys currently tracked", False),
         ("otelkit.sampler.forced", forced, "{span}", "Spans forced (or refused) by the otelkit.debug override", True),
+        ("otelkit.sampler.backpressure", pressure, "1", "Factor the export back-pressure applies to the target",
+         False),
     ]
     for inst, callback, unit, doc, counter in callbacks:
         if counter:

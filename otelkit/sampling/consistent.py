@@ -11,12 +11,13 @@ SDK, and it writes ``ot=th:...`` so the adjusted count travels with the trace.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace._sampling_experimental import SamplingIntent
 from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
@@ -66,6 +67,21 @@ class ConsistentProbabilitySampler(BaseHeadSampler):
         if self._debug.requested(ctx, attributes):
             return self._results.keep(0, attributes)
         return self._results.decide(trace_id, self._threshold, attributes)
+
+    def sampling_intent(
+        self,
+        parent_ctx: Context | None,
+        name: str,
+        span_kind: SpanKind | None,
+        attributes: Attributes,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingIntent:
+        """The specification's composable shape (:mod:`otelkit.sampling.composable`): this
+        root span's threshold; the composite sampler decides."""
+        if self._debug.requested(parent_ctx, attributes):
+            return SamplingIntent(0)
+        return SamplingIntent(self._threshold)
 
     def get_description(self) -> str:
         return f"ConsistentProbabilitySampler{{{self._probability}}}"

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace._sampling_experimental import SamplingIntent
 from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from otelkit import config
@@ -115,6 +116,20 @@ class RulesSampler(BaseHeadSampler):
         if threshold is None:
             threshold = self._default
         return self._results.decide(trace_id, threshold, attributes)
+
+    def sampling_intent(
+        self,
+        parent_ctx: Context | None,
+        name: str,
+        span_kind: SpanKind | None,
+        attributes: Attributes,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingIntent:
+        """The specification's composable shape (:mod:`otelkit.sampling.composable`): this
+        root span's threshold; the composite sampler decides."""
+        threshold = self.rules.threshold(parent_ctx, name, span_kind, attributes)
+        return SamplingIntent(self._default if threshold is None else threshold)
 
     def get_description(self) -> str:
         return f"RulesSampler{{rules={len(self.rules)},default={self._default_ratio}}}"

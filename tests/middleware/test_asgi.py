@@ -307,6 +307,28 @@ def test_invalid_regex_env_warns_and_traces_everything(telemetry: Any, caplog: p
     assert "not a list of valid regexes" in caplog.text and len(telemetry.spans()) == 1
 
 
+@pytest.mark.parametrize("raw", ["/a,(?i)/b", "(?P<x>a),(?P<x>b)"])
+def test_regexes_that_do_not_combine_warn_and_trace_everything(
+    telemetry: Any, caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    # each compiles alone; joined they raised re.error out of the middleware's constructor
+    with caplog.at_level(logging.WARNING, "otelkit"):
+        mw = middleware(telemetry, environ={"OTEL_PYTHON_EXCLUDED_URLS": raw})
+    call(mw, scope("/b"))
+    assert "do not combine" in caplog.text and len(telemetry.spans()) == 1
+
+
+def test_invalid_regex_env_warning_quotes_a_prefix_only(telemetry: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "otelkit"):
+        middleware(telemetry, environ={"OTEL_PYTHON_EXCLUDED_URLS": "(unclosed" + "x" * 500})
+    assert "not a list of valid regexes" in caplog.text and "x" * 100 not in caplog.text
+
+
+def test_leading_inline_flag_applies_to_the_list_as_in_contrib(telemetry: Any) -> None:
+    call(middleware(telemetry, environ={"OTEL_PYTHON_EXCLUDED_URLS": "(?i)^/health,^/metrics"}), scope("/HEALTH"))
+    assert len(telemetry.spans()) == 0
+
+
 @pytest.mark.parametrize(("kw", "message"), [({"app": None}, "expected an ASGI application"),
                                             ({"excluded_paths": [3]}, "expected a str")])
 def test_bad_constructor_arguments_raise_value_error(kw: dict[str, Any], message: str) -> None:

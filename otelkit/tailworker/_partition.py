@@ -1,0 +1,257 @@
+"""One assigned partition: its trace buffer (a tail processor), decisions and committable offset.
+
+:class:`Partition` drives a :class:`~otelkit.tail.TailSamplingProcessor` (no worker thread;
+``process_due`` is called by the worker loop), so buffering, limits, policies and the
+written ``th`` are exactly the in-process ones. What the processor does not expose, this
+object observes through public seams: a first policy that returns ``NOT_SAMPLED`` records
+every trace ID the processor decides, and the processor's downstream collects the kept
+copies (labelled, ``th`` written).
+
+Offsets: every message holds one reference per undecided trace it carried and one per kept
+trace not yet acknowledged by the exporter; :meth:`Partition.committable` is the smallest
+held offset (or the next offset to read when none is held): everything below it is decided
+and, when kept, exported. A trace ID the processor never reports (a late span it followed
+from its own decision cache) is released after ``max_wait`` plus a grace period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from otelkit.sampling import ADJUSTED_COUNT_ATTRIBUTE
+from otelkit.sampling.threshold import count_of, read_ot, with_threshold
+from otelkit.tail import NOT_SAMPLED, POLICY_ATTRIBUTE, Decision, Policy, TailSamplingProcessor, TraceView
+
+__all__ = ["Partition", "Verdict", "Outcome"]
+
+_GRACE_S = 2.0
+_MAX_BATCHES = 64
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision on one trace: kept (label, th) or dropped; ``at``: wall-clock seconds."""
+
+    keep: bool
+    label: str
+    threshold: int | None
+    at: float
+
+
+@dataclass
+class Outcome:
+    """A decided trace (or late spans of one): what to publish and export, which offsets to free."""
+
+    trace_id: int
+    verdict: Verdict
+    spans: list[ReadableSpan]
+    offsets: list[int]
+    publish: bool = True
+    retries: int = field(default=0)
+
+
+class _Observer:
+    """First policy: records each trace the processor judges, has no opinion."""
+
+    name = "tail-worker-observer"
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def evaluate(self, trace: TraceView) -> Decision:
+        self.seen.append(trace.trace_id)
+        return NOT_SAMPLED
+
+
+class _Collect(SpanProcessor):
+    """The processor's downstream: kept copies, collected until the worker exports them."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+
+def mark(span: ReadableSpan, verdict: Verdict) -> ReadableSpan:
+    """A kept copy of a span that follows a published decision (sampled, labelled, ``th``)."""
+    ctx = span.context
+    assert ctx is not None  # decoded spans always have one
+    state = ctx.trace_state if verdict.threshold is None else with_threshold(ctx.trace_state, verdict.threshold)
+    attributes = dict(span.attributes or {})
+    attributes[POLICY_ATTRIBUTE] = verdict.label
+    attributes[ADJUSTED_COUNT_ATTRIBUTE] = count_of(state)
+    context = SpanContext(ctx.trace_id, ctx.span_id, ctx.is_remote, TraceFlags(ctx.trace_flags | 1), state)
+    return ReadableSpan(
+        name=span.name, context=context, parent=span.parent, resource=span.resource, attributes=attributes,
+        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
+        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class Partition:
+    """Buffer, decisions and offsets of one spans-topic partition (one thread uses it)."""
+
+    def __init__(
+        self,
+        policies: Sequence[Policy],
+        *,
+        ttl_s: float,
+        cache_size: int,
+        environ: Mapping[str, str] | None = None,
+        decision_wait_ms: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._observer = _Observer()
+        self._collect = _Collect()
+        self._clock, self._wall = clock, wall
+        self.processor = TailSamplingProcessor(
+            self._collect,
+            [self._observer, *policies],
+            decision_wait_ms=decision_wait_ms,
+            overflow="decide",  # one thread: an overflowing trace is decided early, never evicted
+            clock=clock,
+            start_worker=False,
+            self_metrics=False,
+            environ=environ,
+        )
+        self._max_wait_s = self.processor.limits.max_wait_s
+        self._ttl_s, self._cache_size = ttl_s, cache_size
+        self._verdicts: OrderedDict[int, Verdict] = OrderedDict()
+        self._pending: dict[int, tuple[float, list[int]]] = {}  # undecided trace -> (first seen, offsets)
+        self._held: dict[int, int] = {}  # offset -> references
+        self._next: int | None = None
+        self.late_kept = self.late_dropped = self.replayed = 0
+
+    # -- decisions known before deciding ---------------------------------------------
+    def remember(self, trace_id: int, verdict: Verdict) -> bool:
+        """Follow ``verdict`` (replayed from the decisions topic) unless expired; True if kept."""
+        if verdict.at + self._ttl_s < self._wall():
+            return False
+        self._put(trace_id, verdict)
+        self.replayed += 1
+        return True
+
+    def _put(self, trace_id: int, verdict: Verdict) -> None:
+        self._verdicts[trace_id] = verdict
+        self._verdicts.move_to_end(trace_id)
+        while len(self._verdicts) > self._cache_size:
+            self._verdicts.popitem(last=False)
+
+    def _verdict(self, trace_id: int) -> Verdict | None:
+        verdict = self._verdicts.get(trace_id)
+        if verdict is not None and verdict.at + self._ttl_s < self._wall():
+            del self._verdicts[trace_id]
+            return None
+        return verdict
+
+    # -- input -------------------------------------------------------------------------
+    def add(self, offset: int, traces: Mapping[int, list[ReadableSpan]] | None) -> list[Outcome]:
+        """Take a message's spans (None: a bad message, skipped); returns late kept spans to export."""
+        self._next = offset + 1
+        late: list[Outcome] = []
+        for trace_id, spans in (traces or {}).items():
+            verdict = self._verdict(trace_id)
+            if verdict is not None:
+                if verdict.keep:
+                    self.late_kept += len(spans)
+                    self._hold(offset)
+                    late.append(Outcome(trace_id, verdict, [mark(s, verdict) for s in spans], [offset], False))
+                else:
+                    self.late_dropped += len(spans)
+                continue
+            entry = self._pending.get(trace_id)
+            if entry is None:
+                self._pending[trace_id] = (self._clock(), [offset])
+            else:
+                entry[1].append(offset)
+            self._hold(offset)
+            for span in spans:
+                self.processor.on_end(span)
+        return late
+
+    def _hold(self, offset: int) -> None:
+        self._held[offset] = self._held.get(offset, 0) + 1
+
+    def release(self, offsets: list[int]) -> None:
+        """Drop one reference per listed offset (a trace decided and, if kept, exported)."""
+        for offset in offsets:
+            left = self._held.get(offset, 0) - 1
+            if left > 0:
+                self._held[offset] = left
+            else:
+                self._held.pop(offset, None)
+
+    # -- deciding ----------------------------------------------------------------------
+    def decide(self, now: float | None = None) -> list[Outcome]:
+        """Decide the due traces; dropped ones are released at once, kept ones returned."""
+        self._observer.seen.clear()
+        for _ in range(_MAX_BATCHES):  # defensive: the sweep below must only see unreported traces
+            if not self.processor.process_due(now):
+                break
+        collected, self._collect.spans = self._collect.spans, []  # also late spans from add()
+        kept: dict[int, list[ReadableSpan]] = {}
+        for span in collected:
+            assert span.context is not None
+            kept.setdefault(span.context.trace_id, []).append(span)
+        at = self._wall()
+        out: list[Outcome] = []
+        for trace_id in self._observer.seen:
+            spans = kept.pop(trace_id, None)
+            if spans:
+                first = spans[0]
+                assert first.context is not None
+                label = str((first.attributes or {}).get(POLICY_ATTRIBUTE, ""))
+                verdict = Verdict(True, label, read_ot(first.context.trace_state).th, at)
+            else:
+                verdict = Verdict(False, "", None, at)
+            self._put(trace_id, verdict)
+            entry = self._pending.pop(trace_id, None)
+            offsets = entry[1] if entry is not None else []
+            out.append(Outcome(trace_id, verdict, spans or [], offsets))
+        for trace_id, spans in kept.items():  # late spans the processor followed itself
+            verdict = self._verdicts.get(trace_id) or Verdict(True, "", None, at)
+            entry = self._pending.pop(trace_id, None)
+            out.append(Outcome(trace_id, verdict, spans, entry[1] if entry else [], False))
+        self._sweep(self._clock() if now is None else now)
+        return out
+
+    def _sweep(self, now: float) -> None:
+        """Release traces the processor followed from its caches without reporting them."""
+        limit = now - self._max_wait_s - _GRACE_S
+        stale = [tid for tid, (seen, _) in self._pending.items() if seen < limit]
+        for trace_id in stale:
+            self.release(self._pending.pop(trace_id)[1])
+
+    # -- offsets -------------------------------------------------------------------------
+    def committable(self) -> int | None:
+        """The offset to commit: below it every span is decided and, if kept, exported."""
+        if self._held:
+            return min(self._held)
+        return self._next
+
+    @property
+    def position(self) -> int | None:
+        """The next offset to read (None before the first message)."""
+        return self._next
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "buffered_spans": int(self.processor.stats()["buffered_spans"]),
+            "pending_traces": len(self._pending),
+            "held_messages": len(self._held),
+            "late_kept_spans": self.late_kept,
+            "late_dropped_spans": self.late_dropped,
+            "replayed_decisions": self.replayed,
+        }

@@ -1,0 +1,299 @@
+"""``TailWorker``: tail sampling on a Kafka consumer group (one member of a worker fleet).
+
+Each trace lives on one spans partition (keyed by trace ID), each partition has one owner.
+Per assigned partition a :class:`~otelkit.tailworker._partition.Partition` buffers and
+decides (the in-process tail processor and policies); kept traces go to the configured
+exporter; decisions go to the decisions topic (same partition number); offsets are committed
+below the oldest span undecided or not yet exported, after the decisions are flushed.
+On assign a partition's recent decisions are replayed before it decides; on revoke kept
+traces are exported (bounded), decisions flushed and offsets committed synchronously;
+undecided spans are left to the next owner. A partition whose export failed is paused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from otelkit import config
+from otelkit._warn import warn_limited
+from otelkit.exporter._kafka_client import parse_properties
+from otelkit.tail import Policy
+from otelkit.tailworker import _decisions
+from otelkit.tailworker import _settings as s
+from otelkit.tailworker._budget import PolicySource
+from otelkit.tailworker._decode import BadMessage, decode
+from otelkit.tailworker._exports import KeptExports, default_exporters
+from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
+from otelkit.tailworker._partition import Outcome, Partition
+
+__all__ = ["TailWorker"]
+
+_logger = logging.getLogger("otelkit.tailworker")
+
+
+
+class TailWorker:
+    """One tail worker. Arguments override the environment (``environ``, default ``os.environ``).
+
+    Args:
+        bootstrap_servers, topic: the spans topic (``OTELKIT_KAFKA_*``).
+        group, decisions_topic: ``OTELKIT_TAIL_WORKER_*``.
+        policies (compact string or policies), decision_wait_ms: ``OTELKIT_TAIL_*``.
+        exporter: default: the exporters named by ``OTEL_TRACES_EXPORTER`` (otelkit's rules).
+        kafka_config: extra librdkafka properties (default ``OTELKIT_TAIL_WORKER_CONSUMER_CONFIG``).
+        self_metrics, meter_provider: ``OTELKIT_SELF_METRICS``; the global provider.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str | None = None,
+        topic: str | None = None,
+        group: str | None = None,
+        decisions_topic: str | None = None,
+        policies: str | Sequence[Policy] | None = None,
+        decision_wait_ms: float | None = None,
+        exporter: SpanExporter | None = None,
+        kafka_config: Mapping[str, str] | None = None,
+        self_metrics: bool | None = None,
+        meter_provider: MeterProvider | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            import confluent_kafka  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("otelkit tail-worker needs confluent-kafka: pip install 'otelkit[kafka]'") from exc
+        self._env = environ
+        self.bootstrap = config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ)
+        self.topic = config.OTELKIT_KAFKA_TOPIC.resolve(topic, environ)
+        self.group = s.OTELKIT_TAIL_WORKER_GROUP.resolve(group, environ)
+        self.decisions_topic = s.OTELKIT_TAIL_WORKER_DECISIONS_TOPIC.resolve(decisions_topic, environ) or (
+            self.topic + "_decisions"
+        )
+        self._policies = PolicySource(policies, environ)
+        self.policies: list[Policy] = self._policies.shared
+        self.partition_count = 1  # of the spans topic, read at start: the budget split
+        self.decision_wait_ms = decision_wait_ms
+        self.ttl_s = s.OTELKIT_TAIL_WORKER_DECISION_TTL_S.get(environ)
+        self.max_message = s.OTELKIT_TAIL_WORKER_MAX_MESSAGE_BYTES.get(environ)
+        self.revoke_s = s.OTELKIT_TAIL_WORKER_REVOKE_TIMEOUT_MS.get(environ) / 1000.0
+        self.commit_s = s.OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS.get(environ) / 1000.0
+        self.cache_size = config.OTELKIT_TAIL_DECISION_CACHE_SIZE.get(environ)
+        extra = dict(kafka_config) if kafka_config is not None else self._consumer_properties(environ)
+        self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
+        self._exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
+        self._parts: dict[int, Partition] = {}
+        self._stop = threading.Event()
+        self.counters: dict[str, int] = {}
+        self._last_commit = 0.0
+        self._paused: set[int] = set()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._lag: dict[int, int] = {}
+        if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
+            from otelkit.tailworker._metrics import register
+
+            register(self, meter_provider)
+
+    @staticmethod
+    def _consumer_properties(environ: Mapping[str, str] | None) -> dict[str, str]:
+        try:
+            return parse_properties(s.OTELKIT_TAIL_WORKER_CONSUMER_CONFIG.get(environ))
+        except ValueError as exc:  # malformed: warned (value hidden) and ignored, as for the exporter
+            warn_limited(_logger, "tailworker-consumer-config", "OTELKIT_TAIL_WORKER_CONSUMER_CONFIG: %s; ignoring it",
+                         exc)
+            return {}
+
+    def _count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to hand its partitions over and return."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Consume, decide, export and commit until :meth:`stop`; then hand everything over."""
+        from confluent_kafka import Consumer, Producer
+
+        self._producer = Producer({**self._kafka, "linger.ms": "5"})
+        self._replayer = Consumer({**self._kafka, "group.id": self.group + "-replay", "enable.auto.commit": "false"})
+        self._consumer = Consumer(
+            {**self._kafka, "group.id": self.group, "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
+        )
+        try:
+            self.partition_count = ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
+            self._consumer.subscribe(
+                [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
+            while not self._stop.is_set():
+                self._step()
+            self._hand_over(list(self._parts))
+        finally:
+            self._consumer.close()
+            self._replayer.close()
+            self._producer.flush(self.revoke_s)
+            self._exports.shutdown()
+
+    # -- the loop -------------------------------------------------------------------------
+    def _step(self) -> None:
+        for msg in self._consumer.consume(500, 0.1):
+            err = msg.error()
+            if err is not None:
+                if not err.code() == -191:  # _PARTITION_EOF
+                    warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
+                continue
+            self._take(msg)
+        for number, part in list(self._parts.items()):
+            self._settle(number, part.decide())
+        self._exports.retry(self._parts)
+        self._backpressure()
+        self._producer.poll(0)
+        if time.monotonic() - self._last_commit >= self.commit_s:
+            self._commit(list(self._parts), asynchronous=True)
+
+    def _backpressure(self) -> None:
+        """Pause the partitions whose kept traces wait for a failed export; resume them after
+        (their offsets stay held meanwhile, so reading on would only grow memory)."""
+        blocked = self._exports.waiting() & set(self._parts)
+        paused = set_paused(self._consumer, self.topic, blocked, self._paused, set(self._parts))
+        self._count("partitions_paused", len(paused - self._paused))
+        self._paused = paused
+
+    def _take(self, msg: Any) -> None:
+        number, offset = msg.partition(), msg.offset()
+        part = self._parts.get(number)
+        if part is None:
+            return
+        self._count("messages")
+        try:
+            traces = decode(msg.value(), self.max_message)
+        except BadMessage as exc:
+            self._count("bad_messages." + exc.reason)
+            warn_limited(_logger, "tailworker-bad:" + exc.reason, "skipping message %s[%d]@%d: %s",
+                         msg.topic(), number, offset, exc)
+            part.add(offset, None)
+            return
+        late = part.add(offset, traces)
+        if late:
+            self._exports.export(number, late, part.release)
+
+    def _settle(self, number: int, outcomes: list[Outcome]) -> None:
+        kept: list[Outcome] = []
+        part = self._parts[number]
+        for outcome in outcomes:
+            if outcome.publish:
+                self._publish(number, outcome)
+                keep = outcome.verdict.keep
+                self._count("kept_by_policy." + outcome.verdict.label if keep else "traces_dropped")
+            if outcome.verdict.keep and outcome.spans:
+                kept.append(outcome)
+            else:
+                part.release(outcome.offsets)
+        if kept:
+            self._exports.export(number, kept, part.release)
+
+    def _publish(self, number: int, outcome: Outcome) -> None:
+        try:
+            self._producer.produce(
+                self.decisions_topic, _decisions.encode(outcome.verdict, self.worker_id), format(outcome.trace_id, "032x").encode(),
+                partition=number, on_delivery=self._delivered,
+            )
+            self._count("decisions_published")
+        except Exception as exc:  # noqa: BLE001 - the queue may be full: counted, decisions still held locally
+            self._count("decisions_failed")
+            warn_limited(_logger, "tailworker-publish", "could not publish a decision: %r", exc)
+
+    def _delivered(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self._count("decisions_failed")
+
+    # -- offsets, rebalances ----------------------------------------------------------------
+    def _commit(self, numbers: list[int], *, asynchronous: bool) -> None:
+        from confluent_kafka import TopicPartition
+
+        self._last_commit = time.monotonic()
+        if self._producer.flush(self.revoke_s):
+            return  # decisions not delivered yet: committing now could let a trace be re-decided
+        offsets = []
+        for number in numbers:
+            part = self._parts.get(number)
+            self._measure_lag(number, part)
+            at = part.committable() if part is not None else None
+            if at is not None:
+                offsets.append(TopicPartition(self.topic, number, at))
+        if offsets:
+            try:
+                if asynchronous:
+                    self._consumer.commit(offsets=offsets, asynchronous=True)
+                else:
+                    self._consumer.commit(offsets=offsets, asynchronous=False)
+            except Exception as exc:  # noqa: BLE001 - e.g. a rebalance in progress; the next commit retries
+                _logger.debug("commit failed: %r", exc)
+
+    def _measure_lag(self, number: int, part: Partition | None) -> None:
+        from confluent_kafka import TopicPartition
+
+        if part is not None and part.position is not None:
+            try:
+                high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, number), cached=True)[1]
+                self._lag[number] = max(0, high - part.position)
+            except Exception:  # noqa: BLE001 - no cached watermark yet
+                self._lag.pop(number, None)
+
+    def _retire(self, number: int) -> None:
+        """Forget a partition, keeping its late-span counts in the worker's totals."""
+        part = self._parts.pop(number, None)
+        self._lag.pop(number, None)
+        if part is not None:
+            self._count("late_kept_spans", part.late_kept)
+            self._count("late_dropped_spans", part.late_dropped)
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            part = Partition(
+                self._policies.for_partition(self.partition_count), ttl_s=self.ttl_s, cache_size=self.cache_size, environ=self._env,
+                decision_wait_ms=self.decision_wait_ms,
+            )
+            _decisions.replay(self._replayer, self.decisions_topic, tp.partition, self.ttl_s, part.remember,
+                              self.revoke_s)
+            self._parts[tp.partition] = part
+        self._count("assignments", len(partitions))
+
+    def _hand_over(self, numbers: list[int]) -> None:
+        """Export held kept traces (bounded), flush decisions, commit synchronously, forget."""
+        deadline = time.monotonic() + self.revoke_s
+        while self._exports.waiting() & set(numbers) and time.monotonic() < deadline:
+            self._exports.retry(self._parts, only=numbers, force=True)
+            if self._exports.waiting() & set(numbers):
+                time.sleep(0.1)
+        self._commit(numbers, asynchronous=False)
+        for number in numbers:
+            self._retire(number)
+        self._exports.forget(self._parts)
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self._hand_over([tp.partition for tp in partitions])
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self._retire(tp.partition)
+        self._exports.forget(self._parts)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters (``kept_by_policy.<label>``, ``traces_dropped``, ``bad_messages.<reason>``,
+        ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
+        parts = {n: {**p.stats(), "lag": self._lag.get(n, 0)} for n, p in list(self._parts.items())}
+        out: dict[str, Any] = dict(self.counters)
+        for key in ("late_kept_spans", "late_dropped_spans"):
+            out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
+        out["paused_partitions"] = sorted(self._paused)
+        out["partitions"] = parts
+        return out

@@ -1,0 +1,81 @@
+"""Decoding spans-topic messages: the Collector's otlp_proto bytes, otelkit's, and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags
+
+from otelkit.exporter.encoder import SpanEncoder
+from otelkit.sampling.threshold import read_ot
+from otelkit.tailworker._decode import EMPTY, NOT_OTLP, TOO_LARGE, BadMessage, decode
+
+MAX = 1 << 20
+
+
+def test_collector_request_with_two_traces_is_grouped_by_trace(otlp: Any) -> None:
+    value = otlp.request(
+        "checkout",
+        otlp.span(1, 10, name="root", trace_state="ot=th:8"),
+        otlp.span(2, 20, name="other"),
+        otlp.span(1, 11, 10, name="child", error=True, attrs={"http.route": "/pay", "retries": 3, "ok": False}),
+    )
+    traces = decode(value, MAX)
+    assert sorted(traces) == [1, 2]
+    root, child = traces[1]
+    assert [root.name, child.name] == ["root", "child"]
+    assert root.parent is None and child.parent is not None and child.parent.span_id == 10
+    assert not child.parent.is_remote  # only a span without parent ends a trace for decision_wait
+    assert root.kind is SpanKind.SERVER
+    assert child.status.status_code is StatusCode.ERROR and child.status.description == "boom"
+    assert dict(child.attributes or {}) == {"http.route": "/pay", "retries": 3, "ok": False}
+    assert root.resource.attributes["service.name"] == "checkout"
+    assert root.instrumentation_scope is not None and root.instrumentation_scope.name == "test"
+    assert root.context is not None and read_ot(root.context.trace_state).th == 8 << 52
+    assert root.context.trace_flags == 1
+    assert (root.start_time, root.end_time) == (1_000_000_000, 1_100_000_000)
+
+
+def test_otelkit_encoder_output_round_trips() -> None:
+    ctx = SpanContext(0xABC, 0x1, False, TraceFlags(1))
+    span = ReadableSpan(
+        name="GET /", context=ctx, parent=None, resource=Resource({"service.name": "gw"}),
+        attributes={"a": "b"}, kind=SpanKind.CLIENT, start_time=5, end_time=9,
+    )
+    traces = decode(SpanEncoder().encode([span]), MAX)
+    (got,) = traces[0xABC]
+    assert (got.name, got.kind, dict(got.attributes or {}), got.start_time, got.end_time) == (
+        "GET /", SpanKind.CLIENT, {"a": "b"}, 5, 9)
+    assert got.resource.attributes["service.name"] == "gw"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"", EMPTY),
+        (b"\xff\xff\xff\xff not protobuf", NOT_OTLP),
+        (b"x" * (50 * 1024 * 1024), TOO_LARGE),
+    ],
+)
+def test_bad_input_is_rejected_with_a_reason(value: bytes, reason: str) -> None:
+    with pytest.raises(BadMessage) as info:
+        decode(value, MAX)
+    assert info.value.reason == reason
+
+
+def test_truncated_request_is_rejected(otlp: Any) -> None:
+    value = otlp.request("svc", otlp.span(1, 10, attrs={"k": "v" * 50}))
+    with pytest.raises(BadMessage) as info:
+        decode(value[:-7], MAX)
+    assert info.value.reason == NOT_OTLP
+
+
+def test_wrong_id_length_is_not_otlp(otlp: Any) -> None:
+    pb = otlp.span(1, 10)
+    pb.span_id = b"\x01\x02"
+    with pytest.raises(BadMessage) as info:
+        decode(otlp.request("svc", pb), MAX)
+    assert info.value.reason == NOT_OTLP

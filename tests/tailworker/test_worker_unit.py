@@ -1,0 +1,183 @@
+"""The worker's message handling without a broker: bad input is counted and skipped."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otelkit.tailworker import TailWorker
+from otelkit.tailworker._partition import Partition
+
+
+class Memory(SpanExporter):
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+
+class Msg:
+    def __init__(self, value: bytes, offset: int) -> None:
+        self._value, self._offset = value, offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def offset(self) -> int:
+        return self._offset
+
+    def partition(self) -> int:
+        return 2
+
+    def topic(self) -> str:
+        return "spans"
+
+    def error(self) -> None:
+        return None
+
+
+def test_bad_messages_are_counted_warned_with_their_position_and_skipped(otlp: Any, caplog: Any) -> None:
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
+                        kafka_config={}, environ={})
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={})
+    good = otlp.request("a", otlp.span(5, 50, error=True))
+    with caplog.at_level(logging.WARNING, "otelkit.tailworker"):
+        for offset, value in enumerate([b"\xff\xfe garbage", good[:-3], b"x" * (50 << 20), good]):
+            worker._take(Msg(value, offset))
+    assert worker.counters["bad_messages.not_otlp"] == 2
+    assert worker.counters["bad_messages.too_large"] == 1
+    assert worker.counters["messages"] == 4
+    text = caplog.text
+    assert "spans[2]@0" in text and "spans[2]@2" in text
+    assert worker._parts[2].committable() == 3  # the good one waits for its decision
+
+
+def test_empty_policies_are_rejected() -> None:
+    with pytest.raises(ValueError, match="policies"):
+        TailWorker(policies=[], exporter=Memory(), kafka_config={}, environ={})
+
+
+class Flaky(Memory):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = True
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.fail:
+            return SpanExportResult.FAILURE
+        return super().export(spans)
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.paused: set[int] = set()
+
+    def pause(self, tps: list[Any]) -> None:
+        self.paused.update(tp.partition for tp in tps)
+
+    def resume(self, tps: list[Any]) -> None:
+        self.paused.difference_update(tp.partition for tp in tps)
+
+    def consume(self, n: int, timeout: float) -> list[Any]:
+        return []
+
+
+class FakeProducer:
+    def produce(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+
+def test_failed_export_pauses_the_partition_and_holds_its_offsets_until_it_succeeds(
+    otlp: Any, monkeypatch: Any
+) -> None:
+    exporter = Flaky()
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=exporter,
+                        kafka_config={}, environ={"OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "3600000"})
+    clock = [100.0]
+    part = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                     clock=lambda: clock[0])
+    worker._parts[2] = part
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 0))
+    clock[0] += 1
+    worker._step()
+    assert worker._consumer.paused == {2}
+    assert part.committable() == 0 and worker.counters["export_failures"] == 1
+    exporter.fail = False
+    worker._exports.due_at = 0.0
+    worker._step()
+    assert worker._consumer.paused == set()
+    assert part.committable() == 1 and len(exporter.spans) == 1
+    assert worker.stats()["kept_by_policy.errors"] == 1
+
+
+def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
+                        kafka_config={}, self_metrics=True, meter_provider=provider, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    worker._take(Msg(b"\xff\xfe garbage", 0))
+    worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 1))
+    worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 2))
+    worker._take(Msg(otlp.request("a", otlp.span(7, 71, 70)), 3))  # no root yet: stays buffered
+    clock[0] += 1
+    worker._step()
+    points: dict[str, list[Any]] = {}
+    for rm in reader.get_metrics_data().resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                points[metric.name] = list(metric.data.data_points)
+    traces = {(p.attributes["decision"], p.attributes["policy"]): p.value for p in points["otelkit.tailworker.traces"]}
+    assert traces == {("kept", "errors"): 1, ("dropped", ""): 1}
+    assert {p.attributes["reason"]: p.value for p in points["otelkit.tailworker.bad_messages"]} == {"not_otlp": 1}
+    assert [(p.attributes["partition"], p.value) for p in points["otelkit.tailworker.buffered.spans"]] == [(2, 1)]
+    assert [p.value for p in points["otelkit.tailworker.spans_exported"]] == [1]
+    provider.shutdown()
+
+
+def test_cli_flags_override_the_environment(monkeypatch: Any) -> None:
+    import signal
+
+    from otelkit.cli import main
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(self: TailWorker) -> None:
+        seen.update(topic=self.topic, group=self.group, bootstrap=self.bootstrap, decisions=self.decisions_topic,
+                    wait=self.decision_wait_ms, policies=[p.name for p in self.policies])
+
+    monkeypatch.setattr(TailWorker, "run", fake_run)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # leave pytest's handlers alone
+    env = {
+        "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "OTELKIT_KAFKA_TOPIC": "env-topic",
+        "OTELKIT_TAIL_WORKER_GROUP": "env-group",
+        "OTELKIT_TAIL_POLICIES": "env=status_code(status_codes=ERROR)",
+    }
+    assert main(["tail-worker"], environ=env) == 0
+    assert seen == {"topic": "env-topic", "group": "env-group", "bootstrap": "127.0.0.1:1",
+                    "decisions": "env-topic_decisions", "wait": None, "policies": ["env"]}
+    argv = ["tail-worker", "--topic", "t", "--group", "g", "--decisions-topic", "d", "--decision-wait-ms", "250",
+            "--policies", "flag=status_code(status_codes=ERROR)", "--bootstrap-servers", "127.0.0.1:2"]
+    assert main(argv, environ=env) == 0
+    assert seen == {"topic": "t", "group": "g", "bootstrap": "127.0.0.1:2", "decisions": "d", "wait": 250.0,
+                    "policies": ["flag"]}
