@@ -8,9 +8,12 @@ Invariants (``q`` = this queue):
   q.encode_failed`` at any quiescent point: every span offered is taken by the worker, still
   queued, or refused/discarded, counted by reason.
 * ``len(q) <= capacity`` plus at most one span per producer thread racing the length check.
-* Encoded mode (``encode`` given; :meth:`put_encoded`): the queue holds ``EncodedSpan``s and
-  ``held_bytes`` (their sizes plus :data:`HELD_OVERHEAD` each) never exceeds ``max_bytes``:
-  the check and the append happen under the lock, so the budget is exact.
+* Encoded mode (``encode`` given; :meth:`put_encoded`): the queue holds each span as its
+  ``Span`` bytes plus a small-int route (``encode`` returns both, see
+  ``otelkit.exporter._encoded.encode_held``) in two parallel deques, so nothing it holds is
+  a container the cyclic GC tracks; ``held_bytes`` (the sizes plus :data:`HELD_OVERHEAD`
+  each) never exceeds ``max_bytes``: the check and the append happen under the lock, so the
+  budget is exact. :meth:`take` returns an ``EncodedBatch``.
 * Once :meth:`close` ran, :meth:`put` refuses (``refused_closed``); once :meth:`seal` ran,
   nothing stays queued: a span appended by a producer that passed the length check before
   the close is counted as ``refused_closed`` at the next :meth:`snapshot` or :meth:`put`.
@@ -47,10 +50,10 @@ NEVER = 1 << 62
 
 _SAMPLED = int(TraceFlags.SAMPLED)
 
-HELD_OVERHEAD = 128
-"""Bytes charged per encoded span on top of its encoded size: the ``EncodedSpan`` object
-(72), the ``bytes`` header (33), the deque slot (8), rounded up; so the byte budget bounds
-what the queue really holds."""
+HELD_OVERHEAD = 64
+"""Bytes charged per encoded span on top of its encoded size: the ``bytes`` header (33) and
+its allocator rounding (up to 15), the two deque slots (bytes and route, 16); so the byte
+budget bounds what the queue really holds (routes are small ints, shared)."""
 
 
 class SpanQueue:
@@ -72,7 +75,7 @@ class SpanQueue:
         on_fork: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_bytes: int | None = None,
-        encode: Callable[[ReadableSpan], Any] | None = None,
+        encode: Callable[[ReadableSpan], tuple[bytes, Any]] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity={capacity!r} is invalid: expected an integer >= 1")
@@ -81,6 +84,11 @@ class SpanQueue:
         self.capacity = capacity
         self.max_bytes = max_bytes if max_bytes is not None else 1 << 62
         self._encode = encode
+        self._batch: Callable[[list[bytes], list[Any]], Any] | None = None
+        if encode is not None:
+            from otelkit.exporter._encoded import EncodedBatch
+
+            self._batch = EncodedBatch
         self._block_s = block_timeout_s
         self._clock = clock
         self._guard = ForkGuard(on_fork if on_fork is not None else self.reset)
@@ -91,6 +99,7 @@ class SpanQueue:
         """Empty, zero counts, fresh locks, this process's: at construction and in a forked
         child (``closed``: a child of a shut-down processor stays shut down)."""
         self._items: deque[Any] = deque()
+        self._routes: deque[Any] = deque()  # encoded mode: the route of each item
         self._lock = threading.Lock()
         self._space = threading.Condition(self._lock)
         self._wake = threading.Event()
@@ -146,6 +155,9 @@ class SpanQueue:
             try:
                 while not self._closed:
                     if len(self._items) < self.capacity and self.held_bytes + cost <= self.max_bytes:
+                        if self._batch is not None:  # encoded: (bytes, route)
+                            self._routes.append(item[1])
+                            item = item[0]
                         self._items.append(item)
                         self.held_bytes += cost
                         self._wake.set()
@@ -159,8 +171,8 @@ class SpanQueue:
                 self.blocked -= 1
 
     def put_encoded(self, span: ReadableSpan) -> None:
-        """Encoded mode (``encode`` given): queue the sampled span as its encoded bytes, so
-        the span object is freed at once; refused (counted ``dropped_full``) when the count or
+        """Encoded mode (``encode`` given): queue the sampled span as its encoded bytes and
+        route, so the span object is freed at once; refused (counted ``dropped_full``) when the count or
         the byte budget would be exceeded. A span that cannot be encoded is counted
         ``encode_failed``. The processor binds this as its ``on_end``; never raises."""
         try:
@@ -174,24 +186,25 @@ class SpanQueue:
             self._refuse(None)
             return
         try:
-            item = self._encode(span)  # type: ignore[misc]
+            data, route = self._encode(span)  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - never raise into on_end
             with self._lock:
                 self.encode_failed += 1
             warn_limited(_logger, "batch:encode", "cannot encode span %r: %r; dropping it",
                          getattr(span, "name", "?"), exc)
             return
-        cost = item.size + HELD_OVERHEAD
+        cost = len(data) + HELD_OVERHEAD
         items = self._items
         with self._lock:
             if len(items) < self._limit and self.held_bytes + cost <= self.max_bytes:
-                items.append(item)
+                items.append(data)
+                self._routes.append(route)
                 self.held_bytes += cost
                 if len(items) >= self._wake_at:
                     self._wake_at = NEVER
                     self._wake.set()
                 return
-        self._refuse(item, cost)
+        self._refuse((data, route), cost)
 
     def _sweep(self) -> None:
         # Under the lock: after the final drain, spans of producers that raced the close
@@ -199,6 +212,7 @@ class SpanQueue:
         if self._sealed and self._items:
             self.refused_closed += len(self._items)
             self._items.clear()
+            self._routes.clear()
             self.held_bytes = 0
 
     # ------------------------------------------------------------------ consumer side
@@ -214,17 +228,22 @@ class SpanQueue:
             return self.held_bytes, self.max_bytes
         return held, capacity
 
-    def take(self, n: int) -> list[Any]:
-        """Remove and return up to ``n`` of the oldest spans (the consumer's thread only):
-        ``ReadableSpan``s, or ``EncodedSpan``s in encoded mode."""
+    def take(self, n: int) -> Any:
+        """Remove and return up to ``n`` of the oldest spans (the consumer's thread only): a
+        list of ``ReadableSpan``s, or an ``EncodedBatch`` in encoded mode."""
         items = self._items
         with self._lock:
-            batch = [items.popleft() for _ in range(min(n, len(items)))]
-            self.taken += len(batch)
-            if self._encode is not None and batch:
-                self.held_bytes -= sum(item.size for item in batch) + HELD_OVERHEAD * len(batch)
+            k = min(n, len(items))
+            batch = [items.popleft() for _ in range(k)]
+            self.taken += k
+            if self._batch is not None:
+                pop = self._routes.popleft
+                routes = [pop() for _ in range(k)]
+                self.held_bytes -= sum(map(len, batch)) + HELD_OVERHEAD * k
             if self._block_s > 0:
                 self._space.notify_all()
+        if self._batch is not None:
+            return self._batch(batch, routes)
         return batch
 
     def arm(self, mark: int) -> None:
@@ -267,6 +286,7 @@ class SpanQueue:
             self._sealed = True
             n = len(self._items)
             self._items.clear()
+            self._routes.clear()
             self.held_bytes = 0
             self.discarded += n
             return n

@@ -121,7 +121,7 @@ OTELKIT_BATCH_MAX_QUEUE_BYTES = int_setting(
     64 * 1024 * 1024,
     "Byte budget of the SmartBatchSpanProcessor queue when its exporter takes encoded spans "
     "(otelkit's OTLP/HTTP and Kafka exporters): each ended span is held as its encoded bytes plus "
-    "128 bytes of overhead; a span that would exceed the budget is dropped and counted "
+    "64 bytes of overhead; a span that would exceed the budget is dropped and counted "
     "(dropped_queue_full). The span-count bound applies as well.",
     min=1,
     component="batch",

@@ -43,7 +43,7 @@ class BatchWorker:
 
     Args:
         queue: where spans wait (this worker is its only consumer).
-        encoded: the queue holds ``EncodedSpan``s: batches go to ``exporter.export_encoded``.
+        encoded: the queue holds spans as bytes: batches (``EncodedBatch``) go to ``exporter.export_encoded``.
         exporter: handed to the export slots.
         options: the processor's resolved options.
         metrics: self-metrics (an export-duration histogram), or None.

@@ -17,19 +17,22 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otelkit._warn import warn_limited
 from otelkit.exporter._request import group_spans, write_parts
-from otelkit.exporter._wire import utf8, varint
-from otelkit.exporter.encoder import SpanEncoder
+from otelkit.exporter._routes import Route, Routes
+from otelkit.exporter._wire import VARINTS, utf8, varint
+from otelkit.exporter.encoder import PLAIN_SPANS, SpanEncoder
 
 __all__ = [
     "EncodedSpan",
+    "EncodedBatch",
     "encode_span",
+    "encode_held",
     "encode_each",
     "request_parts",
     "encode_request",
@@ -40,6 +43,7 @@ __all__ = [
 _logger = logging.getLogger("otelkit.exporter.encoder")
 
 _ENCODER = SpanEncoder()  # caches shared by every caller (single dict operations are atomic)
+_ROUTES = Routes(_ENCODER)
 
 
 class EncodedSpan:
@@ -82,6 +86,67 @@ def encode_span(span: ReadableSpan) -> EncodedSpan:
     return EncodedSpan(data, span.resource, span.instrumentation_scope or None, trace_id)
 
 
+_span_body = _ENCODER.span_body
+_BY_SCOPE = _ROUTES.by_scope
+_route = _ROUTES.route
+
+
+def encode_held(span: ReadableSpan) -> tuple[bytes, Route]:
+    """``span`` as the batcher holds it: its ``Span`` message bytes and its route (a small
+    int for its resource and scope, see :mod:`otelkit.exporter._routes`). Neither is a
+    container the cyclic GC tracks. Raises as :func:`encode_span` does."""
+    if type(span) in PLAIN_SPANS:
+        resource, scope = span._resource, span._instrumentation_scope or None
+    else:
+        resource, scope = span.resource, span.instrumentation_scope or None
+    hit = _BY_SCOPE.get(id(scope))
+    if hit is not None and hit[0] is scope and hit[1] is resource:
+        route = hit[2]
+    else:
+        route = _route(resource, scope)
+    return _span_body(span)[0], route
+
+
+def _held_span(data: bytes, route: Route) -> EncodedSpan:
+    resource, scope = _ROUTES.pair(route)
+    return EncodedSpan(data, resource, scope, int.from_bytes(data[2:18], "big"))  # data opens with the trace ID
+
+
+class EncodedBatch(Sequence[EncodedSpan]):
+    """Spans as the batcher held them (:func:`encode_held`): parallel lists of ``Span``
+    bytes and routes. A ``Sequence[EncodedSpan]`` (an item is built when it is read; its
+    resource and scope are the first of their content seen, equal and encoding the same
+    bytes as the span's own); slices are batches. :func:`request_parts` and
+    :func:`split_requests` read the lists directly."""
+
+    __slots__ = ("datas", "routes")
+
+    def __init__(self, datas: list[bytes], routes: list[Route]) -> None:
+        self.datas = datas
+        self.routes = routes
+
+    def __len__(self) -> int:
+        return len(self.datas)
+
+    @overload
+    def __getitem__(self, index: int) -> EncodedSpan: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> EncodedBatch: ...
+
+    def __getitem__(self, index: int | slice) -> EncodedSpan | EncodedBatch:
+        if isinstance(index, slice):
+            return EncodedBatch(self.datas[index], self.routes[index])
+        return _held_span(self.datas[index], self.routes[index])
+
+    def __iter__(self) -> Iterator[EncodedSpan]:
+        for data, route in zip(self.datas, self.routes, strict=True):
+            yield _held_span(data, route)
+
+    def __repr__(self) -> str:
+        return f"EncodedBatch({len(self.datas)} spans, {sum(map(len, self.datas))} bytes)"
+
+
 def encode_each(spans: Sequence[ReadableSpan]) -> tuple[list[EncodedSpan], int]:
     """Every span of ``spans`` that can be encoded, and how many could not (left out, with
     a rate-limited warning naming the first span and the error)."""
@@ -99,6 +164,9 @@ def encode_each(spans: Sequence[ReadableSpan]) -> tuple[list[EncodedSpan], int]:
     return out, failed
 
 
+_FRAMES = [b"\x12" + v for v in VARINTS]  # ScopeSpans.spans tag + length, by length
+
+
 def _frame(members: list[EncodedSpan], out: list[bytes]) -> int:
     for span in members:
         out.append(b"\x12" + varint(span.size))
@@ -106,9 +174,38 @@ def _frame(members: list[EncodedSpan], out: list[bytes]) -> int:
     return 0
 
 
+def _frame_datas(datas: list[bytes], out: list[bytes]) -> int:
+    frames, cut = _FRAMES, len(_FRAMES)
+    append = out.append
+    for data in datas:
+        n = len(data)
+        append(frames[n] if n < cut else b"\x12" + varint(n))
+        append(data)
+    return 0
+
+
+def _routes_seen(batch: EncodedBatch) -> list[Route]:
+    """The batch's distinct routes in first-seen order (one route: one comparison pass)."""
+    routes = batch.routes
+    first = routes[0]
+    if routes.count(first) == len(routes):
+        return [first]
+    return list(dict.fromkeys(routes))
+
+
 def request_parts(spans: Sequence[EncodedSpan]) -> list[bytes]:
     """The ``ExportTraceServiceRequest`` of ``spans`` as pieces to concatenate (grouped by
     resource, then scope, in first-seen order, as the SDK's ``encode_spans``)."""
+    if type(spans) is EncodedBatch:
+        if not spans.datas:
+            return []
+        pair = _ROUTES.pair
+        routes = _routes_seen(spans)
+        if len(routes) == 1:
+            resource, scope = pair(routes[0])
+            return _ENCODER.request_parts([(resource, [(scope, spans.datas)])], _frame_datas)[0]
+        keys = [pair(r) for r in spans.routes]  # the first pair of each route: one dict hit per span
+        return _ENCODER.request_parts(group_spans(spans.datas, keys), _frame_datas)[0]
     groups = group_spans(spans, [(s.resource, s.scope) for s in spans])
     return _ENCODER.request_parts(groups, _frame)[0]
 
@@ -131,6 +228,12 @@ def split_requests(spans: Sequence[EncodedSpan], max_bytes: int) -> list[Sequenc
     group): nothing is encoded twice."""
     if not spans:
         return []
+    if type(spans) is EncodedBatch:
+        pairs = [_ROUTES.pair(r) for r in _routes_seen(spans)]
+        bound = sum(map(len, spans.datas)) + FRAME_MAX * len(spans.datas)
+        bound += sum(_resource_cost(res) + _scope_cost(scope) for res, scope in pairs)
+        if bound <= max_bytes:  # the whole batch fits for sure: no per-span sizing
+            return [spans]
     runs: list[Sequence[EncodedSpan]] = []
     start = 0
     total = 0

@@ -64,9 +64,11 @@ VARINTS = [varint_slow(i) for i in range(4096)]
 
 
 def varint(n: int) -> bytes:
-    """Varint of a non-negative int (table lookup below 4096)."""
+    """Varint of a non-negative int (table lookup below 4096, two bytes inline below 2**14)."""
     if n < 4096:
         return VARINTS[n]
+    if n < 16384:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     return varint_slow(n)
 
 

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otelkit.batch._queue import HELD_OVERHEAD, SpanQueue
-from otelkit.exporter._encoded import EncodedSpan, encode_request, encode_span
+from otelkit.exporter._encoded import EncodedSpan, encode_held, encode_request, encode_span
 from otelkit.exporter.http import OtlpHttpSpanExporter
 from otelkit.receiver import OtlpReceiver
 
@@ -80,7 +80,7 @@ def test_the_span_object_is_freed_when_it_ends() -> None:
 def test_byte_budget_is_exact_and_every_refused_span_is_counted() -> None:
     spans = ended([f"span-{i:03d}" for i in range(50)])
     cost = encode_span(spans[0]).size + HELD_OVERHEAD  # same size for every name here
-    q = SpanQueue(1000, max_bytes=10 * cost, encode=encode_span)
+    q = SpanQueue(1000, max_bytes=10 * cost, encode=encode_held)
     for span in spans:
         q.put_encoded(span)
     snap = q.snapshot()
@@ -174,7 +174,7 @@ def test_block_policy_waits_for_byte_budget_room_then_counts_the_drop() -> None:
 
     spans = ended(["a", "b"])
     cost = encode_span(spans[0]).size + HELD_OVERHEAD
-    q = SpanQueue(100, block_timeout_s=0.2, clock=FakeClock(step=0.05), max_bytes=cost, encode=encode_span)
+    q = SpanQueue(100, block_timeout_s=0.2, clock=FakeClock(step=0.05), max_bytes=cost, encode=encode_held)
     q.put_encoded(spans[0])
     q.put_encoded(spans[1])  # no room in the budget and no consumer: gives up at the deadline
     snap = q.snapshot()
