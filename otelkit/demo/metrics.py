@@ -228,14 +228,14 @@ def trace_account(counts: Counts, totals_: Totals, started: float | None) -> Tra
     if counts.tail_traces_kept is not None:
         loss = sum(counts.dropped_by_policy.get(r, 0.0) for r in LOSS_REASONS)
         kept: float | None = counts.tail_traces_kept
-        out = (counts.tail_traces_dropped or 0.0) - loss
+        out: float | None = (counts.tail_traces_dropped or 0.0) - loss
         derived = False
     else:
         loss = 0.0
         kept = counts.roots_sampled
         out = started - kept if started is not None and kept is not None else None
         derived = True
-    lost = None
+    lost: float | None = None
     if kept is not None and exported is not None:
         lost = max(0.0, kept - exported) + loss
     return TraceAccount(started, kept, out, exported, lost, derived)
