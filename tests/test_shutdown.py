@@ -182,3 +182,21 @@ def test_sigterm_with_the_default_action_flushes_then_dies_by_the_signal(sink: O
     assert "SIGTERM: flushed 5 spans, lost 0" in proc.stderr
     assert sink.wait_for_spans(5, timeout=10)
     assert sorted(s.attributes["job.index"] for s in sink.spans()) == [0, 1, 2, 3, 4]
+
+
+LIFECYCLE = """
+import signal
+import otelkit
+before = signal.getsignal(signal.SIGTERM)
+p = otelkit.configure(environ={"OTEL_TRACES_EXPORTER": "none"})
+during = signal.getsignal(signal.SIGTERM)
+p.shutdown()
+after = signal.getsignal(signal.SIGTERM)
+print(before is signal.SIG_DFL, during is not before, after is signal.SIG_DFL)
+"""
+
+
+def test_the_global_pipeline_installs_handlers_and_gives_them_back_at_shutdown() -> None:
+    proc = subprocess.run([sys.executable, "-c", LIFECYCLE], env=scrubbed_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "True"]
