@@ -11,7 +11,7 @@ if [ ! -x "$PY" ]; then
   python3 -m venv "$VENV"
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-  echo "==> installing otelkit[$extras] into $VENV (pinned by constraints.txt; about 90 packages, a few minutes the first time)"
+  echo "==> installing otelkit[$extras] into $VENV (pinned by constraints.txt; a few minutes the first time)"
   # One line per package as pip resolves it, so a first run never looks stuck.
   "$PY" -m pip install --progress-bar off --disable-pip-version-check -c constraints.txt -e ".[$extras]" 2>&1 \
     | grep --line-buffered -v "is ignored: it is neither a file nor a directory" \
