@@ -215,7 +215,10 @@ class SignalFlush:
             _logger.debug("signal %d: nothing left to flush", signum)
             return
         self._logged = True
-        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = str(signum)
         flushed = "?" if report.flushed is None else str(report.flushed)
         lost = "?" if report.lost is None else str(report.lost)
         level = logging.WARNING if report.lost or not report.completed else logging.INFO
