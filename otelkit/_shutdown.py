@@ -179,27 +179,31 @@ class SignalFlush:
         self._chain(signum, frame)
 
     def flush_now(self) -> FlushReport:
-        """Flush on a helper thread and wait for it at most ``timeout_s``; count the spans."""
-        before = self._outcomes()
+        """Flush on a helper thread and wait for it at most ``timeout_s``; count the spans.
+
+        The counts are read on the helper thread too: ``stats()`` takes the processors'
+        locks, which the interrupted main thread may hold.
+        """
         started = time.monotonic()
-        result: list[bool] = []
+        done: dict[str, Any] = {}
 
         def run() -> None:
+            done["before"] = self._outcomes()
             try:
-                result.append(bool(self._flush(int(self.timeout_s * 1000))))
+                done["ok"] = bool(self._flush(int(self.timeout_s * 1000)))
             except Exception:  # noqa: BLE001 - counted as not completed
                 _logger.debug("force_flush raised", exc_info=True)
+            done["after"] = self._outcomes()
 
         worker = threading.Thread(target=run, name="otelkit-signal-flush", daemon=True)
         worker.start()
         worker.join(self.timeout_s)
-        seconds = time.monotonic() - started
-        after = self._outcomes()
+        before, after = done.get("before"), done.get("after")
         flushed = lost = None
         if before is not None and after is not None:
             flushed = after[0] - before[0]
             lost = after[1] - before[1] + after[2]
-        report = FlushReport(flushed, lost, bool(result and result[0]), seconds)
+        report = FlushReport(flushed, lost, bool(done.get("ok")), time.monotonic() - started)
         self.last_report = report
         return report
 

@@ -94,12 +94,17 @@ def test_flush_blocked_by_a_lock_the_main_thread_holds_is_abandoned_at_the_deadl
         with lock:  # held by the interrupted main thread: would deadlock if run inline
             return True
 
-    guard = SignalFlush(flush, lambda: {}, timeout_s=0.2, signals=[SIG])
+    def stats() -> dict[str, Any]:
+        with lock:  # stats() takes the processors' locks too
+            return {}
+
+    guard = SignalFlush(flush, stats, timeout_s=0.2, signals=[SIG])
     guard.install()
     with lock:
         signal.raise_signal(SIG)
     assert calls == [SIG]
-    assert guard.last_report is not None and not guard.last_report.completed
+    assert guard.last_report is not None
+    assert (guard.last_report.completed, guard.last_report.flushed, guard.last_report.lost) == (False, None, None)
 
 
 def test_ignored_signal_stays_ignored_and_uninstall_restores(restore_sig: None) -> None:
