@@ -31,13 +31,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 
 from otelkit._fork import after_fork
+
+if TYPE_CHECKING:
+    from otelkit.pipeline import Pipeline
 
 __all__ = ["DEFAULT_TIMEOUT_S", "FlushReport", "SignalFlush", "flush_on_signals", "span_outcomes"]
 
@@ -267,7 +270,7 @@ _active_lock = threading.Lock()
 _active: SignalFlush | None = None
 
 
-def flush_on_signals(pipeline: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> SignalFlush | None:
+def flush_on_signals(pipeline: Pipeline, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> SignalFlush | None:
     """Flush ``pipeline`` on SIGTERM/SIGINT if its provider is the global tracer provider.
 
     Called by :func:`otelkit.configure` and the ``opentelemetry-instrument`` configurator;
@@ -275,7 +278,7 @@ def flush_on_signals(pipeline: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> 
     pipeline's handlers, if any, are given back first.
     """
     global _active
-    provider = getattr(pipeline, "provider", None)
+    provider = pipeline.provider
     if not isinstance(provider, TracerProvider) or provider is not trace.get_tracer_provider():
         return None
     guard = SignalFlush(pipeline.force_flush, pipeline.stats, timeout_s=timeout_s)
