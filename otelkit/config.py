@@ -909,3 +909,15 @@ def markdown_table() -> str:
         comp = "standard" if s.standard else s.component
         lines.append(f"| `{s.name}` | `{default}` | {s.allowed} | {comp} | {s.doc} |")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Settings declared beside their component, registered here so `otelkit config` sees them
+# --------------------------------------------------------------------------------------
+
+from otelkit.exporter import _spool_settings  # noqa: E402 - needs the helpers above
+
+OTELKIT_SPOOL_DIR: Setting[str] = _spool_settings.OTELKIT_SPOOL_DIR
+OTELKIT_SPOOL_MAX_BYTES: Setting[int] = _spool_settings.OTELKIT_SPOOL_MAX_BYTES
+OTELKIT_SPOOL_MAX_AGE_S: Setting[float] = _spool_settings.OTELKIT_SPOOL_MAX_AGE_S
+OTELKIT_SPOOL_REPLAY_SPANS_PER_S: Setting[int] = _spool_settings.OTELKIT_SPOOL_REPLAY_SPANS_PER_S

@@ -203,9 +203,10 @@ class Tansu(ManagedProcess):
         )
 
 
-def start_tansu(timeout: float = 10.0) -> Tansu:
-    """Start a Tansu broker with in-memory storage on a free 127.0.0.1 port."""
-    port = free_port()
+def start_tansu(timeout: float = 10.0, port: int | None = None) -> Tansu:
+    """Start a Tansu broker with in-memory storage on ``port`` (default: a free 127.0.0.1 port;
+    pass a stopped broker's port to restart it where its clients look for it)."""
+    port = free_port() if port is None else port
     url = f"tcp://127.0.0.1:{port}"
     argv = [
         str(tansu_binary()),

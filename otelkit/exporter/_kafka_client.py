@@ -14,7 +14,31 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-__all__ = ["DeliveryCallback", "MessageProducer", "ConfluentProducer", "parse_properties"]
+__all__ = [
+    "DeliveryCallback", "MessageProducer", "ConfluentProducer", "parse_properties", "KafkaDeliveryError",
+    "COMPRESSION_REFUSED", "compression_fallback",
+]
+
+COMPRESSION_REFUSED = "UNSUPPORTED_COMPRESSION_TYPE"
+"""Kafka error name of a broker refusing the record batch codec (zstd before Kafka 2.1)."""
+
+_FALLBACK = {"zstd": "gzip", "lz4": "gzip", "snappy": "gzip", "gzip": "none"}
+
+
+def compression_fallback(codec: str) -> str | None:
+    """The codec to use when a broker refuses ``codec`` (every broker takes gzip and none)."""
+    return _FALLBACK.get(codec)
+
+
+_INHERITED: list[Any] = []  # clients copied from a parent process by fork: never destroyed
+
+
+class KafkaDeliveryError(RuntimeError):
+    """A failed delivery; ``code`` is the Kafka error name (e.g. ``UNSUPPORTED_COMPRESSION_TYPE``)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 DeliveryCallback = Callable[[BaseException | None], None]
 """Called exactly once per message: ``None`` when the broker acknowledged it, else the error."""
@@ -92,6 +116,7 @@ class ConfluentProducer:
         self._pid = os.getpid()
         self._closed = False
         self._fork_lock = threading.Lock()
+        self._retired: list[Any] = []  # clients replaced after a refused codec, still delivering
         self._producer: Any = self._new_producer()
 
     def _new_producer(self) -> Any:
@@ -106,13 +131,37 @@ class ConfluentProducer:
         if pid != self._pid:
             with self._fork_lock:
                 if pid != self._pid and not self._closed:
+                    # Never destroy the parent's client in the child: rd_kafka_destroy waits for
+                    # threads that do not exist here and hangs. Keep it referenced for good.
+                    _INHERITED.extend([self._producer, *self._retired])
                     self._producer = self._new_producer()
+                    self._retired = []
                     self._pid = pid
         return self._producer
 
+    @property
+    def compression(self) -> str:
+        """The record batch codec messages are sent with now."""
+        return str(self._conf["compression.type"])
+
+    def fall_back(self, refused: str) -> str | None:
+        """After the broker refused ``refused``: use the next codec (new messages go through a
+        new client; the old one still delivers what it holds). The codec now in use, or None
+        when ``refused`` has no fallback."""
+        with self._fork_lock:
+            if self.compression != refused:
+                return self.compression  # another delivery report already switched
+            nxt = compression_fallback(refused)
+            if nxt is None or self._closed:
+                return None
+            self._retired.append(self._producer)
+            self._conf = {**self._conf, "compression.type": nxt}
+            self._producer = self._new_producer()
+            return nxt
+
     def send(self, topic: str, key: bytes | None, value: bytes, on_done: DeliveryCallback) -> None:
         def report(err: Any, _msg: Any) -> None:
-            on_done(None if err is None else RuntimeError(str(err)))
+            on_done(None if err is None else KafkaDeliveryError(str(err), _error_name(err)))
 
         producer = self._current()
         try:
@@ -124,14 +173,25 @@ class ConfluentProducer:
 
     def poll(self, timeout_s: float) -> None:
         self._current().poll(max(0.0, timeout_s))
+        for old in list(self._retired):
+            old.poll(0)
 
     def flush(self, timeout_s: float) -> int:
-        return int(self._current().flush(max(0.0, timeout_s)))
+        left = sum(int(old.flush(max(0.0, timeout_s))) for old in list(self._retired))
+        return left + int(self._current().flush(max(0.0, timeout_s)))
 
     def close(self) -> None:
         # confluent_kafka.Producer has no close(); dropping the reference frees librdkafka.
         self._closed = True
         self._producer = _Closed()
+        self._retired = []
+
+
+def _error_name(err: Any) -> str:
+    try:
+        return str(err.name())
+    except Exception:  # noqa: BLE001 - not a confluent KafkaError
+        return ""
 
 
 class _Closed:

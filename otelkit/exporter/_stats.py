@@ -6,11 +6,12 @@ snapshot keys and metric names; the ``otel.component.type`` attribute tells them
 HTTP attempt or one Kafka message; the Kafka exporter never retries itself (its client
 does, invisibly), so its ``retries`` and ``spans_rejected`` stay 0.
 
-Snapshot keys: ``spans_exported``, ``spans_failed``, ``spans_rejected``, ``requests``,
+Snapshot keys: ``spans_exported``, ``spans_failed``, ``spans_rejected``, ``spans_spooled``, ``requests``,
 ``retries``, ``raw_bytes`` (encoded, before compression), ``wire_bytes`` (sent),
 ``export_latency_p50_ms`` and ``export_latency_p99_ms`` (over the last 1024 ``export()``
-calls). Every span handed to ``export()`` ends up in exactly one of exported, failed or
-rejected (rejected = the receiver's ``partial_success.rejected_spans``).
+calls). Every span handed to ``export()`` ends up in exactly one of exported, failed,
+rejected (the receiver's ``partial_success.rejected_spans``) or spooled (written to the disk
+spool for later delivery, see ``docs/spool.md``).
 
 With ``OTELKIT_SELF_METRICS`` on, the same events feed the metrics API:
 ``otel.sdk.exporter.span.exported`` (counter; failures carry ``error.type``),
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import metrics
@@ -67,13 +69,15 @@ class ExportStats:
         self._lock = threading.Lock()
         after_fork(self._after_fork)
         self._counts = dict.fromkeys(
-            ("spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes"), 0
+            ("spans_exported", "spans_failed", "spans_rejected", "spans_spooled", "requests", "retries", "raw_bytes",
+             "wire_bytes"), 0
         )
         self._latencies: deque[float] = deque(maxlen=_RESERVOIR)
         self._attrs = {OTEL_COMPONENT_TYPE: component_type, OTEL_COMPONENT_NAME: component}
         self._instruments: dict[str, Any] | None = None
+        self._meter: Any = None
         if self_metrics:
-            meter = metrics.get_meter("otelkit.exporter", meter_provider=meter_provider)
+            meter = self._meter = metrics.get_meter("otelkit.exporter", meter_provider=meter_provider)
             self._instruments = {
                 "spans": meter.create_counter("otel.sdk.exporter.span.exported", "{span}", "Spans handled"),
                 "duration": meter.create_histogram(
@@ -114,12 +118,13 @@ class ExportStats:
             if retry:
                 inst["retries"].add(count, self._attrs)
 
-    def spans(self, exported: int = 0, failed: int = 0, rejected: int = 0, error: str = "") -> None:
-        """Account spans by outcome."""
+    def spans(self, exported: int = 0, failed: int = 0, rejected: int = 0, error: str = "", spooled: int = 0) -> None:
+        """Account spans by outcome (``spooled``: written to the disk spool for later delivery)."""
         with self._lock:
             self._counts["spans_exported"] += exported
             self._counts["spans_failed"] += failed
             self._counts["spans_rejected"] += rejected
+            self._counts["spans_spooled"] += spooled
         inst = self._instruments
         if inst is not None:
             if exported:
@@ -128,6 +133,30 @@ class ExportStats:
                 inst["spans"].add(failed, {**self._attrs, ERROR_TYPE: error or "export_failed"})
             if rejected:
                 inst["spans"].add(rejected, {**self._attrs, ERROR_TYPE: "rejected"})
+
+    def observe_spool(self, snapshot: Callable[[], dict[str, int]]) -> None:
+        """Report a spool's counts as metrics: ``otelkit.exporter.spool.spans`` (observable
+        counter by ``otelkit.spool.outcome``: spooled, replayed, expired, dropped, full),
+        ``otelkit.exporter.spool.corrupt`` (records skipped) and ``otelkit.exporter.spool.size``
+        (bytes on disk). Read at each collection, so they are exact."""
+        if self._meter is None:
+            return
+        attrs = self._attrs
+
+        def spans(_options: Any) -> list[metrics.Observation]:
+            snap = snapshot()
+            return [metrics.Observation(snap[f"{k}_spans"], {**attrs, "otelkit.spool.outcome": k})
+                    for k in ("spooled", "replayed", "expired", "dropped", "full")]
+
+        self._meter.create_observable_counter("otelkit.exporter.spool.spans", [spans], "{span}", "Spans by spool outcome")
+        self._meter.create_observable_counter(
+            "otelkit.exporter.spool.corrupt", [lambda _o: [metrics.Observation(snapshot()["corrupt_records"], attrs)]],
+            "{record}", "Corrupt or truncated spool records skipped",
+        )
+        self._meter.create_observable_up_down_counter(
+            "otelkit.exporter.spool.size", [lambda _o: [metrics.Observation(snapshot()["bytes"], attrs)]],
+            "By", "Bytes in the spool directory",
+        )
 
     def latency(self, seconds: float, ok: bool) -> None:
         """One ``export()`` call took ``seconds``."""

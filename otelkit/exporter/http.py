@@ -7,11 +7,14 @@ knobs; explicit arguments win. Compared with the stock exporter it:
 
 * encodes with :class:`~otelkit.exporter.encoder.SpanEncoder` (no protobuf objects);
 * compresses with zstd (level 3) or gzip level 6, skipping bodies under 1 KiB;
-* keeps connections alive (``urllib3`` connection pool: already installed through the
-  stock exporter, lighter to import than ``requests``, with TLS client-certificate
-  support and no retry logic of its own in the way);
+* keeps connections alive, and bounds every ``export()`` by its timeout end to end:
+  connect, send, status line, headers and body share one deadline
+  (:mod:`otelkit.exporter._transport`, standard library only);
 * retries 408/429/502/503/504 and connection errors with jittered exponential backoff or
   the server's ``Retry-After``, never past the export timeout, cut short by ``shutdown()``;
+* never loses a batch to a refused encoding: a receiver answering 400/415 to a compressed
+  body gets the same batch again with gzip, then uncompressed, and the one that works is
+  kept (one warning; the configured codec is probed again later, :mod:`._negotiate`);
 * reads ``partial_success`` and counts rejected spans; splits batches whose encoding
   exceeds ``max_request_bytes`` (default 4 MiB) instead of dropping them;
 * never raises from ``export()``, never logs header values, and counts every span as
@@ -30,20 +33,21 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
-from otelkit._fork import after_fork
 from otelkit._warn import warn_limited
 from otelkit.exporter._http_config import HttpSettings, resolve, safe_url
-from otelkit.exporter._retry import RETRYABLE_STATUS, backoff_s, retry_after_s
+from otelkit.exporter._http_send import HttpSender, Outcome
+from otelkit.exporter._negotiate import DEFAULT_PROBE_INTERVAL_S, fallback_chain
+from otelkit.exporter._spool import Record
+from otelkit.exporter._spool_replay import Replayer
+from otelkit.exporter._spool_settings import OTELKIT_SPOOL_REPLAY_SPANS_PER_S, spool_from_env
 from otelkit.exporter._stats import ExportStats
 from otelkit.exporter.compression import Body, Compressor
 from otelkit.exporter.encoder import SpanEncoder
@@ -52,9 +56,6 @@ from otelkit.pool.buffer import BufferPool
 __all__ = ["OtlpHttpSpanExporter"]
 
 _logger = logging.getLogger("otelkit.exporter.http")
-_USER_AGENT = "otelkit-otlp-http/0.1"
-_READ_CHUNK = 64 * 1024
-_MAX_RESPONSE_BYTES = 1024 * 1024
 _shared_pool: BufferPool | None = None
 _shared_pool_lock = threading.Lock()
 
@@ -84,8 +85,13 @@ class OtlpHttpSpanExporter(SpanExporter):
         retry_initial: first backoff in seconds; default 0.5.
         buffer_pool: ``True`` (shared pool), ``False``, or a :class:`BufferPool`; default
             ``OTELKIT_EXPORTER_BUFFER_POOL`` (on, shared pool).
+        compression_probe_s: after a receiver refused the configured compression, seconds
+            before it is tried again; default 300.
+        spool_dir: disk spool for batches that cannot be delivered (``docs/spool.md``);
+            default ``OTELKIT_SPOOL_DIR`` (none).
         meter_provider: provider for the self-metrics (``OTELKIT_SELF_METRICS``); default global.
         environ: mapping read instead of ``os.environ``.
+        clock: monotonic clock in seconds for the compression probes (tests pass a fake one).
 
     Raises:
         ValueError: an explicit argument is invalid (env values warn and fall back).
@@ -107,8 +113,11 @@ class OtlpHttpSpanExporter(SpanExporter):
         max_retries: int | None = None,
         retry_initial: float | None = None,
         buffer_pool: bool | BufferPool | None = None,
+        compression_probe_s: float | None = None,
+        spool_dir: str | None = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         env = os.environ if environ is None else environ
         _check_range("max_request_bytes", max_request_bytes, 1024)
@@ -118,6 +127,10 @@ class OtlpHttpSpanExporter(SpanExporter):
             raise ValueError(f"buffer_pool={buffer_pool!r} is invalid: expected True, False or a BufferPool")
         if retry_initial is not None and not (isinstance(retry_initial, (int, float)) and retry_initial > 0):
             raise ValueError(f"retry_initial={retry_initial!r} is invalid: expected seconds > 0")
+        if compression_probe_s is not None and not (
+            isinstance(compression_probe_s, (int, float)) and compression_probe_s > 0
+        ):
+            raise ValueError(f"compression_probe_s={compression_probe_s!r} is invalid: expected seconds > 0")
         explicit = {
             "endpoint": endpoint, "certificate_file": certificate_file, "client_key_file": client_key_file,
             "client_certificate_file": client_certificate_file, "headers": headers, "timeout": timeout,
@@ -127,7 +140,6 @@ class OtlpHttpSpanExporter(SpanExporter):
             "buffer_pool": buffer_pool if isinstance(buffer_pool, bool) else None,
         }
         self.settings: HttpSettings = resolve(explicit, env)
-        self._compressor = self._make_compressor(compression_level is not None)
         self._encoder = SpanEncoder()
         self._pool: BufferPool | None = (
             buffer_pool if isinstance(buffer_pool, BufferPool) else _default_pool() if self.settings.buffer_pool else None
@@ -138,33 +150,40 @@ class OtlpHttpSpanExporter(SpanExporter):
             component_type="otelkit_otlp_http_span_exporter",
         )
         self._shutdown = threading.Event()
-        self._http = self._connection_pool()
-        after_fork(self._after_fork)  # a forked child must not share the parent's sockets
-        parts = urlsplit(self.settings.endpoint)
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        base = {**self.settings.headers, "content-type": "application/x-protobuf", "user-agent": _USER_AGENT}
-        self._headers: dict[str | None, dict[str, str]] = {None: base}
-        if self._compressor.encoding:
-            self._headers[self._compressor.encoding] = {**base, "content-encoding": self._compressor.encoding}
+        self._sender = HttpSender(
+            self.settings, self._stats, self._shutdown, self._make_compressors(compression_level is not None),
+            DEFAULT_PROBE_INTERVAL_S if compression_probe_s is None else compression_probe_s, clock,
+        )
+        self._spool = spool_from_env("otlp_http", spool_dir, env)
+        self._replayer: Replayer | None = None
+        if self._spool is not None:
+            self._replayer = Replayer(self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(env))
+            self._stats.observe_spool(self._spool.snapshot)
+            self._replayer.start()
 
     # ------------------------------------------------------------------ SpanExporter
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Send ``spans``; SUCCESS only if every request was accepted. Never raises."""
+        """Send ``spans``; SUCCESS only if every request was accepted. Never raises.
+
+        An empty batch is SUCCESS without a request, except after :meth:`shutdown`: then,
+        like any batch, it is FAILURE (the stock exporter's answer), and nothing is counted.
+        """
         total = len(spans)
+        if self._shutdown.is_set():  # even an empty batch: nothing is accepted after shutdown
+            if total:
+                self._stats.spans(failed=total, error="shutdown")
+            return SpanExportResult.FAILURE
         if not total:
             return SpanExportResult.SUCCESS
         started = time.monotonic()
-        if self._shutdown.is_set():
-            self._stats.spans(failed=total, error="shutdown")
-            return SpanExportResult.FAILURE
         token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         ok = True
         done = 0
         try:
             deadline = started + self.settings.timeout_s
             for chunk, payload in self._chunks(spans):
-                ok = self._send(chunk, payload, deadline) and ok
+                ok = self._deliver(len(chunk), payload, deadline) and ok
                 done += len(chunk)
         except Exception as exc:  # noqa: BLE001 - export() must never raise
             warn_limited(_logger, "export-error", "export of %d spans failed: %r", total - done, exc)
@@ -180,42 +199,42 @@ class OtlpHttpSpanExporter(SpanExporter):
         if self._shutdown.is_set():
             return
         self._shutdown.set()
+        if self._replayer is not None:
+            self._replayer.stop()
         try:
-            self._http.close()
+            self._sender.close()
         except Exception:  # noqa: BLE001
-            _logger.debug("closing the connection pool failed", exc_info=True)
+            _logger.debug("closing the connections failed", exc_info=True)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered here; always True."""
         return True
 
     def stats(self) -> dict[str, Any]:
-        """Counters snapshot (see :mod:`otelkit.exporter._stats` for the keys)."""
-        return self._stats.snapshot()
+        """Counters snapshot (see :mod:`otelkit.exporter._stats` for the keys), with the
+        spool's counts as ``spool_*`` keys when a spool is configured (``docs/spool.md``)."""
+        out = self._stats.snapshot()
+        if self._spool is not None:
+            out.update({f"spool_{k}": v for k, v in self._spool.snapshot().items()})
+        return out
 
     # ------------------------------------------------------------------ internals
 
-    def _after_fork(self) -> None:
-        self._http = self._connection_pool()
-
-    def _make_compressor(self, level_is_explicit: bool) -> Compressor:
+    def _make_compressors(self, level_is_explicit: bool) -> dict[str, Compressor]:
+        """A compressor per encoding of the fallback chain; the configured level applies to
+        the configured codec only."""
         s = self.settings
-        try:
-            return Compressor(s.compression, s.compression_level or None, s.min_compress_bytes)
-        except ValueError as exc:
-            if level_is_explicit:
-                raise
-            warn_limited(_logger, "compression-level", "%s (OTELKIT_EXPORTER_COMPRESSION_LEVEL); using the default", exc)
-            return Compressor(s.compression, None, s.min_compress_bytes)
-
-    def _connection_pool(self) -> Any:
-        import urllib3
-
-        s = self.settings
-        kw: dict[str, Any] = {"maxsize": 4, "block": False, "retries": False}
-        if s.endpoint.startswith("https"):
-            kw.update(ca_certs=s.certificate_file, cert_file=s.client_certificate_file, key_file=s.client_key_file)
-        return urllib3.connection_from_url(s.endpoint, **kw)
+        out = {}
+        for name in fallback_chain(s.compression):
+            level = (s.compression_level or None) if name == s.compression else None
+            try:
+                out[name] = Compressor(name, level, s.min_compress_bytes)
+            except ValueError as exc:
+                if level_is_explicit:
+                    raise
+                warn_limited(_logger, "compression-level", "%s (OTELKIT_EXPORTER_COMPRESSION_LEVEL); using the default", exc)
+                out[name] = Compressor(name, None, s.min_compress_bytes)
+        return out
 
     def _chunks(self, spans: Sequence[ReadableSpan]) -> Iterator[tuple[Sequence[ReadableSpan], Body]]:
         """Encoded requests of at most ``max_request_bytes`` each (a lone span larger than
@@ -252,99 +271,46 @@ class OtlpHttpSpanExporter(SpanExporter):
                         payload.release()
                     self._pool.release(buf)
 
-    def _send(self, chunk: Sequence[ReadableSpan], payload: Body, deadline: float) -> bool:
-        """POST one request with retries; accounts every span of ``chunk``. Never raises."""
-        n = len(chunk)
-        try:
-            return self._post(n, payload, deadline)
-        except Exception as exc:  # noqa: BLE001
-            warn_limited(_logger, "send-error", "sending %d spans failed: %r", n, exc)
-            self._stats.spans(failed=n, error=type(exc).__name__)
-            return False
+    def _deliver(self, n: int, payload: Body, deadline: float) -> bool:
+        """Send one encoded request of ``n`` spans and account for every span. Never raises.
 
-    def _post(self, n: int, payload: Body, deadline: float) -> bool:
-        import urllib3
-
-        body, encoding = self._compressor.compress(payload)
-        headers = self._headers[encoding]
-        raw, wire = len(payload), len(body)
-        attempt = 0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return self._fail(n, "timeout", "export timeout reached")
-            self._stats.request(raw, wire, retry=attempt > 0)
-            try:
-                resp = self._http.urlopen(
-                    "POST", self._path, body=body, headers=headers, retries=False, redirect=False,
-                    timeout=urllib3.Timeout(total=remaining), assert_same_host=False, preload_content=False,
-                )
-                data = _read_body(resp, deadline)
-            except urllib3.exceptions.HTTPError as exc:
-                reason, delay = type(exc).__name__, backoff_s(attempt, self.settings.retry_initial_s)
-            else:
-                if data is None:
-                    return self._fail(n, "timeout", "export timeout reached while reading the response")
-                if 200 <= resp.status < 300:
-                    self._accept(n, data)
-                    return True
-                reason = f"http_{resp.status}"
-                if resp.status not in RETRYABLE_STATUS:
-                    return self._fail(n, reason, f"HTTP {resp.status}")
-                after = retry_after_s(resp.headers.get("retry-after"))
-                delay = backoff_s(attempt, self.settings.retry_initial_s) if after is None else after
-            if attempt >= self.settings.max_retries:
-                return self._fail(n, reason, f"{reason} after {attempt + 1} attempts")
-            if time.monotonic() + delay >= deadline:
-                return self._fail(n, reason, f"{reason}; retry in {delay:.2f}s would pass the export timeout")
-            if self._shutdown.wait(delay):
-                return self._fail(n, "shutdown", f"{reason}; shut down during backoff")
-            attempt += 1
-
-    def _accept(self, n: int, data: bytes) -> None:
-        rejected = 0
-        if data:
-            try:
-                partial = ExportTraceServiceResponse.FromString(data).partial_success
-                rejected = max(0, min(n, int(partial.rejected_spans)))
-                if rejected or partial.error_message:
-                    warn_limited(_logger, "partial-success", "receiver rejected %d of %d spans: %s",
-                                 rejected, n, partial.error_message[:200])
-            except Exception:  # noqa: BLE001 - an unparseable 2xx body is still a success
-                _logger.debug("ignoring an unparseable response body", exc_info=True)
-        self._stats.spans(exported=n - rejected, rejected=rejected)
-
-    def _fail(self, n: int, error: str, detail: str) -> bool:
-        warn_limited(_logger, "export-failed:" + error, "dropping %d spans for %s: %s",
-                     n, safe_url(self.settings.endpoint), detail)
-        self._stats.spans(failed=n, error=error)
+        This is the exporter's send path for already-encoded bytes (``export()`` calls it
+        per request; so can anything else holding an encoded ``ExportTraceServiceRequest``).
+        With a spool, a request that cannot be delivered now is spooled (True); while the
+        receiver is known to be down, requests go straight to the spool.
+        """
+        replayer = self._replayer
+        if replayer is not None:
+            replayer.start()  # no-op unless a forked child lost the thread
+            if replayer.outage:
+                return self._to_spool(n, payload, "the receiver is down")
+        outcome = self._sender.send(n, payload, deadline, retry_refused=replayer is None)
+        if outcome.ok:
+            self._stats.spans(exported=n - outcome.rejected, rejected=outcome.rejected)
+            if replayer is not None:
+                replayer.delivered()
+            return True
+        if outcome.spoolable and replayer is not None:
+            replayer.failed()
+            return self._to_spool(n, payload, outcome.detail or outcome.error)
+        warn_limited(_logger, "export-failed:" + outcome.error, "dropping %d spans for %s: %s",
+                     n, self._sender.endpoint, outcome.detail or outcome.error)
+        self._stats.spans(failed=n, error=outcome.error)
         return False
 
+    def _to_spool(self, n: int, payload: Body, why: str) -> bool:
+        assert self._spool is not None
+        if self._spool.append(n, bytes(payload)):
+            warn_limited(_logger, "spooled", "spooling spans for %s (%s); they are sent when it answers",
+                         self._sender.endpoint, why)
+            self._stats.spans(spooled=n)
+            return True
+        self._stats.spans(failed=n, error="spool_full")
+        return False
 
-def _read_body(resp: Any, deadline: float) -> bytes | None:
-    """The response body, read piece by piece so that a server trickling it cannot hold
-    ``export()`` past ``deadline`` (a socket timeout bounds each read, not their sum).
-
-    Returns None, with the connection closed rather than reused, when the deadline passes.
-    A body over :data:`_MAX_RESPONSE_BYTES` (an OTLP answer is a few bytes; this is some
-    other server) is cut there and its connection closed, so memory stays bounded.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if time.monotonic() >= deadline:
-            resp.close()
-            return None
-        piece = resp.read1(_READ_CHUNK)
-        if not piece:
-            break
-        chunks.append(piece)
-        size += len(piece)
-        if size > _MAX_RESPONSE_BYTES:
-            resp.close()
-            return b"".join(chunks)[:_MAX_RESPONSE_BYTES]
-    resp.release_conn()
-    return b"".join(chunks)
+    def _replay(self, record: Record) -> Outcome:
+        """Send one spooled request once (the replayer paces and backs off)."""
+        return self._sender.send(record.spans, record.body, time.monotonic() + self.settings.timeout_s, max_retries=0)
 
 
 def _check_range(name: str, value: int | None, lo: int) -> None:

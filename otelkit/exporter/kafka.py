@@ -28,12 +28,18 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
 from otelkit._warn import warn_limited
+from otelkit.exporter._http_send import Outcome
+from otelkit.exporter._kafka_call import KafkaCall as _Call
+from otelkit.exporter._kafka_call import extra_properties, group_spans, replay_messages, trace_key
 from otelkit.exporter._kafka_client import (
+    COMPRESSION_REFUSED,
     ConfluentProducer,
     DeliveryCallback,
     MessageProducer,
-    parse_properties,
 )
+from otelkit.exporter._spool import Record
+from otelkit.exporter._spool_replay import Replayer
+from otelkit.exporter._spool_settings import OTELKIT_SPOOL_REPLAY_SPANS_PER_S, spool_from_env
 from otelkit.exporter._stats import ExportStats
 from otelkit.exporter.encoder import SpanEncoder
 
@@ -42,54 +48,8 @@ __all__ = ["KafkaSpanExporter", "MessageProducer", "ConfluentProducer", "trace_k
 _logger = logging.getLogger("otelkit.exporter.kafka")
 
 _POLL_SLICE_S = 0.05
-
-
-def trace_key(trace_id: int) -> bytes:
-    """The message key of a trace: its ID as 32 lower-case hex digits, ASCII-encoded."""
-    return format(trace_id, "032x").encode("ascii")
-
-
-class _Call:
-    """Outstanding messages of one export call; ``done`` is set when none remain.
-
-    ``pending`` starts at 1, a token for "still queueing", released by :meth:`queued`: a
-    message acknowledged while later ones are still being queued cannot end the wait early.
-
-    Statistics are summed here while ``export()`` runs and handed to :class:`ExportStats`
-    once per call (one metric update per outcome, not per message: with one message per
-    trace, per-message updates nearly doubled the export CPU under an SDK meter provider).
-    Delivery reports arriving after ``export()`` returned are reported on their own.
-    """
-
-    __slots__ = ("pending", "failed", "done", "lock", "open", "messages", "raw", "wire", "outcomes")
-
-    def __init__(self) -> None:
-        self.pending = 1
-        self.failed = False
-        self.done = threading.Event()
-        self.lock = threading.Lock()
-        self.open = True
-        self.messages = self.raw = self.wire = 0  # touched by the exporting thread only
-        self.outcomes: dict[str, int] = {}  # spans by outcome: "" exported, else the error type
-
-    def add_outcome(self, n_spans: int, error: str) -> bool:
-        """Sum ``n_spans`` under ``error`` ("" = exported); False once the call is closed."""
-        with self.lock:
-            if self.open:
-                self.outcomes[error] = self.outcomes.get(error, 0) + n_spans
-            return self.open
-
-    def close(self) -> dict[str, int]:
-        """Stop summing; the outcomes summed so far."""
-        with self.lock:
-            self.open = False
-            return self.outcomes
-
-    def queued(self) -> None:
-        with self.lock:
-            self.pending -= 1
-            if self.pending <= 0:
-                self.done.set()
+_REPLAY_BATCH = 500  # spooled messages produced together on replay
+_SPOOLED = "\x00spooled"  # a _Call outcome key: written to the disk spool
 
 
 class KafkaSpanExporter(SpanExporter):
@@ -112,6 +72,8 @@ class KafkaSpanExporter(SpanExporter):
         meter_provider: provider for the self-metrics (``OTELKIT_SELF_METRICS``); default global.
         environ: environment mapping to read (default ``os.environ``).
         clock: monotonic clock in seconds (for tests).
+        spool_dir: disk spool for messages the broker did not acknowledge (``docs/spool.md``);
+            default ``OTELKIT_SPOOL_DIR`` (none).
 
     Raises:
         ValueError: a bad explicit argument (unknown compression or keying, timeout < 1 ms,
@@ -130,6 +92,7 @@ class KafkaSpanExporter(SpanExporter):
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         meter_provider: Any = None,
+        spool_dir: str | None = None,
     ) -> None:
         if compression is not None and compression not in config.KAFKA_COMPRESSIONS:
             raise ValueError(
@@ -150,9 +113,11 @@ class KafkaSpanExporter(SpanExporter):
                 config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ),
                 config.OTELKIT_KAFKA_COMPRESSION.resolve(compression, environ),
                 int(self.timeout_s * 1000),
-                self._extra_properties(producer_config, environ),
+                extra_properties(producer_config, environ),
             )
         self._producer = producer
+        self._bootstrap = config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ)
+        self._refused_codecs: set[str] = set()
         self._clock = clock
         self._local = threading.local()
         self._shutdown = False
@@ -160,29 +125,30 @@ class KafkaSpanExporter(SpanExporter):
             self.topic, config.OTELKIT_SELF_METRICS.get(environ), meter_provider,
             component_type="otelkit_kafka_span_exporter",
         )
-
-    @staticmethod
-    def _extra_properties(
-        explicit: Mapping[str, str] | None, environ: Mapping[str, str] | None
-    ) -> dict[str, str]:
-        if explicit is not None:
-            return dict(explicit)
-        raw = config.OTELKIT_KAFKA_PRODUCER_CONFIG.get(environ)
-        try:
-            return parse_properties(raw)
-        except ValueError as exc:
-            warn_limited(_logger, "kafka-producer-config", "OTELKIT_KAFKA_PRODUCER_CONFIG: %s; ignoring it", exc)
-            return {}
+        self._spool = spool_from_env("kafka", spool_dir, environ)
+        self._replayer: Replayer | None = None
+        if self._spool is not None:
+            self._replayer = Replayer(
+                self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(environ),
+                deliver_many=self._replay_many, batch=_REPLAY_BATCH,
+            )
+            self._stats.observe_spool(self._spool.snapshot)
+            self._replayer.start()
 
     # ------------------------------------------------------------------ export
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Send ``spans``; SUCCESS only when every message was acknowledged within the timeout."""
+        """Send ``spans``; SUCCESS only when every message was acknowledged within the timeout.
+
+        An empty batch is SUCCESS with nothing sent, except after :meth:`shutdown`: FAILURE,
+        nothing counted (as the OTLP/HTTP exporter and the stock exporters answer).
+        """
+        if self._shutdown:  # even an empty batch: nothing is accepted after shutdown
+            if spans:
+                self._stats.spans(failed=len(spans), error="shutdown")
+            return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
-        if self._shutdown:
-            self._stats.spans(failed=len(spans), error="shutdown")
-            return SpanExportResult.FAILURE
         start = self._clock()
         deadline = start + self.timeout_s
         call = _Call()
@@ -206,14 +172,7 @@ class KafkaSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def _groups(self, spans: Sequence[ReadableSpan]) -> list[tuple[bytes | None, list[ReadableSpan]]]:
-        if self.keying == "none":
-            return [(None, list(spans))]
-        by_trace: dict[int, list[ReadableSpan]] = {}
-        for span in spans:
-            ctx = span.context
-            trace_id = ctx.trace_id if ctx is not None else 0
-            by_trace.setdefault(trace_id, []).append(span)
-        return [(trace_key(tid), group) for tid, group in by_trace.items()]
+        return group_spans(spans, self.keying)
 
     def _encoder(self) -> SpanEncoder:
         encoder: SpanEncoder | None = getattr(self._local, "encoder", None)
@@ -229,16 +188,32 @@ class KafkaSpanExporter(SpanExporter):
             self._stats.spans(failed=len(group), error="encode")
             call.failed = True
             return
+        self._send_message(call, key, value, len(group))
+
+    def _send_message(self, call: _Call, key: bytes | None, value: bytes, n_spans: int) -> None:
+        """The send path for one encoded message of ``n_spans`` spans (an encoded
+        ``ExportTraceServiceRequest``): produce it, or spool it while the broker is down."""
+        replayer = self._replayer
+        if replayer is not None:
+            replayer.start()  # no-op unless a forked child lost the thread
+        if replayer is not None and replayer.outage:  # the broker is down: straight to disk
+            self._to_spool(call, key, value, n_spans)
+            return
         with call.lock:
             call.pending += 1
         try:
-            self._producer.send(self.topic, key, value, self._on_done(call, len(group)))
+            self._producer.send(self.topic, key, value, self._on_done(call, n_spans, key, value))
         except Exception as exc:  # noqa: BLE001 - queue full, message too large, closed client
             with call.lock:
                 call.pending -= 1
-                call.failed = True
-            self._stats.spans(failed=len(group), error=type(exc).__name__)
             warn_limited(_logger, "kafka-send", "Kafka producer refused a message: %s", exc)
+            if replayer is not None:
+                replayer.failed()
+                self._to_spool(call, key, value, n_spans)
+                return
+            with call.lock:
+                call.failed = True
+            self._stats.spans(failed=n_spans, error=type(exc).__name__)
             return
         call.messages += 1
         call.raw += len(value)
@@ -248,26 +223,83 @@ class KafkaSpanExporter(SpanExporter):
         if call.messages:
             self._stats.request(call.raw, call.wire, retry=False, count=call.messages)
         for error, n_spans in call.close().items():
-            if error:
-                self._stats.spans(failed=n_spans, error=error)
-            else:
-                self._stats.spans(exported=n_spans)
+            self._count(error, n_spans)
 
-    def _on_done(self, call: _Call, n_spans: int) -> DeliveryCallback:
+    def _count(self, outcome: str, n_spans: int) -> None:
+        if outcome == _SPOOLED:
+            self._stats.spans(spooled=n_spans)
+        elif outcome:
+            self._stats.spans(failed=n_spans, error=outcome)
+        else:
+            self._stats.spans(exported=n_spans)
+
+    def _to_spool(self, call: _Call, key: bytes | None, value: bytes, n_spans: int) -> None:
+        """Spool one message (counted as spooled, or failed ``spool_full``)."""
+        assert self._spool is not None
+        outcome = _SPOOLED if self._spool.append(n_spans, value, key) else "spool_full"
+        if outcome != _SPOOLED:
+            call.failed = True
+        if not call.add_outcome(n_spans, outcome):
+            self._count(outcome, n_spans)
+
+    def _on_done(
+        self, call: _Call, n_spans: int, key: bytes | None, value: bytes, codec: str | None = None
+    ) -> DeliveryCallback:
+        codec = codec if codec is not None else getattr(self._producer, "compression", None)
+
         def done(err: BaseException | None) -> None:
-            error = "" if err is None else type(err).__name__
-            if not call.add_outcome(n_spans, error):  # late report: export() already returned
-                self._stats.spans(exported=0 if err else n_spans, failed=n_spans if err else 0, error=error)
+            if getattr(err, "code", "") == COMPRESSION_REFUSED and self._resend(call, n_spans, key, value, codec):
+                return  # re-sent with the fallback codec; its own report ends it
+            replayer = self._replayer
             if err is not None:
                 warn_limited(_logger, "kafka-delivery", "Kafka delivery failed: %s", err)
+            if err is not None and replayer is not None:
+                replayer.failed()
+                self._to_spool(call, key, value, n_spans)
+            else:
+                if replayer is not None:
+                    replayer.delivered()
+                error = "" if err is None else type(err).__name__
+                if not call.add_outcome(n_spans, error):  # late report: export() already returned
+                    self._count(error, n_spans)
             with call.lock:
                 call.pending -= 1
-                if err is not None:
+                if err is not None and replayer is None:
                     call.failed = True
                 if call.pending <= 0:
                     call.done.set()
 
         return done
+
+    def _resend(self, call: _Call, n_spans: int, key: bytes | None, value: bytes, codec: str | None) -> bool:
+        """The broker refused ``codec``: switch the client to the next codec (one warning) and
+        send this message again; False when there is no fallback (the message then fails)."""
+        fall_back = getattr(self._producer, "fall_back", None)
+        now = fall_back(codec) if fall_back is not None and codec is not None else None
+        if now is None or codec is None:
+            return False
+        if codec not in self._refused_codecs:  # one warning per refused codec
+            self._refused_codecs.add(codec)
+            _logger.warning("Kafka broker %s refused %s-compressed messages (UNSUPPORTED_COMPRESSION_TYPE); "
+                            "re-sent them with %s and using %s from now on. Set OTELKIT_KAFKA_COMPRESSION=%s to "
+                            "silence this.", self._bootstrap, codec, now, now, now)
+        try:
+            self._producer.send(self.topic, key, value, self._on_done(call, n_spans, key, value, now))
+        except Exception:  # noqa: BLE001 - the local queue refused it: fail (or spool) as usual
+            return False
+        return True
+
+    def _replay(self, record: Record) -> Outcome:
+        return self._replay_many([record])[0]
+
+    def _replay_many(self, records: list[Record]) -> list[Outcome]:
+        """Produce spooled messages again and wait for their acknowledgements (replay thread)."""
+        outcomes = replay_messages(self._producer, self.topic, records, self.timeout_s + 1.0, self._clock)
+        done = [r for r, o in zip(records, outcomes, strict=True) if o.ok]
+        if done:
+            raw = sum(len(r.body) for r in done)
+            self._stats.request(raw, raw + sum(len(r.key or b"") for r in done), retry=True, count=len(done))
+        return outcomes
 
     def _wait(self, call: _Call, deadline: float) -> None:
         while not call.done.is_set():
@@ -291,6 +323,8 @@ class KafkaSpanExporter(SpanExporter):
         if self._shutdown:
             return
         self._shutdown = True
+        if self._replayer is not None:
+            self._replayer.stop()
         try:
             left = self._producer.flush(self.timeout_s)
             if left:
@@ -307,6 +341,10 @@ class KafkaSpanExporter(SpanExporter):
         See :mod:`otelkit.exporter._stats`. Here ``requests`` counts messages handed to the
         Kafka client, ``raw_bytes`` the encoded OTLP bytes and ``wire_bytes`` the key + value
         bytes, *before* Kafka's record-batch compression (which happens inside the client and
-        is not observable per message); ``retries`` and ``spans_rejected`` stay 0.
+        is not observable per message); ``retries`` counts replayed spool messages and
+        ``spans_rejected`` stays 0. With a spool, its counts come as ``spool_*`` keys.
         """
-        return self._stats.snapshot()
+        out = self._stats.snapshot()
+        if self._spool is not None:
+            out.update({f"spool_{k}": v for k, v in self._spool.snapshot().items()})
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,7 +70,7 @@ def test_connections_are_kept_alive(sink: OtlpReceiver) -> None:
     exp = exporter(sink.endpoint, compression="zstd")
     for _ in range(5):
         assert exp.export(realistic_batch(20)) == SUCCESS
-    assert exp._http.num_connections == 1
+    assert exp._sender.transport.connections_made == 1
     exp.shutdown()
 
 
@@ -79,6 +80,17 @@ def test_export_after_shutdown_fails_and_counts(sink: OtlpReceiver) -> None:
     exp.shutdown()
     assert exp.export(realistic_batch(4)) == FAILURE
     assert exp.stats()["spans_failed"] == 4
+    assert sink.stats()["requests"] == 0
+
+
+def test_an_empty_export_after_shutdown_fails_and_counts_nothing(sink: OtlpReceiver) -> None:
+    # Settled (issue 12 item 10): like any batch after shutdown, and like the stock exporter.
+    exp = exporter(sink.endpoint)
+    assert exp.export([]) == SUCCESS  # before shutdown: nothing to do
+    exp.shutdown()
+    assert exp.export([]) == FAILURE
+    stats = exp.stats()
+    assert stats["spans_failed"] == stats["spans_exported"] == stats["requests"] == 0
     assert sink.stats()["requests"] == 0
 
 
@@ -243,40 +255,22 @@ def test_a_trickled_response_never_exceeds_the_timeout(fault_server: Callable[..
 
 
 def test_a_huge_response_body_is_cut_and_the_export_still_counts(fault_server: Callable[..., FaultServer]) -> None:
-    import otelkit.exporter.http as http
+    from otelkit.exporter._transport import MAX_RESPONSE_BYTES
 
-    fs = fault_server(Reply(200, body=b"\xff" * (3 * http._MAX_RESPONSE_BYTES)))
+    fs = fault_server(Reply(200, body=b"\xff" * (3 * MAX_RESPONSE_BYTES)))
     exp = exporter(fs.endpoint, timeout=5)
     assert exp.export(realistic_batch(4)) == SUCCESS  # an unparseable 2xx body is still a success
     assert exp.stats()["spans_exported"] == 4
 
 
-class _EndlessBody:
-    """A response whose body never ends (read1 always has more)."""
-
-    def __init__(self) -> None:
-        self.closed = self.released = False
-        self.read = 0
-
-    def read1(self, amt: int) -> bytes:
-        self.read += amt
-        return b"x" * amt
-
-    def close(self) -> None:
-        self.closed = True
-
-    def release_conn(self) -> None:
-        self.released = True
-
-
-def test_reading_an_endless_body_stops_at_the_cap_and_drops_the_connection() -> None:
-    import otelkit.exporter.http as http
-
-    resp = _EndlessBody()
-    data = http._read_body(resp, time.monotonic() + 60)
-    assert data is not None and len(data) == http._MAX_RESPONSE_BYTES
-    assert resp.closed and not resp.released  # never handed back to the pool half-read
-    assert resp.read <= http._MAX_RESPONSE_BYTES + http._READ_CHUNK
+def test_the_exporter_needs_no_urllib3(sink: OtlpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyproject allowed urllib3 1.26, whose HTTPResponse has no read1: every export failed
+    # (issue 12). The exporter now sends through the standard library only.
+    monkeypatch.setitem(sys.modules, "urllib3", None)  # any `import urllib3` raises ImportError
+    exp = exporter(sink.endpoint, compression="gzip")
+    assert exp.export(realistic_batch(30)) == SUCCESS
+    assert sink.wait_for_spans(30, timeout=5)
+    exp.shutdown()
 
 
 def test_backoff_never_passes_the_timeout(fault_server: Callable[..., FaultServer]) -> None:
@@ -374,15 +368,18 @@ def test_a_forked_child_gets_its_own_connections(sink: OtlpReceiver) -> None:
 
     exp = exporter(sink.endpoint)
     assert exp.export(realistic_batch(2)) == SUCCESS
-    parent_pool = exp._http
+    transport = exp._sender.transport
+    parent_conns = list(transport._idle)
+    assert parent_conns
     pid = os.fork()
-    if pid == 0:  # child: new pool, and exporting still works
-        code = 0 if exp._http is not parent_pool and exp.export(realistic_batch(3)) == SUCCESS else 1
-        os._exit(code)
+    if pid == 0:  # child: none of the parent's sockets, a new connection, exporting still works
+        ok = not transport._idle and exp.export(realistic_batch(3)) == SUCCESS
+        ok = ok and all(c not in parent_conns for c in transport._idle)
+        os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert sink.wait_for_spans(5, timeout=5)
-    assert exp._http is parent_pool
+    assert transport._idle == parent_conns  # the parent keeps its connections
 
 
 def test_default_pipeline_exporter_is_this_one_via_its_entry_point() -> None:

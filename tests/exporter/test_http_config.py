@@ -102,7 +102,7 @@ def test_invalid_env_warns_and_uses_default(
 
 def test_env_compression_level_out_of_range_for_codec_warns() -> None:
     exp = build({"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTELKIT_EXPORTER_COMPRESSION_LEVEL": "15"})
-    assert exp._compressor.level == 6
+    assert exp._sender.compressor("gzip").level == 6
 
 
 def test_size_settings_accept_units() -> None:
@@ -138,7 +138,8 @@ def test_explicit_arguments_win() -> None:
         1,
         4096,
     )
-    assert exp._compressor.level == 9
+    assert exp._sender.compressor("deflate").level == 9
+    assert exp._sender.compressor("gzip").level == 6  # the fallback codec keeps its default
 
 
 @pytest.mark.parametrize(

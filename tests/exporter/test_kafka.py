@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otelkit.exporter import kafka as kafka_module
 from otelkit.exporter._kafka_client import DeliveryCallback, parse_properties
+from otelkit.exporter._spool_replay import Replayer
 from otelkit.exporter.http import OtlpHttpSpanExporter
 from otelkit.exporter.kafka import KafkaSpanExporter, trace_key
 from otelkit.testing import Tansu
@@ -220,6 +221,18 @@ def test_export_after_shutdown_fails_and_counts() -> None:
     assert producer.sent == []
 
 
+def test_an_empty_export_after_shutdown_fails_and_counts_nothing() -> None:
+    # Settled (issue 12 item 10): like any batch after shutdown, and like the stock exporters.
+    clock = FakeClock()
+    producer = FakeProducer(clock)
+    exporter = exporter_with(producer, clock)
+    exporter.shutdown()
+    assert exporter.export([]) is SpanExportResult.FAILURE
+    stats = exporter.stats()
+    assert stats["spans_failed"] == stats["spans_exported"] == stats["requests"] == 0
+    assert producer.sent == []
+
+
 def test_force_flush_reports_whether_messages_remain() -> None:
     clock = FakeClock()
     producer = FakeProducer(clock, deliver=False)
@@ -240,8 +253,8 @@ def test_stats_keys_and_latency() -> None:
     assert set(stats) == set(http.stats())  # one snapshot shape for both exporters
     http.shutdown()
     assert set(stats) == {
-        "spans_exported", "spans_failed", "spans_rejected", "requests", "retries", "raw_bytes", "wire_bytes",
-        "export_latency_p50_ms", "export_latency_p99_ms",
+        "spans_exported", "spans_failed", "spans_rejected", "spans_spooled", "requests", "retries", "raw_bytes",
+        "wire_bytes", "export_latency_p50_ms", "export_latency_p99_ms",
     }
     assert stats["export_latency_p50_ms"] == pytest.approx(1000.0)
 
@@ -505,3 +518,114 @@ def test_env_only_configuration_exports_through_kafka(tansu: Tansu) -> None:
     assert sorted(s.name for s in spans) == ["child", "child", "root"]
     assert message.key() == spans[0].trace_id.hex().encode()
     assert '"spans_exported": 3' in out.stdout
+
+
+# ------------------------------------------------------------------ disk spool
+
+
+def test_undelivered_messages_are_spooled_with_their_keys_and_replayed(tmp_path: Any) -> None:
+    clock = FakeClock()
+    producer = FakeProducer(clock, error=RuntimeError("broker down"))
+    exporter = exporter_with(producer, clock, spool_dir=str(tmp_path))
+    assert exporter._replayer is not None and exporter._spool is not None
+    exporter._replayer.stop()  # replay is driven by hand below
+    first, second = make_spans(3, 2), make_spans(2, 2)
+    assert exporter.export(first) is SpanExportResult.SUCCESS  # every message spooled, none lost
+    assert exporter.export(second) is SpanExportResult.SUCCESS  # the broker is down: straight to disk
+    stats = exporter.stats()
+    assert stats["spans_spooled"] == 10 and stats["spans_failed"] == 0 and len(producer.sent) == 3
+    producer.error = None
+    replayer = Replayer(exporter._spool, exporter._replay, spans_per_s=10_000, wait=lambda s: False)
+    exporter._spool.rotate()
+    replayer.run_once()
+    replayed = producer.sent[3:]
+    want = {trace_key(s.context.trace_id) for s in first + second if s.context is not None}
+    assert len(replayed) == 5 and {k for _, k, _ in replayed} == want
+    for _, key, value in replayed:  # each message still holds exactly its trace
+        assert {format(int.from_bytes(sp.trace_id, "big"), "032x").encode() for sp in decode(value)} == {key}
+    assert exporter.stats()["spool_replayed_spans"] == 10
+
+
+# ------------------------------------------------------------------ a broker refusing the codec
+
+
+class CodecProducer(FakeProducer):
+    """A client whose broker refuses some record-batch codecs (like Kafka < 2.1 and zstd)."""
+
+    def __init__(self, clock: FakeClock, refused: set[str], codec: str = "zstd") -> None:
+        super().__init__(clock)
+        self.refused_codecs = refused
+        self.compression = codec
+        self.codecs: list[str] = []
+        self.pending: list[tuple[DeliveryCallback, str]] = []
+
+    def fall_back(self, refused: str) -> str | None:
+        from otelkit.exporter._kafka_client import compression_fallback
+
+        if self.compression == refused:
+            nxt = compression_fallback(refused)
+            if nxt is None:
+                return None
+            self.compression = nxt
+        return self.compression
+
+    def send(self, topic: str, key: bytes | None, value: bytes, on_done: DeliveryCallback) -> None:
+        self.sent.append((topic, key, value))
+        self.codecs.append(self.compression)
+        self.pending.append((on_done, self.compression))
+
+    def deliver_all(self) -> None:
+        from otelkit.exporter._kafka_client import KafkaDeliveryError
+
+        while self.pending:
+            pending, self.pending = self.pending, []
+            for cb, codec in pending:
+                refused = codec in self.refused_codecs
+                cb(KafkaDeliveryError("Broker: Unsupported compression type", "UNSUPPORTED_COMPRESSION_TYPE")
+                   if refused else None)
+
+
+def test_a_refused_codec_is_replaced_and_every_message_resent(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    producer = CodecProducer(clock, refused={"zstd"})
+    exporter = exporter_with(producer, clock)
+    with caplog.at_level("WARNING", "otelkit.exporter.kafka"):
+        assert exporter.export(make_spans(4, 2)) is SpanExportResult.SUCCESS
+        assert exporter.export(make_spans(3, 2)) is SpanExportResult.SUCCESS
+    assert producer.codecs == ["zstd"] * 4 + ["gzip"] * 4 + ["gzip"] * 3  # 4 refused, re-sent, then gzip
+    stats = exporter.stats()
+    assert stats["spans_exported"] == 14 and stats["spans_failed"] == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "refused zstd" in warnings[0] and "with gzip" in warnings[0]
+
+
+def test_a_broker_refusing_every_codec_gets_them_uncompressed() -> None:
+    clock = FakeClock()
+    producer = CodecProducer(clock, refused={"zstd", "gzip"})
+    exporter = exporter_with(producer, clock)
+    assert exporter.export(make_spans(2, 1)) is SpanExportResult.SUCCESS
+    assert producer.codecs == ["zstd", "zstd", "gzip", "gzip", "none", "none"]
+    assert exporter.stats()["spans_exported"] == 2
+
+
+def test_without_a_fallback_the_refused_messages_fail_and_count() -> None:
+    clock = FakeClock()
+    producer = CodecProducer(clock, refused={"none"}, codec="none")
+    exporter = exporter_with(producer, clock)
+    assert exporter.export(make_spans(2, 1)) is SpanExportResult.FAILURE
+    assert exporter.stats()["spans_failed"] == 2
+
+
+def test_confluent_producer_switches_codec_once_per_refusal() -> None:
+    from otelkit.exporter._kafka_client import ConfluentProducer
+
+    producer = ConfluentProducer("127.0.0.1:1", "zstd", 1000)  # never connects in this test
+    try:
+        first = producer._producer
+        assert producer.fall_back("zstd") == "gzip" and producer.compression == "gzip"
+        assert producer._producer is not first and producer._retired == [first]
+        assert producer.fall_back("zstd") == "gzip" and len(producer._retired) == 1  # already switched
+        assert producer.fall_back("gzip") == "none"
+        assert producer.fall_back("none") is None
+    finally:
+        producer.close()

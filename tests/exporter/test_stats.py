@@ -12,7 +12,7 @@ from otelkit.receiver import OtlpReceiver
 from .conftest import realistic_batch
 
 KEYS = {
-    "spans_exported", "spans_failed", "spans_rejected", "requests", "retries",
+    "spans_exported", "spans_failed", "spans_rejected", "spans_spooled", "requests", "retries",
     "raw_bytes", "wire_bytes", "export_latency_p50_ms", "export_latency_p99_ms",
 }
 
