@@ -6,7 +6,7 @@
 * ``tail: span lifecycle x1000`` - start/end 1000 spans through a provider: stock
   ``ALWAYS_ON`` + batcher vs ``RecordForTailSampler(ALWAYS_ON)`` + tail + batcher.
 * ``tail: decisions x1000 traces`` - ``process_due`` deciding 1000 buffered 5-span traces
-  with the default policies, forwarding kept ones to a batcher with a no-op exporter;
+  with errors/slow/10% policies, forwarding kept ones to a batcher with a no-op exporter;
   ``extra_info["traces_per_s"]``.
 """
 
@@ -24,9 +24,16 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import StatusCode
 
 from otelkit.tail import RecordForTailSampler, TailSamplingProcessor
-from otelkit.tail.policy_config import default_policies
+from otelkit.tail.policy_config import policies_from_string
 
 TRACES, SPANS_PER_TRACE = 200, 5
+# errors, slow and 10% of the rest: the spans here are all head-sampled (ALWAYS_ON), so the
+# default set (which keeps what the head kept) would keep every trace.
+POLICIES = "errors=status_code(status_codes=ERROR);slow=latency(threshold_ms=1000);probabilistic(sampling_percentage=10)"
+
+
+def default_policies() -> list[Any]:
+    return policies_from_string(POLICIES)
 
 
 class NoopExporter(SpanExporter):

@@ -719,7 +719,7 @@ OTELKIT_TAIL_POLICIES = str_setting(
     "Tail sampling policies: a compact string such as "
     "`errors=status_code(status_codes=ERROR);rest=probabilistic(sampling_percentage=10)` or "
     "the path of a .json/.yaml/.yml policy file (docs/tail-sampling.md). Empty: keep errors, "
-    "keep traces slower than 1 s, keep 10% of the rest.",
+    "keep traces slower than 1 s, keep what the head sampler kept.",
     allowed="a compact policy string or a policy file path",
     component="tail",
 )

@@ -6,7 +6,8 @@
   attribute :data:`ADJUSTED_COUNT_ATTRIBUTE`.
 * :func:`parent_result` is the parent-based decision for non-root spans: it follows the
   parent's sampled flag, keeps the parent's tracestate (its ``th``, ``rv`` and other vendors'
-  entries; a threshold is never lowered) and erases a ``th`` that the randomness contradicts.
+  entries; a threshold is never lowered) and erases a ``th`` that the randomness contradicts,
+  that is malformed, or that an unsampled parent carried.
 * :func:`debug_requested` is the debug override: attribute or baggage ``otelkit.debug``.
 
 The SDK tracer does not pass ``trace_state`` to ``should_sample``; the parent's tracestate
@@ -111,34 +112,47 @@ def _parse_ot(raw: str) -> OtValue:
     return hit
 
 
+def _without_th(state: TraceState, raw: str) -> TraceState:
+    """``state`` with any ``th`` (well-formed or not) removed from its ``ot`` entry."""
+    return with_threshold(state, None) if "th:" in raw else state
+
+
 def parent_result(
     parent: SpanContext, trace_id: int, attributes: Attributes, force_keep: bool = False
 ) -> SamplingResult:
     """Parent-based decision for a span whose parent context is valid.
+
+    The adjusted-count attribute of a kept span is always derived from the ``th`` the span
+    carries (:func:`~otelkit.sampling.threshold.count_of`): no ``th`` (the parent's sampler
+    wrote none, or it was erased) is an *unknown probability*, counted as 1.
 
     Args:
         parent: the parent span's context (its tracestate is the incoming one).
         trace_id: the new span's trace ID (the parent's).
         attributes: the new span's start attributes.
         force_keep: the debug override; keeps a span whose parent was dropped (its ``th``
-            is erased: the keep is not a consistent decision, so it has no adjusted count).
+            is erased: the keep is not a consistent decision, so it counts as 1).
     """
     state = parent.trace_state
     raw = state.get(OT_KEY) if state else None
     if not parent.trace_flags.sampled:
+        # A negative decision carries no th (spec): an unsampled parent's th is removed.
+        erased = _without_th(state, raw) if raw is not None else state
         if force_keep:
-            erased = with_threshold(state, None) if raw is not None else state
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, erased)
-        return SamplingResult(Decision.DROP, None, state)
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, merge_attributes(attributes, 1.0), erased)
+        return SamplingResult(Decision.DROP, None, erased)
     if raw is None:
-        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, merge_attributes(attributes, 1.0), state)
     ot = _parse_ot(raw)
     if ot.th is None:
-        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+        # No th, or a malformed one (ignored, and not passed on verbatim): unknown probability.
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, merge_attributes(attributes, 1.0), _without_th(state, raw))
     rand = ot.rv if ot.rv is not None else trace_id & RANDOMNESS_MASK
     if rand < ot.th:
         # Sampled although R < T: the threshold is not trustworthy; erase it (spec).
-        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, with_threshold(state, None))
+        return SamplingResult(
+            Decision.RECORD_AND_SAMPLE, merge_attributes(attributes, 1.0), with_threshold(state, None)
+        )
     return SamplingResult(
         Decision.RECORD_AND_SAMPLE, merge_attributes(attributes, adjusted_count(ot.th)), state
     )

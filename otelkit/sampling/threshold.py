@@ -7,7 +7,9 @@ Implements the OpenTelemetry "TraceState: Probability Sampling" algorithms:
 * ``T = (1 - p) * 2^56`` rounded to ``precision`` hex digits after any leading ``f`` digits
   (precision 4 by default: 1/10 -> ``e666``, 1/100 -> ``fd70a``);
 * ``th`` is ``T`` in lowercase hex with trailing zeros removed (``0`` for T = 0);
-* the adjusted count of a kept item is ``2^56 / (2^56 - T)``.
+* the adjusted count of a kept item is ``2^56 / (2^56 - T)``; a kept item without ``th``
+  has an unknown probability and counts as 1 (:func:`count_of`, the one place otelkit
+  derives the ``otelkit.sampling.adjusted_count`` attribute from a tracestate).
 
 Used by the head samplers (:mod:`otelkit.sampling`) and the tail policies (:mod:`otelkit.tail`).
 """
@@ -26,6 +28,7 @@ __all__ = [
     "probability_to_threshold",
     "threshold_to_probability",
     "adjusted_count",
+    "count_of",
     "encode_th",
     "parse_th",
     "randomness",
@@ -44,6 +47,10 @@ _OT_VALUE_LIMIT = 256
 def probability_to_threshold(probability: float, precision: int = 4) -> int:
     """Rejection threshold for ``probability`` in [0, 1], rounded to ``precision`` hex digits.
 
+    A probability below 2^-57 (too small for 56 bits) maps to the smallest non-zero one,
+    2^-56 (``T = 2^56 - 1``): a positive probability never becomes "never sample" and
+    never rounds up to a far larger one.
+
     Raises ValueError for a probability outside [0, 1] or a precision outside 1..14.
     """
     if not 0.0 <= probability <= 1.0:
@@ -55,6 +62,8 @@ def probability_to_threshold(probability: float, precision: int = 4) -> int:
     exact = MAX_THRESHOLD - round(probability * MAX_THRESHOLD)
     if exact <= 0:
         return 0
+    if exact >= MAX_THRESHOLD:
+        return MAX_THRESHOLD - 1
     digits = f"{exact:014x}"
     leading_f = len(digits) - len(digits.lstrip("f"))
     keep = min(_HEX_DIGITS, leading_f + precision)
@@ -74,6 +83,16 @@ def adjusted_count(threshold: int) -> float:
     if threshold >= MAX_THRESHOLD:
         return float("inf")
     return MAX_THRESHOLD / (MAX_THRESHOLD - threshold)
+
+
+def count_of(trace_state: TraceState | None) -> float:
+    """Adjusted count of a kept span with ``trace_state``: from its ``th``, else 1.
+
+    No ``th`` (a parent sampled by a sampler that writes none) means an unknown
+    probability; otelkit counts such a span as 1 and documents it as "unknown probability".
+    """
+    th = read_ot(trace_state).th
+    return 1.0 if th is None else adjusted_count(th)
 
 
 def encode_th(threshold: int) -> str:

@@ -4,15 +4,19 @@ See ``docs/tail-sampling.md``. The public names:
 
 * :class:`TailSamplingProcessor` - the span processor (wrap the export processor with it);
 * :class:`RecordForTailSampler` - the head-sampler wrapper that records every span for it;
-* the policy contract (:class:`Policy`, :class:`Decision`, :class:`TraceView`) and the
-  policies in :mod:`otelkit.tail.policies`;
-* :func:`policies_from_string` / :func:`build_policies` for configuration;
+* the policy contract (:class:`Policy`, :class:`Decision`, :class:`Outcome`,
+  :class:`TraceView`) and the policies of :mod:`otelkit.tail.policies`;
+* configuration: :func:`policies_from_string`, :func:`build_policies`,
+  :func:`default_policies` (:data:`DEFAULT_POLICIES`);
 * :data:`POLICY_ATTRIBUTE` - the span attribute naming the policy that kept a trace.
+
+Everything else (the trace buffer, the decider, forwarding, size estimate, caches,
+metrics) is internal: modules with a leading underscore.
 """
 
 from __future__ import annotations
 
-from otelkit.tail.forward import POLICY_ATTRIBUTE
+from otelkit.tail._forward import POLICY_ATTRIBUTE
 from otelkit.tail.head import RecordForTailSampler
 from otelkit.tail.policies import (
     AlwaysSamplePolicy,
@@ -31,7 +35,12 @@ from otelkit.tail.policies import (
     StringAttributePolicy,
 )
 from otelkit.tail.policy import DROPPED, NOT_SAMPLED, SAMPLED, Decision, Outcome, Policy, TraceView
-from otelkit.tail.policy_config import build_policies, default_policies, policies_from_string
+from otelkit.tail.policy_config import (
+    DEFAULT_POLICIES,
+    build_policies,
+    default_policies,
+    policies_from_string,
+)
 from otelkit.tail.processor import TailSamplingProcessor
 
 __all__ = [
@@ -59,6 +68,7 @@ __all__ = [
     "SpanCountPolicy",
     "StatusCodePolicy",
     "StringAttributePolicy",
+    "DEFAULT_POLICIES",
     "build_policies",
     "default_policies",
     "policies_from_string",

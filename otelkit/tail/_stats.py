@@ -1,11 +1,12 @@
-"""The tail processor's counters (updated under the processor's lock) and their snapshot."""
+"""The tail processor's counters (owned by the trace buffer, updated under its lock) and
+the decider's timing (owned by the decider)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Counters", "LATE_AGE_BOUNDS_S", "ERROR"]
+__all__ = ["Counters", "DecisionTimer", "LATE_AGE_BOUNDS_S", "ERROR"]
 
 ERROR = "error"
 """Drop reason of spans and traces the processor failed on (never silently lost)."""
@@ -25,8 +26,9 @@ class Counters:
     """Traces/spans kept and dropped by policy, late spans, evictions, decision timing.
 
     Drop reasons are the vetoing policy's name, ``no_match`` (no policy kept the trace),
-    ``evicted`` (buffer overflow with ``overflow="evict"``), ``shutdown`` (ended after
-    shutdown) or ``error`` (the processor failed on the span or its trace). Every dropped
+    ``evicted`` (buffer overflow with ``overflow="evict"``), ``overflow`` (arrived for a
+    trace in decision while that pool was full), ``shutdown`` (ended after shutdown) or
+    ``error`` (the processor failed on the span or its trace). Every dropped
     span is counted in ``spans_dropped``; a kept span the downstream processor raised on is
     counted in ``spans_forward_failed`` as well.
     """
@@ -46,9 +48,7 @@ class Counters:
         self.evicted_traces = 0
         self.decided_early = 0
         self.spans_forward_failed = 0
-        self.decisions = 0
-        self.decision_seconds = 0.0
-        self.decision_hook: Callable[[float], None] | None = None
+        self.unknown_probability = 0
 
     def kept(self, policy: str, spans: int) -> None:
         self.traces_kept += 1
@@ -84,22 +84,15 @@ class Counters:
         self.late_spans_dropped += 1
         self._dropped_spans("late", 1)
 
+    def overflow(self) -> None:
+        self._dropped_spans("overflow", 1)
+
     def after_shutdown(self) -> None:
         self._dropped_spans("shutdown", 1)
 
     def failed(self, spans: int = 1) -> None:
         """Spans the processor dropped because it failed on them (reason ``error``)."""
         self._dropped_spans(ERROR, spans)
-
-    def observe_decision(self, seconds: float) -> None:
-        self.decisions += 1
-        self.decision_seconds += seconds
-        hook = self.decision_hook
-        if hook is not None:
-            try:
-                hook(seconds)
-            except Exception:  # noqa: BLE001 - a metrics failure must not lose the decision
-                pass
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -117,6 +110,24 @@ class Counters:
             "evicted_traces": self.evicted_traces,
             "decided_early": self.decided_early,
             "spans_forward_failed": self.spans_forward_failed,
-            "decisions": self.decisions,
-            "decision_seconds": self.decision_seconds,
+            "traces_kept_unknown_probability": self.unknown_probability,
         }
+
+
+class DecisionTimer:
+    """Policy evaluation count and time, and the metrics hook (the decider's thread only)."""
+
+    def __init__(self, hook: Callable[[float], None] | None = None) -> None:
+        self.decisions = 0
+        self.seconds = 0.0
+        self.hook = hook
+
+    def observe(self, seconds: float) -> None:
+        self.decisions += 1
+        self.seconds += seconds
+        hook = self.hook
+        if hook is not None:
+            try:
+                hook(seconds)
+            except Exception:  # noqa: BLE001 - a metrics failure must not lose the decision
+                pass

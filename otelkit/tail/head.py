@@ -27,10 +27,17 @@ from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
 
-__all__ = ["RecordForTailSampler"]
+__all__ = ["RecordForTailSampler", "recording_head_in_use"]
 
 _logger = logging.getLogger("otelkit.tail")
 _RECORD_ONLY = SamplingResult(Decision.RECORD_ONLY)  # a bare DROP's answer, built once
+_in_use: list[bool] = [False]
+
+
+def recording_head_in_use() -> bool:
+    """True once a :class:`RecordForTailSampler` was built in this process: tail processors
+    then see every trace, not only the head-sampled ones (see ``forward.final_threshold``)."""
+    return _in_use[0]
 
 
 class RecordForTailSampler(Sampler):
@@ -47,6 +54,7 @@ class RecordForTailSampler(Sampler):
         if not isinstance(delegate, Sampler):
             raise ValueError(f"delegate {delegate!r} is invalid: expected an opentelemetry Sampler")
         self.delegate = delegate
+        _in_use[0] = True
 
     def should_sample(
         self,

@@ -51,6 +51,7 @@ __all__ = [
     "POLICY_TYPES",
     "build_policy",
     "build_policies",
+    "DEFAULT_POLICIES",
     "default_policies",
     "load_policy_file",
     "parse_compact",
@@ -258,12 +259,22 @@ def policies_from_string(value: str, *, clock: Clock = time.monotonic) -> list[P
     return build_policies(parse_compact(text), clock=clock)
 
 
+DEFAULT_POLICIES = "errors=status_code(status_codes=ERROR);slow=latency(threshold_ms=1000);head_sampled"
+"""The default set as a compact string: errors, traces slower than 1 s, what the head kept."""
+
+
 def default_policies(clock: Clock = time.monotonic) -> list[Policy]:
-    """Keep errors, keep traces slower than 1 s, keep 10% of the rest."""
+    """Keep errors, keep traces slower than 1 s, keep what the head sampler kept.
+
+    Head and tail compose: the head sampler's target holds (its kept traces keep its
+    ``th``), and the tail adds every error and slow trace on top (``th:0``). A further
+    probabilistic share of the rest is opt-in (``rest=probabilistic(sampling_percentage=10)``
+    in ``OTELKIT_TAIL_POLICIES``).
+    """
     return [
         p.StatusCodePolicy(["ERROR"], name="errors"),
         p.LatencyPolicy(1000, name="slow"),
-        p.ProbabilisticPolicy(10, name="probabilistic"),
+        p.HeadSampledPolicy(name="head_sampled"),
     ]
 
 
@@ -278,7 +289,7 @@ def policies_from_env(environ: Mapping[str, str] | None = None, *, clock: Clock 
         warn_limited(
             _logger,
             "config:OTELKIT_TAIL_POLICIES",
-            "OTELKIT_TAIL_POLICIES is invalid: %s; using the default policies (errors, slow > 1 s, 10%% of the rest)",
+            "OTELKIT_TAIL_POLICIES is invalid: %s; using the default policies (errors, slow > 1 s, head-sampled)",
             exc,
         )
         return default_policies(clock)

@@ -86,13 +86,13 @@ def test_inconsistent_parent_threshold_is_erased() -> None:
     assert res.decision is Decision.RECORD_AND_SAMPLE
     assert res.trace_state.get("ot") == "rv:00000000000000"
     assert res.trace_state.get("vendor") == "v1"
-    assert ADJUSTED_COUNT_ATTRIBUTE not in res.attributes
+    assert res.attributes[ADJUSTED_COUNT_ATTRIBUTE] == 1.0  # no th left: unknown probability
 
 
-def test_sampled_parent_without_threshold_is_kept_without_count() -> None:
+def test_sampled_parent_without_threshold_counts_as_unknown_probability() -> None:
     res = ConsistentProbabilitySampler(0.0).should_sample(_parent(True, None), HIGH, "child", attributes={"a": 1})
     assert res.decision is Decision.RECORD_AND_SAMPLE
-    assert dict(res.attributes) == {"a": 1}
+    assert dict(res.attributes) == {"a": 1, ADJUSTED_COUNT_ATTRIBUTE: 1.0}
 
 
 def test_debug_baggage_keeps_a_root_and_a_child_of_a_dropped_parent() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from otelkit.tail.cache import DecisionCache
+from otelkit.tail._cache import DecisionCache
 
 
 def test_fifo_forgets_the_oldest() -> None:

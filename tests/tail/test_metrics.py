@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from otelkit.tail import StatusCodePolicy, TailSamplingProcessor
-from otelkit.tail import metrics as tail_metrics
+from otelkit.tail import _metrics as tail_metrics
 
 
 def test_self_metrics_mirror_stats(clock, span, monkeypatch) -> None:

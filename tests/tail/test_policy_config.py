@@ -6,7 +6,13 @@ import logging
 import pytest
 
 from otelkit.tail import policies as p
-from otelkit.tail.policy_config import build_policies, parse_compact, policies_from_env, policies_from_string
+from otelkit.tail.policy_config import (
+    DEFAULT_POLICIES,
+    build_policies,
+    parse_compact,
+    policies_from_env,
+    policies_from_string,
+)
 
 COMPACT = "errors=status_code(status_codes=ERROR|UNSET);slow=latency(threshold_ms=1000);rest=probabilistic(sampling_percentage=10)"
 
@@ -102,11 +108,13 @@ def test_unreadable_file_is_an_error(tmp_path) -> None:
 def test_env_invalid_warns_and_uses_default(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="otelkit.tail"):
         built = policies_from_env({"OTELKIT_TAIL_POLICIES": "slow=latency(threshold_ms=-5)"})
-    assert [x.name for x in built] == ["errors", "slow", "probabilistic"]
+    assert [x.name for x in built] == ["errors", "slow", "head_sampled"]
     assert 'policy "slow" (latency): threshold_ms' in caplog.text
 
 
 def test_env_unset_gives_the_default_set() -> None:
     built = policies_from_env({})
-    assert [type(x) for x in built] == [p.StatusCodePolicy, p.LatencyPolicy, p.ProbabilisticPolicy]
-    assert built[1].threshold_ms == 1000 and built[2].sampling_percentage == 10
+    assert [type(x) for x in built] == [p.StatusCodePolicy, p.LatencyPolicy, p.HeadSampledPolicy]
+    assert built[1].threshold_ms == 1000
+    # the compact form of the default set builds the same policies
+    assert [(type(x), x.name) for x in policies_from_string(DEFAULT_POLICIES)] == [(type(x), x.name) for x in built]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections import defaultdict
 
 import pytest
@@ -146,7 +145,7 @@ def test_trace_corpus_with_late_spans(clock, span) -> None:
     """Interleaved traces, stragglers and late spans: every trace is exported whole or not
     at all (no span of a dropped trace, logfire #2273), errors and slow traces all kept."""
     rng = random.Random(11)
-    proc, exporter = make(clock, default_policies(clock))
+    proc, exporter = make(clock, [*default_policies(clock), ProbabilisticPolicy(10)])
     truth: dict[int, dict[str, object]] = {}
     events: list[tuple[float, int, object]] = []
     for n in range(1500):
@@ -212,21 +211,46 @@ def test_shutdown_decides_pending_traces_and_counts_later_spans(clock, span) -> 
     assert proc.stats()["spans_dropped_by_policy"]["shutdown"] == 1
 
 
-def test_force_flush_decides_everything_buffered(clock, span) -> None:
+def test_force_flush_decides_every_trace_whose_root_ended(clock, span) -> None:
     proc, exporter = make(clock)
     proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=1, span_id=1))  # the local root ended: no need to wait
     assert proc.force_flush()
-    assert exported_ids(exporter) == [2]
+    assert sorted(exported_ids(exporter)) == [1, 2]
 
 
-def test_worker_thread_decides_without_help(span) -> None:
+def test_force_flush_leaves_a_trace_in_progress_buffered(clock, span) -> None:
+    """Issue 12 item 10: judged at force_flush, a trace whose error span has not ended yet
+    would be dropped and the error span, ending later, dropped as late."""
+    proc, exporter = make(clock)
+    proc.on_end(span(trace_id=1, span_id=3, parent_id=1))  # the root (1) and child 2 still run
+    assert proc.force_flush()
+    assert exported_ids(exporter) == []
+    assert proc.stats()["buffered_spans"] == 1
+    proc.on_end(span(trace_id=1, span_id=2, parent_id=1, status=StatusCode.ERROR))
+    proc.on_end(span(trace_id=1, span_id=1))
+    clock.advance(1)
+    proc.process_due()
+    assert sorted(exported_ids(exporter)) == [1, 2, 3]
+
+
+def test_worker_thread_decides_without_help(clock, span) -> None:
+    import threading
+
+    arrived = threading.Event()
+
+    class Signal(SimpleSpanProcessor):
+        def on_end(self, s):
+            super().on_end(s)
+            arrived.set()
+
     exporter = InMemorySpanExporter()
-    proc = TailSamplingProcessor(SimpleSpanProcessor(exporter), [ERRORS], decision_wait_ms=10, self_metrics=False)
+    proc = TailSamplingProcessor(Signal(exporter), [ERRORS], decision_wait_ms=10, clock=clock, self_metrics=False)
     try:
         proc.on_end(span(status=StatusCode.ERROR))
-        deadline = time.monotonic() + 5
-        while not exporter.get_finished_spans() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        clock.advance(0.01)  # due now on the fake clock; the worker finds it on its next round
+        proc._decider.wake_event.set()
+        assert arrived.wait(10)
         assert len(exporter.get_finished_spans()) == 1
     finally:
         proc.shutdown()
@@ -329,23 +353,23 @@ def test_a_raising_downstream_is_counted_and_never_reaches_the_caller(clock, spa
 
 
 def test_a_trace_that_cannot_be_judged_is_dropped_counted_and_settled(clock, span, monkeypatch) -> None:
-    import otelkit.tail._decisions as decisions
+    import otelkit.tail._decider as decider
 
-    real = decisions.evaluate
+    real = decider.evaluate
 
-    def evaluate(policies, view, counters):
+    def evaluate(policies, view):
         if view.trace_id == 1:
             raise RuntimeError("cannot judge")
-        return real(policies, view, counters)
+        return real(policies, view)
 
-    monkeypatch.setattr(decisions, "evaluate", evaluate)
+    monkeypatch.setattr(decider, "evaluate", evaluate)
     proc, exporter = make(clock)
     proc.on_end(span(trace_id=1, span_id=1, status=StatusCode.ERROR))
     proc.on_end(span(trace_id=2, span_id=2, status=StatusCode.ERROR))
     clock.advance(1)
     assert proc.process_due() == 2
     assert exported_ids(exporter) == [2]
-    assert proc._deciding == {}  # nothing left in flight
+    assert proc.stats()["awaiting_decision_traces"] == 0  # nothing left in flight
     proc.on_end(span(trace_id=1, span_id=3))  # late: follows the drop
     stats = proc.stats()
     assert stats["spans_dropped_by_policy"] == {"error": 1, "late": 1}

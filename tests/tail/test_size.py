@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from otelkit.tail.size import ATTRIBUTE_BYTES, EVENT_BYTES, SPAN_BASE_BYTES, estimate_span_bytes
+from otelkit.tail._size import ATTRIBUTE_BYTES, EVENT_BYTES, SPAN_BASE_BYTES, estimate_span_bytes
 
 
 @pytest.mark.parametrize(

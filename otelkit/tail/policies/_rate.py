@@ -1,4 +1,4 @@
-"""Rate helpers for the rate-limited policies: a token bucket and an arrival-rate estimator.
+"""Rate helpers for the rate-limited policies: a token budget and an arrival-rate estimator.
 
 Both take explicit ``now`` values (seconds from any monotonic clock) so tests drive them
 with a fake clock. Neither is thread-safe: the processor evaluates policies on one thread.
@@ -12,11 +12,19 @@ __all__ = ["TokenBucket", "RateEstimator", "keep_probability"]
 
 
 class TokenBucket:
-    """Tokens refill at ``rate`` per second up to ``burst``; starts full."""
+    """A budget refilled at ``rate`` per second up to ``burst``; starts full.
 
-    def __init__(self, rate: float, burst: float, now: float) -> None:
+    It never refuses outright (a refusal outside the keep probability would leave kept
+    items' adjusted counts too low): :meth:`share` scales the keep probability instead,
+    1 while the bucket holds ``min(cost, burst)`` tokens, falling with the tokens left to
+    ``floor`` once empty. A kept item spends its cost (:meth:`spend`), possibly into debt
+    (down to ``-burst``), so an item larger than the burst is kept when the bucket is full.
+    """
+
+    def __init__(self, rate: float, burst: float, now: float, floor: float = 0.125) -> None:
         self.rate = rate
         self.burst = burst
+        self.floor = floor
         self.tokens = burst
         self._last = now
 
@@ -25,13 +33,18 @@ class TokenBucket:
             self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
             self._last = now
 
-    def take(self, cost: float, now: float) -> bool:
-        """Take ``cost`` tokens if available; False (and nothing taken) otherwise."""
+    def share(self, cost: float, now: float) -> float:
+        """Factor (``floor`` .. 1) for the keep probability of an item of ``cost`` tokens."""
         self._refill(now)
-        if self.tokens >= cost:
-            self.tokens -= cost
-            return True
-        return False
+        need = min(cost, self.burst)
+        if self.tokens >= need:
+            return 1.0
+        return max(self.floor, self.tokens / need) if need > 0 else 1.0
+
+    def spend(self, cost: float, now: float) -> None:
+        """A kept item's cost (the bucket may go into debt, at most ``burst`` deep)."""
+        self._refill(now)
+        self.tokens = max(-self.burst, self.tokens - cost)
 
 
 class RateEstimator:

@@ -7,11 +7,13 @@ not lost: allocations are recomputed per decision by water-filling — every sub
 ``min(share, its current demand)`` and the remainder is handed to the sub-policies whose
 demand exceeds their share, in proportion to their shares, until it is used up.
 
-Each decision is spec-consistent and carries its threshold: with ``q = min(1, allocation /
-demand)`` (demand = estimated matched spans per second, this trace included) and the
-sub-policy's own probability ``p_s`` (1 for deterministic policies), the trace is kept iff
-``R >= P2T(p_s * q)`` and a global bucket (``max_total_spans_per_second``, burst 2x) has
-tokens. Kept spans are labelled ``<composite>/<sub-policy>``.
+Each decision is spec-consistent and carries the threshold of the probability actually
+applied: with ``q = min(1, allocation / demand)`` (demand = estimated matched spans per
+second, this trace included), the sub-policy's own probability ``p_s`` (1 for deterministic
+policies and for a sub-policy that states none) and the share a global token budget
+(``max_total_spans_per_second``, burst 2x) allows now (:meth:`TokenBucket.share`, never 0),
+the trace is kept iff ``R >= P2T(p_s * q * share)``, and that threshold is written as
+``th``. Kept spans are labelled ``<composite>/<sub-policy>``.
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ class CompositePolicy:
         share = self.allocations(now)[index]
         q = keep_probability(share, self._demand[index].rate(now))
         p_sub = 1.0 if decision.threshold is None else threshold_to_probability(decision.threshold)
-        threshold = probability_to_threshold(p_sub * q)
-        if trace.randomness >= threshold and self._bucket.take(cost, now):
-            kept = None if decision.threshold is None else threshold
-            return Decision(Outcome.SAMPLED, kept, self.policies[index].name)
+        threshold = probability_to_threshold(p_sub * q * self._bucket.share(cost, now))
+        if trace.randomness >= threshold:
+            self._bucket.spend(cost, now)
+            return Decision(Outcome.SAMPLED, threshold, self.policies[index].name)
         return NOT_SAMPLED

@@ -1,17 +1,22 @@
-"""``rate_limiting``: keep up to N spans (or traces) per second, with correct counts.
+"""``rate_limiting``: keep up to N spans (or traces) per second, with exact counts.
 
 A plain token bucket (the Collector's) keeps what fits and reports adjusted count 1
-(Collector #49710). Here the keep decision is spec-consistent and carries a threshold:
+(Collector #49710), and never keeps an item larger than its burst. Here every decision is a
+spec-consistent probability decision and carries the threshold of the probability actually
+applied:
 
 1. an arrival-rate estimator (:class:`RateEstimator`, time constant ``tau_s``) tracks the
    offered load in the limited unit (spans or traces per second), this trace included;
-2. the keep probability is ``p = min(1, target / offered)`` and ``T`` its threshold;
-3. the trace is kept iff ``R >= T`` **and** a token bucket (``target`` per second, burst
-   ``2 * target``) has tokens for it; the decision carries ``T`` (written as ``th``).
+2. a token budget (``target`` per second, burst ``burst_factor * target``) says how much of
+   that probability it allows right now (:meth:`TokenBucket.share`: 1 while it has room,
+   less as it empties, never 0);
+3. ``p = min(1, target / offered) * share`` and ``T`` its threshold; the trace is kept iff
+   ``R >= T`` and the decision carries ``T`` (written as ``th``); a kept trace spends its
+   cost from the budget (into debt if it is larger than the burst).
 
-``T`` is fixed before ``R`` is looked at, so each kept trace's adjusted count
-``1 / p`` is unbiased; the bucket is only a hard cap for the moments the estimate lags a
-sudden surge (traces refused by it are the only ones not represented in counts).
+``p`` is fixed before ``R`` is looked at, so each kept trace's adjusted count ``1 / p`` is
+unbiased, surges included: the budget lowers the probability, it never refuses a trace the
+threshold keeps.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class RateLimitingPolicy:
         spans_per_second: span budget (give exactly one of the two), > 0.
         traces_per_second: trace budget, > 0.
         tau_s: time constant of the load estimate in seconds; default 2.
-        burst_factor: bucket capacity as a multiple of the per-second budget; default 2.
+        burst_factor: budget capacity as a multiple of the per-second budget; default 2.
         name: label; default ``rate_limiting``.
         clock: monotonic seconds; default ``time.monotonic``.
     """
@@ -73,8 +78,9 @@ class RateLimitingPolicy:
         now = self._clock()
         cost = float(trace.span_count) if self.per_span else 1.0
         self._load.observe(cost, now)
-        p = keep_probability(self.limit, self._load.rate(now))
+        p = keep_probability(self.limit, self._load.rate(now)) * self._bucket.share(cost, now)
         threshold = probability_to_threshold(p)
-        if trace.randomness >= threshold and self._bucket.take(cost, now):
+        if trace.randomness >= threshold:
+            self._bucket.spend(cost, now)
             return Decision(Outcome.SAMPLED, threshold)
         return NOT_SAMPLED

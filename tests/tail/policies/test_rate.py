@@ -5,13 +5,18 @@ import pytest
 from otelkit.tail.policies._rate import RateEstimator, TokenBucket, keep_probability
 
 
-def test_token_bucket_starts_full_and_refills() -> None:
+def test_token_bucket_scales_the_probability_and_never_refuses() -> None:
     bucket = TokenBucket(rate=10, burst=20, now=0.0)
-    assert all(bucket.take(1, 0.0) for _ in range(20))
-    assert not bucket.take(1, 0.0)
-    assert bucket.take(5, 0.5)  # 0.5 s * 10/s = 5 tokens
-    assert not bucket.take(1, 0.5)
-    assert bucket.take(20, 100.0) and not bucket.take(1, 100.0)  # capped at burst
+    assert bucket.share(5, 0.0) == 1.0
+    bucket.spend(15, 0.0)
+    assert bucket.share(10, 0.0) == 0.5  # 5 tokens left for a cost of 10
+    bucket.spend(100, 0.0)
+    assert bucket.tokens == -20  # debt at most one burst deep
+    assert bucket.share(1, 0.0) == bucket.floor > 0
+    assert bucket.share(1, 2.5) == 1.0  # 2.5 s * 10/s refilled
+    assert bucket.share(1000, 100.0) == 1.0  # bigger than the burst: a full bucket keeps it
+    bucket.spend(1000, 100.0)
+    assert bucket.tokens == -20
 
 
 @pytest.mark.parametrize("rate", [10.0, 1000.0])

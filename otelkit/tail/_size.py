@@ -27,10 +27,10 @@ def estimate_span_bytes(span: ReadableSpan) -> int:
     """Estimated bytes ``span`` keeps alive while buffered (see the module docstring)."""
     # The private fields avoid the copies the public properties make (tuple(events), ...);
     # BoundedAttributes' own dict avoids its slow Mapping-mixin iteration.
-    attrs = span._attributes
+    # BoundedAttributes' dict first: its own truth test is a Python-level __len__.
+    plain = getattr(span._attributes, "_dict", span._attributes)
     size = SPAN_BASE_BYTES + len(span._name)
-    if attrs:
-        plain = getattr(attrs, "_dict", attrs)
+    if plain:
         size += ATTRIBUTE_BYTES * len(plain)
         for value in plain.values():
             if value.__class__ is str:

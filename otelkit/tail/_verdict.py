@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 from otelkit._warn import warn_limited
-from otelkit.tail._stats import Counters
 from otelkit.tail.policy import Outcome, Policy, TraceView
 
 __all__ = ["evaluate", "combine_thresholds", "NO_MATCH"]
@@ -28,14 +26,13 @@ def combine_thresholds(thresholds: list[int | None]) -> int | None:
     return min(t for t in thresholds if t is not None)
 
 
-def evaluate(policies: Sequence[Policy], view: TraceView, counters: Counters) -> tuple[bool, str, int | None]:
+def evaluate(policies: Sequence[Policy], view: TraceView) -> tuple[bool, str, int | None]:
     """Run every policy on ``view``: a DROPPED veto wins, else the first SAMPLED one keeps.
 
     Returns (keep, label, threshold): the keeping policy's label (``composite/sub`` for a
     nested decision) and the combined threshold, or (False, the vetoing policy's name or
     ``no_match``, None). A policy that raises is skipped with a rate-limited warning.
     """
-    start = time.perf_counter()
     keeper: str | None = None
     veto: str | None = None
     thresholds: list[int | None] = []
@@ -52,7 +49,6 @@ def evaluate(policies: Sequence[Policy], view: TraceView, counters: Counters) ->
             if keeper is None:
                 keeper = policy.name if decision.via is None else f"{policy.name}/{decision.via}"
             thresholds.append(decision.threshold)
-    counters.observe_decision(time.perf_counter() - start)
     if veto is not None or keeper is None:
         return False, veto or NO_MATCH, None
     return True, keeper, combine_thresholds(thresholds)

@@ -106,5 +106,5 @@ def register(processor: TailSamplingProcessor) -> Any:
         unit="us",
         description="Policy evaluation time per trace decision.",
     )
-    processor.counters.decision_hook = lambda seconds: histogram.record(seconds * 1e6)
+    processor.set_decision_hook(lambda seconds: histogram.record(seconds * 1e6))
     return histogram

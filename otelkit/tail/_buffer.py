@@ -1,0 +1,302 @@
+"""The tail processor's trace buffer: every span it holds, the decision caches, the limits.
+
+:class:`_TraceBuffer` is the one owner of the state that the hot path (``on_end``) and the
+decider (the worker) share, behind its own lock:
+
+* undecided traces, oldest first, each an :class:`_Entry` (spans, estimated bytes, arrival);
+* the due queue: traces whose local root ended, with the time they become due;
+* traces *in decision*: queued early by an overflow or taken by the decider, plus the spans
+  that arrive for them until their decision is settled;
+* the kept and dropped decision caches (late spans follow them);
+* the counters (:class:`~otelkit.tail._stats.Counters`).
+
+Invariants (``tests/tail/test_buffer.py``), true whenever the lock is free:
+
+* ``buffered_spans``/``buffered_bytes`` are the sums over undecided entries and stay within
+  ``max_spans``/``max_bytes``; no undecided entry holds more than ``max_spans_per_trace``;
+* the spans/bytes in decision (early queue, taken entries and their stragglers) stay within
+  ``max_spans``/``max_bytes`` as well (or are one trace, which may be up to
+  ``max_spans_per_trace + 1`` spans): a span that would pass them is dropped and counted
+  (reason ``overflow``), and a trace that does not fit is evicted instead of queued early;
+* a trace ID is in at most one of: undecided, in decision;
+* every span given to :meth:`_TraceBuffer.add` is, exactly once, buffered, in decision,
+  handed back for forwarding (late span of a kept trace) or counted as dropped.
+
+An entry holds SDK spans; it is the unit a later encoded form (span bytes plus a compact
+summary for the policies) would replace.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otelkit.tail._cache import DecisionCache
+from otelkit.tail._limits import Limits
+from otelkit.tail._stats import Counters
+
+__all__ = ["_Entry", "_TraceBuffer", "OVERFLOW"]
+
+OVERFLOW = "overflow"
+"""Drop reason of a span that arrived for a trace in decision when that pool was full."""
+
+Late = tuple[str, int | None]
+
+
+class _Entry:
+    """The spans of one trace, their estimated bytes and when its first span arrived."""
+
+    __slots__ = ("spans", "bytes", "first_seen")
+
+    def __init__(self, now: float) -> None:
+        self.spans: list[ReadableSpan] = []
+        self.bytes = 0
+        self.first_seen = now
+
+
+class _TraceBuffer:
+    """Buffered and in-decision traces, decision caches and limit accounting, one lock.
+
+    Args:
+        limits: the processor's resolved limits.
+        wake: called (under the lock: cheap, non-blocking) when a trace is queued for an
+            early decision, so the decider runs at once.
+    """
+
+    def __init__(self, limits: Limits, wake: Callable[[], None]) -> None:
+        self.limits = limits
+        self._wake = wake
+        self.lock = threading.Lock()
+        self.counters = Counters()
+        self._traces: dict[int, _Entry] = {}
+        self._root_due: deque[tuple[float, int]] = deque()
+        self._early: list[tuple[int, _Entry]] = []
+        self._deciding: dict[int, _Entry] = {}  # trace ID -> spans arriving while in decision
+        self._flight_spans = 0
+        self._flight_bytes = 0
+        # trace ID -> (label, threshold, decided at) / decided at
+        self._kept: DecisionCache[tuple[str, int | None, float]] = DecisionCache(limits.decision_cache_size)
+        self._dropped: DecisionCache[float] = DecisionCache(limits.decision_cache_size)
+        self._spans = 0
+        self._bytes = 0
+        self._stopped = False
+        # limits copied to plain attributes for the hot path
+        self._wait_s = limits.decision_wait_s
+        self._max_spans = limits.max_spans
+        self._max_bytes = limits.max_bytes
+        self._max_per_trace = limits.max_spans_per_trace
+
+    # -- hot path ------------------------------------------------------------------------
+    def add(self, tid: int, span: ReadableSpan, size: int, is_root: bool, now: float) -> Late | None:
+        """Take an ended span: buffer it, add it to its trace in decision, or follow the
+        cached decision. Returns (label, threshold) when it is a late span of a kept trace
+        (the caller forwards it), else None."""
+        with self.lock:
+            trace = self._traces.get(tid)
+            if trace is None:
+                return self._route_locked(tid, span, size, is_root, now)
+            spans = trace.spans
+            spans.append(span)
+            trace.bytes += size
+            held = self._spans = self._spans + 1
+            held_bytes = self._bytes = self._bytes + size
+            if is_root:
+                self._root_due.append((now + self._wait_s, tid))
+            if len(spans) > self._max_per_trace or held > self._max_spans or held_bytes > self._max_bytes:
+                self._overflow_locked(tid, trace, now)
+            return None
+
+    def _route_locked(self, tid: int, span: ReadableSpan, size: int, is_root: bool, now: float) -> Late | None:
+        """A span of a trace not buffered: in decision, late (kept/dropped) or new."""
+        pending = self._deciding.get(tid)
+        if pending is not None:
+            if self._flight_spans >= self._max_spans or self._flight_bytes + size > self._max_bytes:
+                self.counters.overflow()
+                return None
+            pending.spans.append(span)
+            pending.bytes += size
+            self._flight_spans += 1
+            self._flight_bytes += size
+            return None
+        kept = self._kept.get(tid)
+        if kept is not None:
+            self.counters.late_kept(kept[0], now - kept[2])
+            return kept[0], kept[1]
+        dropped_at = self._dropped.get(tid)
+        if dropped_at is not None:
+            self.counters.late_dropped(now - dropped_at)
+            return None
+        if self._stopped:
+            self.counters.after_shutdown()
+            return None
+        trace = self._traces[tid] = _Entry(now)
+        trace.spans.append(span)
+        trace.bytes = size
+        self._spans += 1
+        self._bytes += size
+        if is_root:
+            self._root_due.append((now + self._wait_s, tid))
+        if self._spans > self._max_spans or self._bytes > self._max_bytes:
+            self._overflow_locked(tid, trace, now)
+        return None
+
+    def _overflow_locked(self, tid: int, trace: _Entry, now: float) -> None:
+        """Bring the buffer back under its limits: the oversize trace first, then the oldest.
+
+        The oversize trace's own spans are subtracted before any other trace is chosen, so
+        no trace is evicted (or decided early) that breaks no limit.
+        """
+        victims: list[int] = []
+        spans, size = self._spans, self._bytes
+        if len(trace.spans) > self._max_per_trace:
+            victims.append(tid)
+            spans -= len(trace.spans)
+            size -= trace.bytes
+        for old_tid, old in self._traces.items():
+            if spans <= self._max_spans and size <= self._max_bytes:
+                break
+            if old_tid in victims:
+                continue
+            victims.append(old_tid)
+            spans -= len(old.spans)
+            size -= old.bytes
+        decide = self.limits.overflow == "decide"
+        queued = False
+        for victim in victims:
+            taken = self._take_locked(victim)
+            if taken is None:
+                continue
+            if decide and self._fits_in_decision_locked(taken):
+                self._start_decision_locked(victim, taken)
+                self._early.append((victim, taken))
+                self.counters.decided_early += 1
+                queued = True
+            else:
+                self._dropped.put(victim, now)
+                self.counters.evicted(len(taken.spans))
+        if queued:
+            self._wake()
+
+    def _fits_in_decision_locked(self, entry: _Entry) -> bool:
+        """Room for ``entry`` among the traces in decision (always, for one alone)."""
+        if not self._flight_spans:
+            return True
+        return (
+            self._flight_spans + len(entry.spans) <= self._max_spans
+            and self._flight_bytes + entry.bytes <= self._max_bytes
+        )
+
+    def _take_locked(self, tid: int) -> _Entry | None:
+        trace = self._traces.pop(tid, None)
+        if trace is not None:
+            self._spans -= len(trace.spans)
+            self._bytes -= trace.bytes
+        return trace
+
+    def _start_decision_locked(self, tid: int, entry: _Entry) -> None:
+        self._deciding[tid] = _Entry(entry.first_seen)  # collects the spans arriving meanwhile
+        self._flight_spans += len(entry.spans)
+        self._flight_bytes += entry.bytes
+
+    # -- decider side --------------------------------------------------------------------
+    def take_due(self, now: float, *, everything: bool = False, roots_only: bool = False) -> list[tuple[int, _Entry]]:
+        """Move the traces due at ``now`` into decision and return them (oldest first).
+
+        Due: queued early; ``decision_wait`` after the local root ended; ``max_wait`` after
+        the first span. ``roots_only``: every trace whose local root ended, without waiting
+        (force flush); ``everything``: every buffered trace (shutdown). Takes no more than
+        fits in the in-decision pool: call again after :meth:`settle` for the rest.
+        """
+        with self.lock:
+            batch = self._early
+            self._early = []
+            due = self._root_due
+            traces = self._traces
+            while due and (everything or roots_only or due[0][0] <= now):
+                tid = due[0][1]
+                trace = traces.get(tid)
+                if trace is not None:
+                    if not self._fits_in_decision_locked(trace):
+                        break  # the next batch takes it, once this one is settled
+                    self._take_locked(tid)
+                    self._start_decision_locked(tid, trace)
+                    batch.append((tid, trace))
+                due.popleft()
+            expiry = self.limits.max_wait_s
+            while traces:
+                tid, trace = next(iter(traces.items()))
+                if not everything and trace.first_seen + expiry > now:
+                    break
+                if not self._fits_in_decision_locked(trace):
+                    break
+                self._take_locked(tid)
+                self._start_decision_locked(tid, trace)
+                batch.append((tid, trace))
+            return batch
+
+    def settle(
+        self, decided: list[tuple[int, _Entry, bool, str, int | None]], now: float
+    ) -> list[tuple[list[ReadableSpan], str, int | None]]:
+        """Record decisions (caches, counters), release their spans from the in-decision
+        pool and return the kept traces' spans (with label and threshold) to forward."""
+        forward: list[tuple[list[ReadableSpan], str, int | None]] = []
+        with self.lock:
+            for tid, entry, keep, label, threshold in decided:
+                extra = self._deciding.pop(tid, None)
+                spans = entry.spans if extra is None else entry.spans + extra.spans
+                self._flight_spans -= len(spans)
+                self._flight_bytes -= entry.bytes + (extra.bytes if extra is not None else 0)
+                if keep:
+                    self._kept.put(tid, (label, threshold, now))
+                    self.counters.kept(label, len(spans))
+                    forward.append((spans, label, threshold))
+                else:
+                    self._dropped.put(tid, now)
+                    self.counters.dropped(label, len(spans))
+        return forward
+
+    def next_due(self) -> float | None:
+        """When the next trace becomes due (monotonic s); -inf when one waits already."""
+        with self.lock:
+            if self._early:
+                return float("-inf")
+            while self._root_due and self._root_due[0][1] not in self._traces:
+                self._root_due.popleft()  # decided early or evicted meanwhile
+            due = [self._root_due[0][0]] if self._root_due else []
+            if self._traces:
+                due.append(next(iter(self._traces.values())).first_seen + self.limits.max_wait_s)
+        return min(due, default=None)
+
+    # -- lifecycle, accounting -----------------------------------------------------------
+    def close(self) -> None:
+        """From now on a span of a new trace is counted as a shutdown drop."""
+        with self.lock:
+            self._stopped = True
+
+    def forward_failed(self, spans: int = 1) -> None:
+        with self.lock:
+            self.counters.spans_forward_failed += spans
+
+    def failed(self, spans: int = 1) -> None:
+        with self.lock:
+            self.counters.failed(spans)
+
+    def unknown_probability(self, traces: int = 1) -> None:
+        with self.lock:
+            self.counters.unknown_probability += traces
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters plus gauges: ``buffered_*`` (undecided) and ``awaiting_decision_*``."""
+        with self.lock:
+            out = self.counters.snapshot()
+            out["buffered_traces"] = len(self._traces)
+            out["buffered_spans"] = self._spans
+            out["buffered_bytes"] = self._bytes
+            out["awaiting_decision_traces"] = len(self._deciding)
+            out["awaiting_decision_spans"] = self._flight_spans
+            out["awaiting_decision_bytes"] = self._flight_bytes
+        return out

@@ -1,0 +1,168 @@
+"""The decision side of the tail processor: judge due traces, settle them, forward kept ones.
+
+:class:`_Decider` takes the due traces from the :class:`~otelkit.tail._buffer._TraceBuffer`
+(which owns them and their accounting), evaluates the policies outside the buffer's lock,
+hands the verdicts back to the buffer (decision caches, counters) and forwards the kept
+spans to the downstream processor. It owns the policy evaluation timing, the worker thread
+and its wake/stop events; one decision batch runs at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from otelkit._warn import warn_limited
+from otelkit.sampling.threshold import read_ot
+from otelkit.tail._buffer import _Entry, _TraceBuffer
+from otelkit.tail._forward import Rewrite, exportable, final_threshold
+from otelkit.tail._stats import ERROR, DecisionTimer
+from otelkit.tail._verdict import evaluate
+from otelkit.tail.head import recording_head_in_use
+from otelkit.tail.policy import Policy, TraceView
+
+__all__ = ["_Decider", "forward_span"]
+
+_logger = logging.getLogger("otelkit.tail")
+
+
+def forward_span(
+    downstream: SpanProcessor,
+    buffer: _TraceBuffer,
+    span: ReadableSpan,
+    label: str,
+    threshold: int | None,
+    rewrite: Rewrite | None = None,
+) -> None:
+    """Hand a kept span to the downstream processor; a failure there is counted, not raised."""
+    try:
+        downstream.on_end(exportable(span, label, threshold, rewrite))
+    except Exception as exc:  # noqa: BLE001 - neither on_end nor the worker may die of it
+        warn_limited(_logger, "tail-forward", "downstream processor failed on a kept span: %r", exc)
+        buffer.forward_failed()
+
+
+def _no_th(spans: Sequence[ReadableSpan]) -> bool:
+    """No span of a kept trace carries ``th``: its probability is unknown (counted as 1)."""
+    return all(s.context is None or read_ot(s.context.trace_state).th is None for s in spans)
+
+
+class _Decider:
+    """Decides due traces of ``buffer`` by ``policies`` and forwards kept ones downstream.
+
+    Args:
+        buffer: the trace buffer (owner of the traces and counts).
+        policies: the processor's policies.
+        downstream: receives kept spans (sampled copies).
+        clock: monotonic seconds.
+        head_records_all: whether the tail sees every trace (behind ``RecordForTailSampler``);
+            None: detect (a ``RecordForTailSampler`` exists, or an unsampled span arrived).
+        timer: policy evaluation timing (kept across a fork by the processor).
+        wake: set to run the next batch at once (the buffer sets it for early decisions).
+    """
+
+    def __init__(
+        self,
+        buffer: _TraceBuffer,
+        policies: Sequence[Policy],
+        downstream: SpanProcessor,
+        clock: Callable[[], float],
+        head_records_all: bool | None,
+        timer: DecisionTimer,
+        wake: threading.Event,
+    ) -> None:
+        self.buffer = buffer
+        self.policies = tuple(policies)
+        self.downstream = downstream
+        self.timer = timer
+        self._clock = clock
+        self._records_all = head_records_all
+        self._seen_unsampled = False
+        self._lock = threading.Lock()
+        self.wake_event = wake
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    def process_due(self, now: float | None = None, *, everything: bool = False, roots_only: bool = False) -> int:
+        """Decide every trace due at ``now`` (see ``_TraceBuffer.take_due``); the count."""
+        with self._lock:
+            at = self._clock() if now is None else now
+            batch = self.buffer.take_due(at, everything=everything, roots_only=roots_only)
+            if not batch:
+                return 0
+            sees_all = self._sees_all(batch)
+            decided = []
+            for tid, entry in batch:
+                keep, label, threshold = self._verdict(tid, entry)
+                # the threshold written (and cached for late spans): composed with the head's
+                final = final_threshold(threshold, entry.spans, sees_all) if keep else None
+                decided.append((tid, entry, keep, label, final))
+            forward = self.buffer.settle(decided, self._clock())
+            unknown = 0
+            for spans, label, final in forward:
+                if final is None and _no_th(spans):
+                    unknown += 1
+                rewrite = Rewrite(final)
+                for span in spans:
+                    forward_span(self.downstream, self.buffer, span, label, final, rewrite)
+            if unknown:
+                self.buffer.unknown_probability(unknown)
+            return len(batch)
+
+    def _sees_all(self, batch: list[tuple[int, _Entry]]) -> bool:
+        if self._records_all is not None:
+            return self._records_all
+        if not self._seen_unsampled:
+            self._seen_unsampled = recording_head_in_use() or any(
+                s.context is not None and not s.context.trace_flags.sampled for _, e in batch for s in e.spans
+            )
+        return self._seen_unsampled
+
+    def _verdict(self, tid: int, entry: _Entry) -> tuple[bool, str, int | None]:
+        """The policies' verdict; a failure drops the trace with reason ``error`` (counted),
+        so its in-decision entry is still settled and its late spans follow the decision."""
+        start = time.perf_counter()
+        try:
+            return evaluate(self.policies, TraceView(tid, entry.spans))
+        except Exception as exc:  # noqa: BLE001 - one bad trace must not lose the whole batch
+            warn_limited(_logger, "tail-verdict", "tail sampling could not judge a trace, dropping it: %r", exc)
+            return False, ERROR, None
+        finally:
+            self.timer.observe(time.perf_counter() - start)
+
+    # -- worker --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._worker = threading.Thread(target=self._run, name="otelkit-tail", daemon=True)
+        self._worker.start()
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self.wake_event.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # Cleared before deciding, not after waiting: a wake that comes while a batch is
+            # decided (an overflow queueing a trace early) cuts the next wait short.
+            self.wake_event.clear()
+            try:
+                self.process_due()
+            except Exception:  # noqa: BLE001 - keep deciding whatever happens
+                _logger.exception("tail sampling decision batch failed")
+            if not self._stop.is_set():
+                self.wake_event.wait(self.next_wakeup())
+
+    def next_wakeup(self) -> float:
+        """Seconds until the next trace is due (0.001 .. 0.5); at once for early decisions."""
+        now = self._clock()
+        due = self.buffer.next_due()
+        return min(0.5, max(0.001, (now + 0.5 if due is None else due) - now))
