@@ -141,7 +141,8 @@ def test_readme_env_only_example_against_rotel(tmp_path: Path, rotel: Rotel, sin
     per_second: dict[int, int] = defaultdict(int)
     for s in roots:
         per_second[int((s.span.start_time_unix_nano - first) / 1e9)] += 1
-    window = [per_second[i] for i in range(int(WARMUP_S), int(DURATION_S) - 2)]  # whole seconds only
+    # whole seconds only, up to the last one roots started in (a stalled machine shifts them)
+    window = [per_second[i] for i in range(int(WARMUP_S), max(per_second))]
     rate = sum(window) / len(window)
     assert abs(rate - target) <= 0.1 * target, (rate, window, sent)
 
