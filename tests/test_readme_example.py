@@ -43,16 +43,16 @@ from starlette.routing import Route
 
 async def order(request):
     n = int(request.path_params["n"])
-    if n % {every} == 0:
+    if n % ERROR_EVERY == 0:
         return PlainTextResponse("boom", status_code=500)
     return PlainTextResponse("ok")
 
 
-app = Starlette(routes=[Route("/orders/{{n:int}}", order)])
+app = Starlette(routes=[Route("/orders/{n:int}", order)])
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(os.environ["APP_PORT"]), log_level="warning")
-'''.format(every=ERROR_EVERY)
+'''.replace("ERROR_EVERY", str(ERROR_EVERY))
 
 
 def readme_command() -> tuple[dict[str, str], list[str]]:
