@@ -39,12 +39,14 @@ EXCLUDED_PATHS = ("/health", "/_otelkit/stats", "/_otelkit/flush")
 
 
 class SpanCounter(SpanProcessor):
-    """Counts ended recording spans, and how many of them were sampled (to be exported)."""
+    """Counts ended recording spans, how many of them were sampled (to be exported), and the
+    sampled local roots (no parent, or a remote one): the traces the head sampler kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._created = 0
         self._sampled = 0
+        self._roots = 0
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -52,14 +54,16 @@ class SpanCounter(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         ctx = span.context
         sampled = ctx is not None and ctx.trace_flags.sampled
+        root = span.parent is None or span.parent.is_remote
         with self._lock:
             self._created += 1
             if sampled:
                 self._sampled += 1
+                self._roots += root
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"spans_created": self._created, "spans_sampled": self._sampled}
+            return {"spans_created": self._created, "spans_sampled": self._sampled, "roots_sampled": self._roots}
 
 
 class Tracing:

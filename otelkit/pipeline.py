@@ -207,6 +207,8 @@ def _set_current(pipeline: Pipeline) -> None:
     global _current
     with _current_lock:
         _current = pipeline
+    from otelkit._shutdown import flush_on_signals  # the global pipeline flushes on SIGTERM/SIGINT
+    flush_on_signals(pipeline)
 
 
 def configure(

@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from otelkit.demo.loadgen import LoadStats
-from otelkit.demo.metrics import Counts, Totals
+from otelkit.demo.metrics import Counts, Totals, TraceAccount, trace_account
 
 __all__ = ["Snapshot", "RunResult", "Display", "live_rows", "summary_rows", "summary_table", "fmt"]
 
@@ -61,6 +61,19 @@ class RunResult:
         return s.cpu_seconds * 1e6 / exported if s.cpu_seconds is not None and exported else None
 
     @property
+    def cpu_per_trace_us(self) -> float | None:
+        """Server CPU per exported trace (us)."""
+        s = self.final
+        traces = s.totals.traces
+        return s.cpu_seconds * 1e6 / traces if s.cpu_seconds is not None and traces else None
+
+    @property
+    def traces(self) -> TraceAccount:
+        """Where every trace went: one trace per request (and per live-room message)."""
+        load = self.final.load
+        return trace_account(self.final.counts, self.final.totals, float(load.requests + load.ws_sent))
+
+    @property
     def wire_bytes_per_span(self) -> float | None:
         t = self.final.totals
         return t.wire_bytes / t.exported if t.wire_bytes is not None and t.exported else None
@@ -89,14 +102,24 @@ def _dropped_text(t: Totals) -> str:
 
 
 def _head_text(c: Counts) -> str:
-    if c.head_kept is not None:
-        seen = c.head_kept + (c.head_dropped or 0)
-        share = f" of {seen:,.0f}" if seen else ""
-        prob = f", p={c.probability:.3g}" if c.probability is not None else ""
-        if c.probability is not None and c.probability_min is not None and c.probability_min < c.probability:
-            prob = f", p={c.probability_min:.3g}-{c.probability:.3g}"  # several servers
-        return f"{c.head_kept:,.0f}{share}{prob}"
-    return fmt(c.spans_sampled, suffix=" spans")
+    """The head sampler's current probability (the range over several servers)."""
+    if c.probability is None:
+        return DASH
+    if c.probability_min is not None and c.probability_min < c.probability:
+        return f"{c.probability_min:.3g}-{c.probability:.3g}"
+    return f"{c.probability:.3g}"
+
+
+def _traces_rows(a: TraceAccount) -> list[tuple[str, str]]:
+    out = fmt(a.sampled_out) + (" (started - kept)" if a.derived and a.sampled_out is not None else "")
+    return [
+        ("traces started (1 per request)", fmt(a.started)),
+        ("traces sampled out", out),
+        ("traces kept by sampling", fmt(a.kept)),
+        ("traces exported", fmt(a.exported)),
+        ("traces lost", fmt(a.lost)),
+        ("traces unaccounted", fmt(a.unaccounted)),
+    ]
 
 
 def _tail_text(c: Counts) -> str:
@@ -128,8 +151,8 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
     if load.ws_connections:
         rows.append(("ws messages sent / received", f"{load.ws_sent:,} / {load.ws_received:,}"))
     rows += [
-        ("spans created (recorded)", fmt(c.spans_created)),
-        ("head-sampled (decisions)", _head_text(c)),
+        ("spans recorded", fmt(c.spans_created)),
+        ("head probability", _head_text(c)),
         ("tail traces", _tail_text(c)),
         ("tail-kept by policy", _policy_text(c)),
         ("spans exported", fmt(t.exported)),
@@ -153,20 +176,22 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
         *ws,
         ("requests/s", fmt(s.load.requests / s.duration if s.duration else None, ",.1f")),
         ("5xx responses", f"{s.load.server_errors:,}"),
-        ("spans created", fmt(s.counts.spans_created)),
-        ("head-sampled (decisions)", _head_text(s.counts)),
-        ("tail traces", _tail_text(s.counts)),
+        *_traces_rows(r.traces),
+        ("head probability", _head_text(s.counts)),
         ("tail-kept by policy", _policy_text(s.counts)),
+        ("spans recorded", fmt(s.counts.spans_created)),
         ("spans exported", fmt(s.totals.exported)),
-        ("traces exported", fmt(s.totals.traces)),
+        ("spans per exported trace", fmt(
+            s.totals.exported / s.totals.traces if s.totals.exported is not None and s.totals.traces else None, ".2f")),
         ("spans dropped", _dropped_text(s.totals)),
         ("export requests (spans each)", _requests_text(s.totals, r.spans_per_request)),
         ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),
-        ("wire bytes per span", fmt(r.wire_bytes_per_span, ",.1f")),
         ("wire bytes per trace", fmt(r.wire_bytes_per_trace, ",.1f")),
+        ("wire bytes per span", fmt(r.wire_bytes_per_span, ",.1f")),
         ("export latency p50 / p99 (ms)", f"{fmt(s.counts.p50_ms, '.1f')} / {fmt(s.counts.p99_ms, '.1f')}"),
         ("server CPU (s)", fmt(s.cpu_seconds, ".2f")),
         ("CPU per request (ms)", fmt(r.cpu_per_request_ms, ".3f")),
+        ("CPU per exported trace (us)", fmt(r.cpu_per_trace_us, ",.1f")),
         ("CPU per exported span (us)", fmt(r.cpu_per_span_us, ",.1f")),
     ]
 
@@ -185,8 +210,7 @@ def summary_table(results: Sequence[RunResult]) -> Table:
         table.add_section()
         for label, x, y in (
             ("CPU per request, otelkit/stock", a.cpu_per_request_ms, b.cpu_per_request_ms),
-            ("CPU per exported span, otelkit/stock", a.cpu_per_span_us, b.cpu_per_span_us),
-            ("wire bytes per span, otelkit/stock", a.wire_bytes_per_span, b.wire_bytes_per_span),
+            ("CPU per exported trace, otelkit/stock", a.cpu_per_trace_us, b.cpu_per_trace_us),
             ("wire bytes per trace, otelkit/stock", a.wire_bytes_per_trace, b.wire_bytes_per_trace),
             ("spans per export request, otelkit/stock", a.spans_per_request, b.spans_per_request),
         ):
@@ -234,7 +258,7 @@ class Display:
         rows = dict(live_rows(snap))
         self.console.print(
             f"[{snap.mode}] {rows['elapsed']}  req {rows['requests (5xx)']}  {rows['requests/s']} req/s  "
-            f"spans {rows['spans created (recorded)']} created, {rows['spans exported']} exported, "
+            f"spans {rows['spans recorded']} recorded, {rows['spans exported']} exported, "
             f"{rows['spans dropped']} dropped  ratio {rows['compression ratio']}",
             highlight=False,
             markup=False,

@@ -12,7 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["Counts", "extract", "combine", "Totals", "totals"]
+__all__ = ["Counts", "extract", "combine", "Totals", "totals", "TraceAccount", "trace_account", "LOSS_REASONS"]
+
+LOSS_REASONS = ("evicted", "shutdown", "error")
+"""Tail drop reasons that are losses (buffer overflow, after shutdown, failures), not sampling."""
 
 
 def _num(d: Mapping[str, Any] | None, key: str) -> float | None:
@@ -37,6 +40,7 @@ class Counts:
 
     spans_created: float | None = None
     spans_sampled: float | None = None
+    roots_sampled: float | None = None
     cpu_seconds: float | None = None
     head_kept: float | None = None
     head_dropped: float | None = None
@@ -62,6 +66,7 @@ class Counts:
     p50_ms: float | None = None
     p99_ms: float | None = None
     kept_by_policy: dict[str, float] = field(default_factory=dict)
+    dropped_by_policy: dict[str, float] = field(default_factory=dict)
 
 
 _MAX_FIELDS = ("probability", "p50_ms", "p99_ms", "export_ewma_ms")
@@ -76,9 +81,11 @@ def extract(stats: Mapping[str, Any]) -> Counts:
     batch = _dict(tail, "downstream") if tail is not None else proc
     exp = _dict(stats, "exporter0")
     policies = _dict(tail, "kept_by_policy") or {}
+    drops = _dict(tail, "dropped_by_policy") or {}
     return Counts(
         spans_created=_num(stats, "spans_created"),
         spans_sampled=_num(stats, "spans_sampled"),
+        roots_sampled=_num(stats, "roots_sampled"),
         cpu_seconds=_num(stats, "cpu_seconds"),
         head_kept=_num(sampler, "kept"),
         head_dropped=_num(sampler, "dropped"),
@@ -104,6 +111,7 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         p50_ms=_num(exp, "export_latency_p50_ms"),
         p99_ms=_num(exp, "export_latency_p99_ms"),
         kept_by_policy={str(k): float(v) for k, v in policies.items() if isinstance(v, (int, float))},
+        dropped_by_policy={str(k): float(v) for k, v in drops.items() if isinstance(v, (int, float))},
     )
 
 
@@ -113,9 +121,10 @@ def combine(parts: Iterable[Counts]) -> Counts:
     out = Counts()
     for part in parts:
         for f in fields(Counts):
-            if f.name == "kept_by_policy":
-                for k, v in part.kept_by_policy.items():
-                    out.kept_by_policy[k] = out.kept_by_policy.get(k, 0.0) + v
+            if f.name in ("kept_by_policy", "dropped_by_policy"):
+                mine, theirs = getattr(out, f.name), getattr(part, f.name)
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0.0) + v
                 continue
             a, b = getattr(out, f.name), getattr(part, f.name)
             if b is None:
@@ -184,3 +193,49 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
     wire = counts.wire_bytes if counts.wire_bytes is not None else _num(receiver, "wire_bytes")
     requests = _num(receiver, "requests") if received is not None else counts.exp_requests
     return Totals(exported, expected, dropped, raw, wire, requests, _num(receiver, "traces"))
+
+
+@dataclass(frozen=True)
+class TraceAccount:
+    """Where every trace went, in traces (span counts per request differ between pipelines).
+
+    ``started`` comes from the load generator (one trace per request or message), so it
+    means the same on both sides. ``sampled_out`` is counted by the tail sampler when it
+    runs; without it neither the stock SDK nor the head sampler counts traces, so it is
+    derived as started - kept (``derived``). ``unaccounted`` = started - exported - lost -
+    sampled out: 0 when the numbers close.
+    """
+
+    started: float | None
+    kept: float | None
+    sampled_out: float | None
+    exported: float | None
+    lost: float | None
+    derived: bool
+
+    @property
+    def unaccounted(self) -> float | None:
+        parts = (self.started, self.exported, self.lost, self.sampled_out)
+        if any(p is None for p in parts):
+            return None
+        started, exported, lost, out = (float(p or 0) for p in parts)
+        return started - exported - lost - out
+
+
+def trace_account(counts: Counts, totals_: Totals, started: float | None) -> TraceAccount:
+    """The trace account of one run (see :class:`TraceAccount`)."""
+    exported = totals_.traces
+    if counts.tail_traces_kept is not None:
+        loss = sum(counts.dropped_by_policy.get(r, 0.0) for r in LOSS_REASONS)
+        kept: float | None = counts.tail_traces_kept
+        out: float | None = (counts.tail_traces_dropped or 0.0) - loss
+        derived = False
+    else:
+        loss = 0.0
+        kept = counts.roots_sampled
+        out = started - kept if started is not None and kept is not None else None
+        derived = True
+    lost: float | None = None
+    if kept is not None and exported is not None:
+        lost = max(0.0, kept - exported) + loss
+    return TraceAccount(started, kept, out, exported, lost, derived)

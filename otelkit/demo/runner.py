@@ -76,9 +76,20 @@ def run_once(mode: str, opts: RunOptions, console: Console) -> RunResult:
             markup=False,
         )
         cpu0 = _cpu(servers)
-        final = asyncio.run(_drive(mode, opts, api, room, servers, receiver, cpu0, console))
+        final = asyncio.run(_drive(mode, opts, api, room, servers, receiver, cpu0, console, _fixed_ratio(penv.env)))
         return RunResult(final, list(penv.notes))
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+
+def _fixed_ratio(env: dict[str, str]) -> float | None:
+    """The stock ratio sampler's probability (it reports none itself), so the head
+    probability row means the same on both sides."""
+    if env.get("OTEL_TRACES_SAMPLER") != "parentbased_traceidratio":
+        return None
+    try:
+        return float(env.get("OTEL_TRACES_SAMPLER_ARG", "1"))
+    except ValueError:
+        return None
 
 
 def _cpu(servers: list[ExampleServer]) -> float | None:
@@ -107,6 +118,7 @@ async def _drive(
     receiver: OtlpReceiver | None,
     cpu0: float | None,
     console: Console,
+    head_ratio: float | None = None,
 ) -> Snapshot:
     import aiohttp
 
@@ -121,6 +133,8 @@ async def _drive(
         nonlocal last
         now = time.monotonic()
         counts: Counts = combine(extract(s) for s in await _server_stats(session, servers))
+        if counts.probability is None and head_ratio is not None:
+            counts.probability = counts.probability_min = head_ratio
         cpu = _cpu(servers)
         dt = now - last[0]
         rps = (load.requests - last[1]) / dt if dt > 0 and not final else None

@@ -73,6 +73,13 @@ def test_compare_prints_both_pipelines_side_by_side() -> None:
         assert _number(otelkit) > 0 and _number(stock) > 0
     assert _row(out, "spans dropped") == ["0", "0"]
     assert _number(_row(out, "CPU per request, otelkit/stock")[0]) > 0
+    # the trace account closes on both sides: started = exported + lost + sampled out
+    started = _row(out, "traces started (1 per request)")
+    assert started[0] == started[1] == _row(out, "requests")[0]
+    assert _row(out, "traces unaccounted") == ["0", "0"]
+    assert _row(out, "traces lost") == ["0", "0"]
+    otelkit_out, stock_out = _row(out, "traces sampled out")
+    assert "(started - kept)" not in otelkit_out and stock_out.endswith("(started - kept)")
     assert not [p for p in _pids(out) if _alive(p)]
 
 

@@ -49,7 +49,8 @@ def test_compare_table_has_both_columns_and_ratios() -> None:
     text = out.getvalue()
     assert "otelkit" in text and "stock" in text
     assert "CPU per request, otelkit/stock" in text and "0.25x" in text
-    assert "wire bytes per span, otelkit/stock" in text and "0.50x" in text
+    assert "CPU per exported trace, otelkit/stock" in text
+    assert "wire bytes per span, otelkit/stock" not in text  # spans per trace differ: not comparable
 
 
 def test_non_terminal_output_is_plain_periodic_lines() -> None:
@@ -71,7 +72,7 @@ def test_sampling_rows_show_head_decisions_and_tail_policies() -> None:
     snap.counts.tail_traces_kept, snap.counts.tail_traces_dropped = 40.0, 210.0
     snap.counts.kept_by_policy = {"slow": 4.0, "errors": 6.0, "probabilistic": 30.0}
     rows = dict(live_rows(snap))
-    assert rows["head-sampled (decisions)"] == "250 of 1,000, p=0.25"
+    assert rows["head probability"] == "0.25"
     assert rows["tail traces"] == "40 kept / 210 dropped"
     assert rows["tail-kept by policy"] == "errors 6, probabilistic 30, slow 4"
     assert dict(summary_rows(RunResult(snap)))["tail-kept by policy"] == rows["tail-kept by policy"]
@@ -104,4 +105,27 @@ def test_head_probability_of_several_servers_shows_the_range() -> None:
     snap = _snap()
     snap.counts.head_kept, snap.counts.head_dropped = 250.0, 750.0
     snap.counts.probability, snap.counts.probability_min = 1.0, 0.25
-    assert dict(live_rows(snap))["head-sampled (decisions)"] == "250 of 1,000, p=0.25-1"
+    assert dict(live_rows(snap))["head probability"] == "0.25-1"
+
+
+def test_trace_account_closes_with_the_tail_counts() -> None:
+    snap = _snap()  # 4,000 requests
+    snap.counts.tail_traces_kept, snap.counts.tail_traces_dropped = 1000.0, 3000.0
+    snap.counts.dropped_by_policy = {"no_match": 2990.0, "evicted": 10.0}
+    snap.totals.traces = 995.0
+    rows = dict(summary_rows(RunResult(snap)))
+    assert rows["traces started (1 per request)"] == "4,000"
+    assert rows["traces sampled out"] == "2,990"  # evictions are losses, not sampling
+    assert rows["traces lost"] == "15"  # 5 kept but never arrived + 10 evicted
+    assert rows["traces unaccounted"] == "0"
+
+
+def test_without_tail_sampled_out_is_derived_from_the_sampled_roots() -> None:
+    snap = _snap("stock")
+    snap.counts.roots_sampled = 1000.0
+    snap.totals.traces = 990.0
+    rows = dict(summary_rows(RunResult(snap)))
+    assert rows["traces sampled out"] == "3,000 (started - kept)"
+    assert (rows["traces lost"], rows["traces unaccounted"]) == ("10", "0")
+    missing = dict(summary_rows(RunResult(_snap("stock"))))
+    assert missing["traces sampled out"] == "-" and missing["traces unaccounted"] == "-"

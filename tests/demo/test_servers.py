@@ -33,6 +33,8 @@ def test_otelkit_pipeline_asks_for_every_otelkit_part() -> None:
     assert env["OTEL_TRACES_SAMPLER"] == "otelkit_adaptive"
     assert env["OTEL_TRACES_SAMPLER_ARG"] == "target=50"
     assert (env["OTELKIT_PROCESSOR"], env["OTELKIT_TAIL_ENABLED"]) == ("smart", "true")
+    assert env["OTELKIT_BATCH_FRESHNESS_MS"] == "1000"  # batches big enough to compress well
+    assert env["OTELKIT_TAIL_DECISION_WAIT_MS"] == "0"  # no stragglers: decide in batches
     # zstd only with the otelkit exporter; the stock one would silently send it uncompressed
     pairs = {("otelkit_otlp", "zstd"), ("otlp", "gzip")}
     assert (env["OTEL_TRACES_EXPORTER"], env["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"]) in pairs
