@@ -17,6 +17,7 @@ import pytest
 
 from otelkit.receiver import OtlpReceiver
 from otelkit.sampling import ADJUSTED_COUNT_ATTRIBUTE
+from otelkit.sampling.threshold import probability_to_threshold, randomness
 from otelkit.tail import POLICY_ATTRIBUTE
 
 pytestmark = pytest.mark.peers
@@ -67,6 +68,9 @@ def test_probabilistic_share_with_three_workers_is_within_binomial_bounds(fleet:
     sigma = math.sqrt(n * p * (1 - p))
     print(f"kept {len(kept)} of {n} at {p:.0%}: expected {n * p:.0f} +- {4 * sigma:.1f} (4 sigma)")
     assert abs(len(kept) - n * p) <= 4 * sigma
+    # and exactly the traces whose randomness (no ``rv``: the trace ID's low 56 bits) passes
+    threshold = probability_to_threshold(p)
+    assert kept == {t for t in ok if randomness(t) >= threshold}
     for r in sink.spans():
         if int.from_bytes(r.span.trace_id, "big") in kept:
             assert r.attributes[POLICY_ATTRIBUTE] == "p"
