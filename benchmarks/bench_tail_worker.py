@@ -10,14 +10,26 @@ a no-op exporter), two paths in one session:
   buffer, decision and offset accounting (``otelkit.tailworker._partition.Partition``), kept
   spans to the exporter. No broker: this is the worker's CPU floor per span.
 
-``extra_info["per_span_us"]`` is the median per span. The broker round trip, multi-worker
-scaling and a fleet throughput are not measured here.
+``extra_info["per_span_us"]`` is the median per span.
+
+``tail-worker fleet: spans/s through Tansu`` (``test_fleet_throughput``): 1, 2 and 3
+``otelkit tail-worker`` processes in one group on a real Tansu broker (6 partitions),
+exporting kept traces (errors + 10%) to an in-process OTLP receiver; rounds interleave
+the worker counts. Per round: the group is started and warmed up (every worker has
+decided a trace), then :data:`FLEET_TRACES` traces (5 spans each) are written at once and
+the clock runs until the group has committed the end of every partition (decided and
+exported). ``extra_info["spans_per_s"]`` holds the median and range per worker count.
+Everything (broker, workers, receiver, producer) shares the same cores.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -31,6 +43,7 @@ from otelkit.tail import TailSamplingProcessor
 from otelkit.tail.policy_config import policies_from_string
 from otelkit.tailworker._decode import decode
 from otelkit.tailworker._partition import Partition
+from otelkit.testing import ManagedProcess, Tansu, scrubbed_env, start_tansu
 
 TRACES = 200
 POLICIES = "errors=status_code(status_codes=ERROR);slow=latency(threshold_ms=1000);probabilistic(sampling_percentage=10)"
@@ -131,3 +144,154 @@ def test_decide_path(benchmark: Any, path: str) -> None:
         benchmark.extra_info["per_span_us"] = round(benchmark.stats.stats.median / len(spans) * 1e6, 2)
     except AttributeError:  # --benchmark-disable
         pass
+
+
+FLEET_TRACES = 6000
+FLEET_PARTITIONS = 6
+FLEET_ROUNDS = 3
+KAFKA_FAST = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+class _Round:
+    """A fresh topic and group with ``workers`` worker processes; ``run`` times one burst."""
+
+    def __init__(self, tansu: Tansu, endpoint: str, workers: int) -> None:
+        from confluent_kafka import Producer
+
+        self.topic = "bench-" + uuid.uuid4().hex[:8]
+        self.bootstrap = tansu.bootstrap
+        tansu.create_topic(self.topic, partitions=FLEET_PARTITIONS)
+        env = scrubbed_env({
+            "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": tansu.bootstrap, "OTELKIT_KAFKA_TOPIC": self.topic,
+            "OTELKIT_TAIL_WORKER_GROUP": "g-" + self.topic, "OTELKIT_TAIL_POLICIES": POLICIES,
+            "OTELKIT_TAIL_WORKER_CONSUMER_CONFIG": ",".join(f"{k}={v}" for k, v in KAFKA_FAST.items()),
+            "OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "200", "OTELKIT_TAIL_DECISION_WAIT_MS": "300",
+            "OTELKIT_TAIL_MAX_SPANS": "200000", "OTEL_TRACES_EXPORTER": "otelkit_otlp",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint, "OTELKIT_SELF_METRICS": "false",
+        })
+        self.group = "g-" + self.topic
+        self.producer = Producer({"bootstrap.servers": tansu.bootstrap, "linger.ms": "5"})
+        self.procs = [ManagedProcess([sys.executable, "-m", "otelkit", "tail-worker"], env, "bench-tail-worker")
+                      for _ in range(workers)]
+        self.workers = workers
+        self.last: tuple[list[int], list[int]] = ([], [])
+        self.sent = [0] * FLEET_PARTITIONS
+
+    def _write(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        for tid, value in messages:
+            while True:
+                try:
+                    self.producer.produce(self.topic, value, format(tid, "032x").encode(),
+                                          partition=tid % FLEET_PARTITIONS)
+                    self.sent[tid % FLEET_PARTITIONS] += 1
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+        self.producer.flush(30)
+
+    def deciders(self) -> set[str]:
+        """The workers named by the decisions topic's records so far."""
+        import json
+
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "peek-" + self.topic})
+        names: set[str] = set()
+        try:
+            consumer.assign([TopicPartition(self.topic + "_decisions", p, 0) for p in range(FLEET_PARTITIONS)])
+            for msg in consumer.consume(10000, 1.0):
+                if msg.error() is None:
+                    names.add(json.loads(msg.value())["w"])
+        except Exception:  # noqa: BLE001 - the topic may not exist yet
+            pass
+        finally:
+            consumer.close()
+        return names
+
+    def committed_all(self) -> bool:
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group, **KAFKA_FAST})
+        try:
+            parts = [TopicPartition(self.topic, p) for p in range(FLEET_PARTITIONS)]
+            committed = consumer.committed(parts, timeout=5)
+            ends = self.sent  # what we wrote (a fresh topic): the watermarks Tansu reports may lag
+            self.last = ([tp.offset for tp in committed], list(ends))
+            return all(tp.offset >= end or end == 0 for tp, end in zip(committed, ends, strict=True))
+        except Exception:  # noqa: BLE001 - a rebalance in progress: ask again
+            return False
+        finally:
+            consumer.close()
+
+    def warm_up(self, warm: Sequence[tuple[int, bytes]]) -> None:
+        """Until every worker has decided something (each holds partitions), then all committed."""
+        def joined() -> bool:
+            self._write(warm)
+            return len(self.deciders()) >= self.workers
+
+        assert _until(joined, 90.0), "the workers did not all join the group"
+        assert _until(self.committed_all, 60.0), self.last
+
+    def run(self, burst: Sequence[tuple[int, bytes]]) -> float:
+        began = time.monotonic()
+        self._write(burst)
+        assert _until(self.committed_all, 300.0), self.last
+        return time.monotonic() - began
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+def _keyed(spans: Sequence[ReadableSpan]) -> list[tuple[int, bytes]]:
+    by_trace: dict[int, list[ReadableSpan]] = {}
+    for span in spans:
+        assert span.context is not None
+        by_trace.setdefault(span.context.trace_id, []).append(span)
+    encoder = SpanEncoder()
+    return [(tid, encoder.encode(group)) for tid, group in by_trace.items()]
+
+
+@pytest.fixture(scope="module")
+def bench_tansu() -> Iterator[Tansu]:
+    proc = start_tansu()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.mark.benchmark(group="tail-worker fleet: spans/s through Tansu")
+def test_fleet_throughput(benchmark: Any, bench_tansu: Tansu) -> None:
+    from otelkit.receiver import OtlpReceiver
+
+    burst = _keyed(_spans(FLEET_TRACES, seed=2))
+    spans = 5 * FLEET_TRACES
+    rates: dict[int, list[float]] = {1: [], 2: [], 3: []}
+
+    def measure() -> None:
+        with OtlpReceiver() as sink:
+            for _ in range(FLEET_ROUNDS):
+                for workers in rates:
+                    fleet = _Round(bench_tansu, sink.endpoint, workers)
+                    try:
+                        fleet.warm_up(_keyed(_spans(2 * FLEET_PARTITIONS, seed=3)))
+                        rates[workers].append(spans / fleet.run(burst))
+                    finally:
+                        fleet.close()
+
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    summary = {k: {"median": round(statistics.median(v)), "min": round(min(v)), "max": round(max(v))}
+               for k, v in rates.items()}
+    benchmark.extra_info["side"] = "otelkit"
+    benchmark.extra_info["spans_per_s"] = summary
+    print(f"\ntail-worker fleet, {spans} spans, {FLEET_ROUNDS} rounds: {summary}")

@@ -68,6 +68,8 @@ def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:
         ("late_spans", lambda s: [Observation(s["late_kept_spans"], {"outcome": "kept"}),
                                   Observation(s["late_dropped_spans"], {"outcome": "dropped"})],
          "Spans that followed an earlier decision, by outcome."),
+        ("duplicate_spans", lambda s: [Observation(s["duplicate_spans"])],
+         "Kept spans exported again after their partition moved (they followed a replayed decision)."),
     ]
     for name, build, doc in counters:
         meter.create_observable_counter(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit="1", description=doc)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -43,6 +43,7 @@ class Verdict:
     label: str
     threshold: int | None
     at: float
+    replayed: bool = False  # read from the decisions topic: an earlier owner made it
 
 
 @dataclass
@@ -132,14 +133,14 @@ class Partition:
         self._pending: dict[int, tuple[float, list[int]]] = {}  # undecided trace -> (first seen, offsets)
         self._held: dict[int, int] = {}  # offset -> references
         self._next: int | None = None
-        self.late_kept = self.late_dropped = self.replayed = 0
+        self.late_kept = self.late_dropped = self.replayed = self.duplicates = 0
 
     # -- decisions known before deciding ---------------------------------------------
     def remember(self, trace_id: int, verdict: Verdict) -> bool:
         """Follow ``verdict`` (replayed from the decisions topic) unless expired; True if kept."""
         if verdict.at + self._ttl_s < self._wall():
             return False
-        self._put(trace_id, verdict)
+        self._put(trace_id, replace(verdict, replayed=True))
         self.replayed += 1
         return True
 
@@ -166,6 +167,8 @@ class Partition:
             if verdict is not None:
                 if verdict.keep:
                     self.late_kept += len(spans)
+                    if verdict.replayed:  # most likely re-read after a move: the earlier owner exported them
+                        self.duplicates += len(spans)
                     self._hold(offset)
                     late.append(Outcome(trace_id, verdict, [mark(s, verdict) for s in spans], [offset], False))
                 else:
@@ -254,4 +257,5 @@ class Partition:
             "late_kept_spans": self.late_kept,
             "late_dropped_spans": self.late_dropped,
             "replayed_decisions": self.replayed,
+            "duplicate_spans": self.duplicates,
         }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,4 +43,5 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     worker.run()
+    print("otelkit tail-worker stats: " + json.dumps(worker.stats(), default=str), file=sys.stderr, flush=True)
     return 0

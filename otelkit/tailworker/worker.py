@@ -151,8 +151,14 @@ class TailWorker:
                     warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
                 continue
             self._take(msg)
-        for number, part in list(self._parts.items()):
-            self._settle(number, part.decide())
+        kept = [(number, self._settle(number, part.decide())) for number, part in list(self._parts.items())]
+        if any(outcomes for _, outcomes in kept):
+            # Decisions delivered before their traces are exported: whatever a killed worker
+            # exported, the next owner replays (so it follows the decision, counting duplicates).
+            self._producer.flush(self.revoke_s)
+            for number, outcomes in kept:
+                if outcomes and number in self._parts:
+                    self._exports.export(number, outcomes, self._parts[number].release)
         self._exports.retry(self._parts)
         self._backpressure()
         self._producer.poll(0)
@@ -185,7 +191,8 @@ class TailWorker:
         if late:
             self._exports.export(number, late, part.release)
 
-    def _settle(self, number: int, outcomes: list[Outcome]) -> None:
+    def _settle(self, number: int, outcomes: list[Outcome]) -> list[Outcome]:
+        """Publish the decisions, release the dropped traces; returns the kept ones to export."""
         kept: list[Outcome] = []
         part = self._parts[number]
         for outcome in outcomes:
@@ -197,8 +204,7 @@ class TailWorker:
                 kept.append(outcome)
             else:
                 part.release(outcome.offsets)
-        if kept:
-            self._exports.export(number, kept, part.release)
+        return kept
 
     def _publish(self, number: int, outcome: Outcome) -> None:
         try:
@@ -255,6 +261,7 @@ class TailWorker:
         if part is not None:
             self._count("late_kept_spans", part.late_kept)
             self._count("late_dropped_spans", part.late_dropped)
+            self._count("duplicate_spans", part.duplicates)
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
@@ -292,7 +299,7 @@ class TailWorker:
         ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
         parts = {n: {**p.stats(), "lag": self._lag.get(n, 0)} for n, p in list(self._parts.items())}
         out: dict[str, Any] = dict(self.counters)
-        for key in ("late_kept_spans", "late_dropped_spans"):
+        for key in ("late_kept_spans", "late_dropped_spans", "duplicate_spans"):
             out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
         out["paused_partitions"] = sorted(self._paused)
         out["partitions"] = parts

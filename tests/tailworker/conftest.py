@@ -1,12 +1,32 @@
-"""OTLP fixtures built with opentelemetry-proto classes (what a Collector's kafka exporter writes)."""
+"""Fixtures: OTLP built with opentelemetry-proto classes (what a Collector's kafka exporter
+writes), and a fleet of ``otelkit tail-worker`` processes with two producing services on a
+real Tansu broker exporting to a real Rotel collector (``fleet``)."""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
+from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+from opentelemetry.sdk.resources import Resource as SdkResource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Status as SdkStatus
+
+from otelkit.exporter.kafka import KafkaSpanExporter
+from otelkit.receiver import OtlpReceiver
+from otelkit.testing import ManagedProcess, Rotel, Tansu, scrubbed_env
 
 
 def kv(key: str, value: object) -> KeyValue:
@@ -58,3 +78,160 @@ class Otlp:
 @pytest.fixture
 def otlp() -> Otlp:
     return Otlp()
+
+
+STATS = "otelkit tail-worker stats: "
+KAFKA_TEST = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
+DEADLINE_S = 40.0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE_S) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+class Fleet:
+    """Worker processes of one group, plus the two producing services."""
+
+    def __init__(self, tansu: Tansu, rotel: Rotel) -> None:
+        self.topic = "tw-" + uuid.uuid4().hex[:8]
+        self.group = "g-" + self.topic
+        tansu.create_topic(self.topic, partitions=3)
+        self.env = scrubbed_env({
+            "OTELKIT_KAFKA_BOOTSTRAP_SERVERS": tansu.bootstrap,
+            "OTELKIT_KAFKA_TOPIC": self.topic,
+            "OTELKIT_TAIL_WORKER_GROUP": self.group,
+            "OTELKIT_TAIL_WORKER_CONSUMER_CONFIG": ",".join(f"{k}={v}" for k, v in KAFKA_TEST.items()),
+            "OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "200",
+            "OTELKIT_TAIL_POLICIES": "errors=status_code(status_codes=ERROR)",
+            "OTELKIT_TAIL_DECISION_WAIT_MS": "300",
+            "OTELKIT_TAIL_MAX_WAIT_MS": "3000",
+            "OTEL_TRACES_EXPORTER": "otelkit_otlp",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": rotel.http_endpoint,
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTELKIT_SELF_METRICS": "false",
+        })
+        self.bootstrap = tansu.bootstrap
+        self.last_offsets: tuple[list[int], list[int]] = ([], [])
+        self.workers: list[ManagedProcess] = []
+        self.providers = {
+            name: self._provider(name, tansu.bootstrap) for name in ("service-a", "service-b")
+        }
+        self.errors: set[int] = set()
+        self.ok: set[int] = set()
+        self.span_ids: dict[int, set[int]] = {}
+
+    def _provider(self, name: str, bootstrap: str) -> TracerProvider:
+        provider = TracerProvider(resource=SdkResource({"service.name": name}))
+        exporter = KafkaSpanExporter(bootstrap_servers=bootstrap, topic=self.topic, environ={})
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return provider
+
+    def start_worker(self) -> ManagedProcess:
+        proc = ManagedProcess([sys.executable, "-m", "otelkit", "tail-worker"], self.env, "tail-worker")
+        self.workers.append(proc)
+        return proc
+
+    def trace(self, i: int) -> int:
+        """One trace across both services; every third one fails in service b."""
+        a = self.providers["service-a"].get_tracer("a")
+        b = self.providers["service-b"].get_tracer("b")
+        error = i % 3 == 0
+        with a.start_as_current_span("GET /order", kind=SpanKind.SERVER) as root:
+            with a.start_as_current_span("call b", kind=SpanKind.CLIENT) as client:
+                remote = trace.set_span_in_context(trace.NonRecordingSpan(client.get_span_context()))
+                with b.start_as_current_span("POST /pay", context=remote, kind=SpanKind.SERVER):
+                    with b.start_as_current_span("charge") as charge:
+                        if error:
+                            charge.set_status(SdkStatus(StatusCode.ERROR, "declined"))
+        tid = root.get_span_context().trace_id
+        (self.errors if error else self.ok).add(tid)
+        return tid
+
+    def late_span(self, tid: int, parent_span_id: int) -> int:
+        """A span of service b for trace ``tid``, written after the trace was decided."""
+        ctx = trace.SpanContext(tid, parent_span_id, True, trace.TraceFlags(1))
+        b = self.providers["service-b"].get_tracer("b")
+        with b.start_as_current_span("late retry", context=trace.set_span_in_context(trace.NonRecordingSpan(ctx))) as s:
+            return s.get_span_context().span_id
+
+    def late_root_error(self, tid: int) -> None:
+        """A failed root span of trace ``tid`` from service b, written by otelkit's exporter."""
+        span = ReadableSpan(
+            name="late root", context=trace.SpanContext(tid, 0xBAD, False, trace.TraceFlags(1)), parent=None,
+            resource=SdkResource({"service.name": "service-b"}), status=SdkStatus(StatusCode.ERROR),
+            start_time=time.time_ns(), end_time=time.time_ns(),
+        )
+        exporter = KafkaSpanExporter(bootstrap_servers=self.bootstrap, topic=self.topic, environ={})
+        assert exporter.export([span]) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+
+    def all_committed(self) -> bool:
+        """The group's committed offset is the end of every partition (nothing in flight)."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group, **KAFKA_TEST})
+        try:
+            parts = [TopicPartition(self.topic, p) for p in range(3)]
+            committed = consumer.committed(parts, timeout=5)
+            ends = [consumer.get_watermark_offsets(tp, timeout=5)[1] for tp in parts]
+            self.last_offsets = ([tp.offset for tp in committed], ends)
+            return all(tp.offset == end or end == 0 for tp, end in zip(committed, ends, strict=True))
+        except Exception:  # noqa: BLE001 - e.g. a timeout during a rebalance: ask again
+            return False
+        finally:
+            consumer.close()
+
+    def close(self) -> None:
+        for proc in self.workers:
+            proc.stop()
+        for provider in self.providers.values():
+            provider.shutdown()
+
+
+    @staticmethod
+    def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE_S) -> bool:
+        return wait_until(condition, timeout)
+
+    @staticmethod
+    def received(sink: OtlpReceiver) -> dict[int, Counter[int]]:
+        """Span IDs (with how often each arrived) by trace ID, as Rotel forwarded them."""
+        out: dict[int, Counter[int]] = {}
+        for r in sink.spans():
+            tid = int.from_bytes(r.span.trace_id, "big")
+            out.setdefault(tid, Counter())[int.from_bytes(r.span.span_id, "big")] += 1
+        return out
+
+    def whole(self, sink: OtlpReceiver, tids: set[int], spans: int = 4) -> Callable[[], bool]:
+        def check() -> bool:
+            got = self.received(sink)
+            return all(len(got.get(t, ())) >= spans for t in tids)
+
+        return check
+
+    def logs(self) -> str:
+        text = "\n".join(f"--- worker {p.pid}\n{p.log()[-3000:]}" for p in self.workers)
+        return f"committed/end offsets {self.last_offsets}\n{text}"
+
+    @staticmethod
+    def stats_of(proc: ManagedProcess) -> dict[str, Any]:
+        """Stop a worker (SIGTERM) and read the stats line it prints when it exits."""
+        proc.stop()
+        assert proc.proc.returncode == 0, proc.log_path.read_text(errors="replace")[-3000:]
+        for line in proc.log_path.read_text(errors="replace").splitlines():
+            if line.startswith(STATS):
+                return dict(json.loads(line[len(STATS):]))
+        raise AssertionError("no stats line in the worker's log")
+
+
+@pytest.fixture
+def fleet(tansu: Tansu, rotel: Rotel) -> Iterator[Fleet]:
+    f = Fleet(tansu, rotel)
+    try:
+        yield f
+    finally:
+        f.close()

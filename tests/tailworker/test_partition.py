@@ -109,3 +109,18 @@ def test_bad_message_advances_the_offset(otlp: Any) -> None:
     part.add(0, None)
     assert part.committable() == 1
 
+
+
+def test_spans_following_a_replayed_kept_decision_are_counted_as_duplicates(otlp: Any) -> None:
+    clock = Clock()
+    part = make(clock)
+    assert part.remember(5, Verdict(True, "errors", None, clock.now))  # an earlier owner kept 5
+    late = part.add(0, msg(otlp, "a", otlp.span(5, 50), otlp.span(5, 51, 50)))
+    assert [len(o.spans) for o in late] == [2]
+    part.add(1, msg(otlp, "a", otlp.span(6, 60, error=True)))  # decided here, then a late span
+    clock.now += 6.0
+    assert [o.verdict.keep for o in part.decide()] == [True]
+    assert part.add(2, msg(otlp, "b", otlp.span(6, 61, 60)))[0].spans
+    stats = part.stats()
+    assert stats["duplicate_spans"] == 2  # only those that followed the replayed decision
+    assert stats["late_kept_spans"] == 3

@@ -90,8 +90,18 @@ class FakeConsumer:
 
 
 class FakeProducer:
+    def __init__(self, log: list[str] | None = None) -> None:
+        self.log = log if log is not None else []
+        self.queued = 0
+
     def produce(self, *args: Any, **kwargs: Any) -> None:
-        return None
+        self.queued += 1
+        self.log.append("produce")
+
+    def flush(self, timeout: float) -> int:
+        self.log.append(f"flush {self.queued}")
+        self.queued = 0
+        return 0
 
     def poll(self, timeout: float) -> int:
         return 0
@@ -181,3 +191,31 @@ def test_cli_flags_override_the_environment(monkeypatch: Any) -> None:
     assert main(argv, environ=env) == 0
     assert seen == {"topic": "t", "group": "g", "bootstrap": "127.0.0.1:2", "decisions": "d", "wait": 250.0,
                     "policies": ["flag"]}
+
+
+class Ordered(Memory):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.log.append(f"export {len(spans)}")
+        return super().export(spans)
+
+
+def test_decisions_are_delivered_before_their_kept_traces_are_exported(otlp: Any) -> None:
+    # A worker killed after exporting must have published the decision: its successor then
+    # follows it (and counts the re-read spans as duplicates) instead of deciding again.
+    log: list[str] = []
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Ordered(log),
+                        kafka_config={}, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer(log)
+    worker._last_commit = float("inf")
+    worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True), otlp.span(5, 51, 50)), 0))
+    worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 1))
+    clock[0] += 1
+    worker._step()
+    assert log == ["produce", "produce", "flush 2", "export 2"]
