@@ -1,7 +1,8 @@
 """The head-sampler side of tail sampling: record every span so the tail can judge it.
 
 :class:`RecordForTailSampler` wraps any head sampler. Where the delegate says DROP it
-answers RECORD_ONLY (same attributes and tracestate), so the span is recorded and reaches
+answers RECORD_ONLY (the span's start attributes, the delegate's attributes over them, and
+its tracestate), so the span is recorded and reaches
 the :class:`~otelkit.tail.TailSamplingProcessor` without the sampled flag; where the
 delegate samples, its result (flag, ``th``) is returned unchanged. The delegate still
 counts its own decisions (an adaptive sampler's budget is unaffected).
@@ -76,9 +77,14 @@ class RecordForTailSampler(Sampler):
                          type(self.delegate).__name__, exc)
             return SamplingResult(Decision.RECORD_ONLY, attributes, trace_state)
         if result.decision is Decision.DROP:
-            if not result.attributes and result.trace_state is None:
+            # The SDK gives the span only the attributes the sampler returns, and a DROP
+            # returns none: pass the span's own start attributes on (the delegate's win).
+            attrs = result.attributes if not attributes else (
+                {**attributes, **result.attributes} if result.attributes else attributes
+            )
+            if not attrs and result.trace_state is None:
                 return _RECORD_ONLY
-            return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
+            return SamplingResult(Decision.RECORD_ONLY, attrs, result.trace_state)
         return result
 
     def get_description(self) -> str:

@@ -71,3 +71,22 @@ def test_drop_keeps_the_delegates_attributes_and_tracestate() -> None:
 
     result = RecordForTailSampler(Dropping(Decision.DROP)).should_sample(None, 1, "op")
     assert (result.decision, dict(result.attributes), result.trace_state) == (Decision.RECORD_ONLY, {"x": 1}, state)
+
+
+def test_a_span_recorded_only_for_the_tail_keeps_its_start_attributes() -> None:
+    # The SDK gives a span only the attributes its sampler returns; stock samplers return none
+    # with DROP, so recording for the tail must pass the span's own start attributes on (an
+    # error trace the tail keeps would otherwise arrive without its route and method).
+    provider = TracerProvider(sampler=RecordForTailSampler(ParentBased(ALWAYS_OFF)))
+    span = provider.get_tracer("t").start_span("GET /orders", attributes={"http.route": "/orders", "n": 3})
+    assert dict(span.attributes or {}) == {"http.route": "/orders", "n": 3}
+    span.end()
+
+
+def test_the_delegates_attributes_win_over_the_start_attributes_on_a_drop() -> None:
+    class Dropping(StaticSampler):
+        def should_sample(self, *args, **kwargs):
+            return SamplingResult(Decision.DROP, {"x": 2})
+
+    result = RecordForTailSampler(Dropping(Decision.DROP)).should_sample(None, 1, "op", attributes={"x": 1, "y": 1})
+    assert dict(result.attributes) == {"x": 2, "y": 1}
