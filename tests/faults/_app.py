@@ -52,8 +52,15 @@ def main() -> None:
     peak = base = rss_kb()
 
     def report(**extra: Any) -> None:
-        write_status(status_path, {"ended": ended, "exporter": exporter.stats(), "bsp": bsp.stats(),
-                                   "rss_kb": rss_kb(), "rss_base_kb": base, "rss_peak_kb": peak, **extra})
+        # Counts first, then the IDs to disk: every span a status counts (spooled, exported)
+        # has its trace ID in ``ids`` before the status is written, so a test reading the
+        # status and then SIGKILLing the app compares like with like (the IDs written since
+        # the last 0.1 s flush were otherwise lost with the process while already counted).
+        stats = {"exporter": exporter.stats(), "bsp": bsp.stats()}
+        if not ids.closed:
+            ids.flush()
+        write_status(status_path, {"ended": ended, **stats, "rss_kb": rss_kb(), "rss_base_kb": base,
+                                   "rss_peak_kb": peak, **extra})
 
     while (elapsed := time.monotonic() - start) < seconds:
         while ended < rate * elapsed:
