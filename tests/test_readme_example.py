@@ -124,8 +124,16 @@ def test_readme_env_only_example_against_rotel(tmp_path: Path, rotel: Rotel, sin
         server.stop()  # SIGTERM: the pipeline flushes what the tail still holds
     log = server.log_path.read_text(errors="replace")[-3000:]
     assert failed > 0
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not sink.spans():
+    # Rotel batches before it forwards: wait until every failed trace is there and the count
+    # has stopped growing (bounded), not merely for the first span
+    deadline, seen, stable_since = time.monotonic() + 30, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_spans = sink.spans()
+        errors_in = sum(1 for s in now_spans if not s.span.parent_span_id and s.span.status.code == 2)
+        if len(now_spans) != seen:
+            seen, stable_since = len(now_spans), time.monotonic()
+        elif errors_in >= failed and time.monotonic() - stable_since >= 1.0:
+            break
         time.sleep(0.1)
     spans = sink.spans()
     assert spans, f"no span arrived at Rotel\n{log}\n{rotel.log()[-2000:]}"
