@@ -23,8 +23,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 
 from otelkit import config
+from otelkit._config_file_composable import composable_tree, names_plugin
 from otelkit._config_file_keys import COMPONENTS, Component, environ_for, unknown_key
-from otelkit._config_file_load import brief, mentions_otelkit, sdk_factories, show
+from otelkit._config_file_load import brief, sdk_factories, show
 from otelkit._parse import check_range
 
 _DELEGATES = ("root", "remote_parent_sampled", "remote_parent_not_sampled", "local_parent_sampled",
@@ -140,11 +141,9 @@ class FileWalk:
                 return None
             kwargs.setdefault("root", ALWAYS_ON)
             return ParentBased(**kwargs)
-        if node.composite_development is not None and mentions_otelkit(node.composite_development):
-            self.problems.append(
-                f"{where}.composite/development: otelkit samplers cannot be composable samplers (the composable "
-                "interface passes no trace ID); use them directly or as parent_based delegates")
-            return None
+        if node.composite_development is not None and names_plugin(node.composite_development):
+            return composable_tree(node.composite_development, where, depth, build=self.build,  # type: ignore[no-any-return]
+                                   problems=self.problems, lines=self.lines, leaf=self._composable_leaf)
         if plugin is not None and not self._installed("sampler", plugin[0], where):
             return None
         if plugin is not None:
@@ -152,6 +151,17 @@ class FileWalk:
         else:
             self._describe_stock(node, depth)
         return self._stock(self.tp._create_sampler, node, where)  # type: ignore[no-any-return]
+
+    def _composable_leaf(self, node: Any, where: str, depth: int) -> Sampler | None:
+        """An otelkit sampler as a leaf of a composable tree (its ``sampling_intent`` is used)."""
+        plugin = self._plugin(node)
+        if plugin is None or plugin[0] not in COMPONENTS or COMPONENTS[plugin[0]].kind != "sampler":
+            self.problems.append(unknown_key(where, plugin[0] if plugin else "?", sorted(
+                {"always_off", "always_on", "parent_threshold", "probability", "rule_based",
+                 *(n for n, c in COMPONENTS.items() if c.kind == "sampler")})).replace(
+                "unknown key", "unknown composable sampler", 1))
+            return None
+        return self.sampler(node, where, depth)
 
     def _build_sampler(self, comp: Component, env: dict[str, str], fields: Mapping[str, Any],
                        where: str) -> Sampler | None:

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from otelkit import config
-from otelkit._config_file_keys import COMPONENTS, unknown_key
+from otelkit._config_file_keys import unknown_key
 
-__all__ = ["EXTRA_HINT", "brief", "load", "mentions_otelkit", "sdk_factories", "self_metrics_base", "show",
+__all__ = ["EXTRA_HINT", "brief", "load", "sdk_factories", "self_metrics_base", "show",
            "top_level_problems"]
 
 EXTRA_HINT = "pip install 'otelkit[config-file]'"
@@ -58,19 +58,6 @@ def show(setting: Any, value: Any) -> str:
     if setting.secret and value:
         return "<redacted>"
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def mentions_otelkit(node: Any) -> bool:
-    """Whether an otelkit component is named anywhere inside a model ``node``."""
-    if isinstance(node, Mapping):
-        return any(k in COMPONENTS or mentions_otelkit(v) for k, v in node.items())
-    if isinstance(node, list):
-        return any(mentions_otelkit(v) for v in node)
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        extra = getattr(node, "additional_properties", None) or {}
-        return mentions_otelkit(extra) or any(
-            mentions_otelkit(getattr(node, f.name)) for f in dataclasses.fields(node))
-    return False
 
 
 def brief(value: Any, skip: tuple[str, ...] = ()) -> str:

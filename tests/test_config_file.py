@@ -138,18 +138,6 @@ def test_unknown_component_names_the_allowed_ones(tmp_path: Path) -> None:
                         "'otelkit_batch'?); allowed: batch, otelkit_batch, otelkit_tail, simple"]
 
 
-def test_otelkit_sampler_inside_a_composite_is_refused_clearly(tmp_path: Path) -> None:
-    text = HEAD + """\
-  sampler:
-    composite/development:
-      rule_based:
-        rules: [{sampler: {otelkit_adaptive: {target: 5}}}]
-  processors: [{simple: {exporter: {console: {}}}}]
-"""
-    _, problems = check_file(_file(tmp_path, text))
-    assert len(problems) == 1 and "otelkit samplers cannot be composable samplers" in problems[0]
-
-
 def test_top_level_typo_is_named(tmp_path: Path) -> None:
     # the schema lets unknown top-level keys through: a misspelt tracer_provider would leave the app untraced
     path = _file(tmp_path, 'file_format: "1.1"\ntracer_provder:\n  processors: [{simple: {exporter: {console: {}}}}]\n')

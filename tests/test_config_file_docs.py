@@ -21,7 +21,7 @@ BLOCKS = dict(re.findall(r"```yaml\n# config-file: (\S+)\n(.*?)```", PAGE.read_t
 
 
 def test_the_page_shows_every_common_setup() -> None:
-    assert set(BLOCKS) == {"adaptive", "tail", "rules", "consistent"}
+    assert set(BLOCKS) == {"adaptive", "tail", "rules", "consistent", "composite"}
 
 
 @pytest.mark.peers
