@@ -125,8 +125,8 @@ def _drive(port: int, sent: dict[str, list[int]]) -> None:
     try:
         for i in range(int(LOAD_S * OFFERED)):
             slot = start + i / OFFERED
-            if slot > time.monotonic():
-                time.sleep(slot - time.monotonic())
+            # one clock read: two could straddle the slot and sleep a negative time (ValueError)
+            time.sleep(max(0.0, slot - time.monotonic()))
             path = "/boom" if i % BOOM_EVERY == BOOM_EVERY - 1 else "/work"
             sent[path].append(time.time_ns())
             conn.request("GET", path)
