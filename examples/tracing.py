@@ -14,6 +14,10 @@
 
 Every mode counts the spans the application recorded with :class:`SpanCounter`, so the
 demo can compute what was lost between the application and the receiver.
+
+With ``OTEL_METRICS_EXPORTER=otlp`` the server also exports its metrics (otelkit's
+self-metrics among them) over OTLP/HTTP to ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``, every
+``OTEL_METRIC_EXPORT_INTERVAL`` ms, as the SDK's auto-configuration would.
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ def setup_tracing(service_name: str, environ: Mapping[str, str] | None = None) -
     if mode == "off":
         return Tracing(mode, None)
     name = env.get("OTEL_SERVICE_NAME") or service_name
+    _metrics_from_env(name, env)
     if mode == "stock":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -156,3 +161,18 @@ def setup_tracing(service_name: str, environ: Mapping[str, str] | None = None) -
     if pipeline is None:
         pipeline = otelkit.configure(service_name=name, environ=env)
     return Tracing(mode, pipeline.provider, pipeline)
+
+
+def _metrics_from_env(name: str, env: Mapping[str, str]) -> None:
+    """A global meter provider exporting over OTLP/HTTP when ``OTEL_METRICS_EXPORTER=otlp``
+    (flushed and shut down at exit by the SDK); nothing otherwise."""
+    if env.get("OTEL_METRICS_EXPORTER", "none").strip() != "otlp":
+        return
+    from opentelemetry import metrics
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    exporter = OTLPMetricExporter(endpoint=env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or None)
+    reader = PeriodicExportingMetricReader(exporter)
+    metrics.set_meter_provider(MeterProvider(resource=Resource.create({SERVICE_NAME: name}), metric_readers=[reader]))

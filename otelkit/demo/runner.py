@@ -40,6 +40,9 @@ class RunOptions:
     endpoint: str | None = None
     tail: bool = True
     seed: int | None = None
+    server_env: tuple[tuple[str, str], ...] = ()
+    """Extra variables for the example servers, applied last (e.g. ``OTEL_METRICS_EXPORTER=otlp``
+    and its endpoint to collect the servers' self-metrics, or ``OTELKIT_SPOOL_DIR``)."""
 
 
 def run_once(mode: str, opts: RunOptions, console: Console) -> RunResult:
@@ -53,6 +56,7 @@ def run_once(mode: str, opts: RunOptions, console: Console) -> RunResult:
             stack.callback(receiver.stop)
             endpoint = receiver.endpoint
         penv = pipeline_env(mode, endpoint, target=opts.target, rate=opts.rate, tail=opts.tail)
+        penv.env.update(opts.server_env)
         for note in penv.notes:
             console.print(f"[{mode}] note: {note}", highlight=False, markup=False)
         servers: list[ExampleServer] = []

@@ -64,6 +64,7 @@ class TailSamplingProcessor(SpanProcessor):
             Default: detected.
         start_worker: run the background decision thread (False: call ``process_due``).
         self_metrics: report metrics via the OTel metrics API; default ``OTELKIT_SELF_METRICS``.
+        meter_provider: where the metrics go; default the global meter provider.
         environ: mapping read instead of ``os.environ``.
     """
 
@@ -83,6 +84,7 @@ class TailSamplingProcessor(SpanProcessor):
         head_records_all: bool | None = None,
         start_worker: bool = True,
         self_metrics: bool | None = None,
+        meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if not isinstance(downstream, SpanProcessor):
@@ -120,7 +122,7 @@ class TailSamplingProcessor(SpanProcessor):
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
             from otelkit.tail._metrics import register
 
-            self._metrics = register(self)
+            self._metrics = register(self, meter_provider)
 
     def _init_state(self) -> None:
         """A fresh buffer and decider (at construction and in a forked child)."""

@@ -1,17 +1,18 @@
 """Self-metrics of a tail worker (observable instruments reading ``TailWorker.stats()``).
 
-===============================================  =====  ==================================
-instrument                                       unit   attributes / meaning
-===============================================  =====  ==================================
-``otelkit.tailworker.traces`` (counter)          1      ``decision`` kept/dropped, ``policy``
-``otelkit.tailworker.spans_exported`` (counter)  1      kept spans the exporter acknowledged
-``otelkit.tailworker.export_failures`` (counter) 1      failed export calls (retried)
-``otelkit.tailworker.bad_messages`` (counter)    1      ``reason`` not_otlp/too_large/empty
-``otelkit.tailworker.late_spans`` (counter)      1      ``outcome`` kept/dropped (followed)
-``otelkit.tailworker.lag`` (gauge)               1      ``partition``: messages not yet read
-``otelkit.tailworker.buffered.spans`` (gauge)    1      ``partition``: undecided spans
-``otelkit.tailworker.paused`` (gauge)            1      partitions paused by backpressure
-===============================================  =====  ==================================
+================================================  =========  ===============================
+instrument                                        unit       attributes / meaning
+================================================  =========  ===============================
+``otelkit.tailworker.traces`` (counter)           {trace}    ``decision`` kept/dropped, ``policy``
+``otelkit.tailworker.spans_exported`` (counter)   {span}     kept spans the exporter acknowledged
+``otelkit.tailworker.export_failures`` (counter)  {call}     failed export calls (retried)
+``otelkit.tailworker.bad_messages`` (counter)     {message}  ``reason`` not_otlp/too_large/empty
+``otelkit.tailworker.late_spans`` (counter)       {span}     ``outcome`` kept/dropped (followed)
+``otelkit.tailworker.duplicate_spans`` (counter)  {span}     kept spans exported again after a move
+``otelkit.tailworker.lag`` (gauge)                {message}  ``partition``: messages not yet read
+``otelkit.tailworker.buffered.spans`` (gauge)     {span}     ``partition``: undecided spans
+``otelkit.tailworker.paused`` (gauge)             {partition}  partitions paused by backpressure
+================================================  =========  ===============================
 """
 
 from __future__ import annotations
@@ -60,23 +61,24 @@ def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:
     """Create the instruments for ``worker`` (held weakly)."""
     meter = (provider or get_meter_provider()).get_meter("otelkit.tailworker")
     ref = weakref.ref(worker)
-    counters: list[tuple[str, Build, str]] = [
-        ("traces", _traces, "Traces decided by the tail worker, by decision and keeping policy."),
-        ("spans_exported", lambda s: [Observation(s.get("spans_exported", 0))], "Kept spans exported."),
-        ("export_failures", lambda s: [Observation(s.get("export_failures", 0))], "Failed export calls."),
-        ("bad_messages", _prefixed("bad_messages.", "reason"), "Spans-topic messages skipped, by reason."),
+    counters: list[tuple[str, Build, str, str]] = [
+        ("traces", _traces, "{trace}", "Traces decided by the tail worker, by decision and keeping policy."),
+        ("spans_exported", lambda s: [Observation(s.get("spans_exported", 0))], "{span}", "Kept spans exported."),
+        ("export_failures", lambda s: [Observation(s.get("export_failures", 0))], "{call}", "Failed export calls."),
+        ("bad_messages", _prefixed("bad_messages.", "reason"), "{message}", "Spans-topic messages skipped, by reason."),
         ("late_spans", lambda s: [Observation(s["late_kept_spans"], {"outcome": "kept"}),
                                   Observation(s["late_dropped_spans"], {"outcome": "dropped"})],
-         "Spans that followed an earlier decision, by outcome."),
-        ("duplicate_spans", lambda s: [Observation(s["duplicate_spans"])],
+         "{span}", "Spans that followed an earlier decision, by outcome."),
+        ("duplicate_spans", lambda s: [Observation(s["duplicate_spans"])], "{span}",
          "Kept spans exported again after their partition moved (they followed a replayed decision)."),
     ]
-    for name, build, doc in counters:
-        meter.create_observable_counter(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit="1", description=doc)
-    gauges: list[tuple[str, Build, str]] = [
-        ("lag", _per_partition("lag"), "Messages of an assigned partition not read yet."),
-        ("buffered.spans", _per_partition("buffered_spans"), "Undecided spans per assigned partition."),
-        ("paused", lambda s: [Observation(len(s["paused_partitions"]))], "Partitions paused by backpressure."),
+    for name, build, unit, doc in counters:
+        meter.create_observable_counter(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit=unit, description=doc)
+    gauges: list[tuple[str, Build, str, str]] = [
+        ("lag", _per_partition("lag"), "{message}", "Messages of an assigned partition not read yet."),
+        ("buffered.spans", _per_partition("buffered_spans"), "{span}", "Undecided spans per assigned partition."),
+        ("paused", lambda s: [Observation(len(s["paused_partitions"]))], "{partition}",
+         "Partitions paused by backpressure."),
     ]
-    for name, build, doc in gauges:
-        meter.create_observable_gauge(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit="1", description=doc)
+    for name, build, unit, doc in gauges:
+        meter.create_observable_gauge(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit=unit, description=doc)
