@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 
@@ -78,7 +79,8 @@ def compare_modes(compare: bool, fastotel: bool) -> tuple[list[str], str | None]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; returns the exit code (0 ok, 1 a run failed, 130 interrupted)."""
+    """Run the demo; returns the exit code (0 ok, 1 a run failed, 2 the report cannot be
+    written, 130 interrupted)."""
     # CI logs are not terminals: print wide plain lines instead of a live table.
     if getattr(args, "distributed", False):
         from otelkit.tailworker.demo import run_distributed
@@ -95,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
         tail=args.tail,
         seed=args.seed,
     )
+    report = getattr(args, "report", None)
+    if report and not Path(report).resolve().parent.is_dir():  # say so before the run, not after it
+        console.print(f"cannot write the report {report!r}: {Path(report).resolve().parent} is not a directory",
+                      highlight=False, markup=False)
+        return 2
     modes, note = compare_modes(args.compare, fastotel_installed())
     if note:
         console.print(note, highlight=False, markup=False)
@@ -123,11 +130,12 @@ def run(args: argparse.Namespace) -> int:
     cpu = cpu_rounds(results, modes)
     if args.compare:
         console.print(rounds_table(cpu))
-    if getattr(args, "report", None):
+    if report:
+        data = ReportData(modes, results, series, cpu, args.compare, {**vars(args), "rounds": rounds})
         try:
-            path = write_report(args.report, ReportData(modes, results, series, cpu, args.compare, {**vars(args), "rounds": rounds}))
+            path = write_report(report, data)
         except OSError as exc:
-            console.print(f"cannot write the report {args.report!r}: {exc}", highlight=False, markup=False)
+            console.print(f"cannot write the report {report!r}: {exc}", highlight=False, markup=False)
             return 1
         console.print(f"report written to {path}", highlight=False, markup=False)
     return 0

@@ -42,9 +42,10 @@
     f.legend.appendChild(li);
     return li;
   }
-  function ticks(lo, hi, n) {
-    var out = [];
-    for (var i = 0; i <= n; i++) out.push(lo + (hi - lo) * i / n);
+  function ticks(hi, n) {  // multiples of a round step from 0 to at least hi, about n of them
+    var step = nice(hi / n), out = [];
+    var k = Math.max(1, Math.ceil(hi / step - 1e-9));
+    for (var i = 0; i <= k; i++) out.push(+(step * i).toPrecision(12));
     return out;
   }
   function nice(v) {  // the smallest 1, 2, 2.5 or 5 x 10^k at or above v
@@ -53,19 +54,20 @@
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p;
   }
   function axes(f, x0, x1, y0, y1, xlabel, ylabel) {
-    x1 = nice(x1 / 5) * 5;
-    y1 = nice(y1 / 4) * 4;
+    var xt = ticks(x1, 5), yt = ticks(y1, 4);
+    x1 = xt[xt.length - 1];
+    y1 = yt[yt.length - 1];
     var sx = function (x) { return M.l + (x - x0) / (x1 - x0 || 1) * (W - M.l - M.r); };
     var sy = function (y) { return H - M.b - (y - y0) / (y1 - y0 || 1) * (H - M.t - M.b); };
     var g = el("g", { "class": "axes" }, f.svg);
     el("line", { x1: M.l, y1: H - M.b, x2: W - M.r, y2: H - M.b, stroke: "#333" }, g);
     el("line", { x1: M.l, y1: M.t, x2: M.l, y2: H - M.b, stroke: "#333" }, g);
     if (xlabel !== null) {
-      ticks(x0, x1, 5).forEach(function (x) {
+      xt.forEach(function (x) {
         el("text", { x: sx(x), y: H - M.b + 16, "text-anchor": "middle", "class": "tick x" }, g, num(x));
       });
     }
-    ticks(y0, y1, 4).forEach(function (y) {
+    yt.forEach(function (y) {
       el("line", { x1: M.l, y1: sy(y), x2: W - M.r, y2: sy(y), stroke: "#eee" }, g);
       el("text", { x: M.l - 6, y: sy(y) + 4, "text-anchor": "end", "class": "tick y" }, g, num(y));
     });
@@ -92,7 +94,7 @@
     refs.forEach(function (r) {
       el("line", { x1: M.l, x2: W - M.r, y1: s.sy(r.y), y2: s.sy(r.y), stroke: "#555", "stroke-dasharray": "6 4",
                    "class": "ref", "data-ref": r.name, "data-value": r.y }, f.svg);
-      el("text", { x: W - M.r - 4, y: s.sy(r.y) - 5, "text-anchor": "end", "class": "ref-label" }, f.svg, r.name + " " + num(r.y));
+      el("text", { x: M.l + 6, y: s.sy(r.y) - 5, "text-anchor": "start", "class": "ref-label" }, f.svg, r.name + " " + num(r.y));
     });
     spec.series.forEach(function (ser, i) {
       var c = spec.byIndex ? EXTRA[i % EXTRA.length] : color(ser.name, i);

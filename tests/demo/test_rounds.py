@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from pathlib import Path
 
 from rich.console import Console
 
-from otelkit.demo import compare_modes
+from otelkit.cli import _build_parser
+from otelkit.demo import compare_modes, run
 from otelkit.demo.display import RunResult, Snapshot
 from otelkit.demo.loadgen import LoadStats
 from otelkit.demo.metrics import Counts, Totals
@@ -46,3 +49,11 @@ def test_compare_runs_fastotel_only_where_installed() -> None:
     modes, note = compare_modes(True, False)
     assert modes == ["otelkit", "stock"]
     assert note is not None and "fastotel is not installed" in note and "otelkit[dev]" in note
+
+
+def test_a_report_in_a_missing_directory_is_refused_before_the_run(tmp_path: Path) -> None:
+    args = _build_parser().parse_args(["demo", "--report", str(tmp_path / "missing" / "r.html")])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert run(args) == 2
+    assert "is not a directory" in out.getvalue() and "api http" not in out.getvalue()  # nothing was started
