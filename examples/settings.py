@@ -26,10 +26,12 @@ EXAMPLE_SETTINGS: dict[str, Setting[Any]] = {}
 OTELKIT_EXAMPLE_TRACING = enum_setting(
     "OTELKIT_EXAMPLE_TRACING",
     "otelkit",
-    ("otelkit", "stock", "off"),
+    ("otelkit", "stock", "fastotel", "off"),
     "Tracing pipeline of the example servers: `otelkit` (`otelkit.configure()` from the "
     "environment + otelkit middleware), `stock` (the SDK's env-configured TracerProvider, "
-    "BatchSpanProcessor and OTLP exporter + contrib's ASGI middleware) or `off`.",
+    "BatchSpanProcessor and OTLP exporter + contrib's ASGI middleware), `fastotel` (as "
+    "`stock` with `fastotel.OTLPSpanProcessor` in place of the batch processor and exporter; "
+    "`pip install 'otelkit[dev]'`) or `off`.",
     component="example",
     registry=EXAMPLE_SETTINGS,
 )

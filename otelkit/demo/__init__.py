@@ -3,22 +3,30 @@
 It starts the example API server (and with ``--liveroom`` the live-room service and a
 Tansu Kafka broker) on 127.0.0.1, an embedded OTLP receiver (or exports to
 ``--endpoint``), drives a bounded load, shows live numbers and ends with a summary table.
-``--compare`` runs the same load against the stock SDK pipeline and prints both side by
-side.
+``--compare`` runs the same load against the stock SDK pipeline (and, where ``fastotel`` is
+installed, the stock SDK with fastotel's Rust-backed processor) in interleaved rounds and
+prints them side by side with CPU per request medians and ranges. ``--report PATH.html``
+writes one self-contained HTML page with charts of the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 
 from otelkit.demo.display import RunResult, summary_table
+from otelkit.demo.recorder import Recorder, RunSeries
+from otelkit.demo.report import ReportData, write_report
+from otelkit.demo.rounds import cpu_rounds, round_order, rounds_table
 from otelkit.demo.runner import RunOptions, run_once
+from otelkit.demo.servers import fastotel_installed
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "compare_modes", "run"]
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -42,7 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=50.0,
         help="traces/s the adaptive head sampler keeps; the stock ratio is target/rate (default 50)",
     )
-    parser.add_argument("--compare", action="store_true", help="also run the stock SDK pipeline and compare")
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="also run the stock SDK pipeline (and fastotel's, when installed) in interleaved rounds and compare",
+    )
+    parser.add_argument(
+        "--rounds", type=_positive(int), default=3,
+        help="with --compare: interleaved rounds; each pipeline's --duration is split over them (default 3)",
+    )
+    parser.add_argument("--report", metavar="PATH.html", help="write a self-contained HTML page with charts of the run")
     parser.add_argument("--liveroom", action="store_true", help="also run the live-room service (WebSocket + Kafka)")
     parser.add_argument("--endpoint", metavar="URL", help="export to this OTLP/HTTP traces URL instead of the embedded receiver")
     parser.add_argument("--no-tail", dest="tail", action="store_false", help="run the otelkit pipeline without tail sampling")
@@ -53,8 +69,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def compare_modes(compare: bool, fastotel: bool) -> tuple[list[str], str | None]:
+    """The pipelines a run compares, and a note when fastotel is missing from ``--compare``."""
+    if not compare:
+        return ["otelkit"], None
+    if fastotel:
+        return ["otelkit", "stock", "fastotel"], None
+    return ["otelkit", "stock"], "fastotel is not installed (pip install 'otelkit[dev]'): comparing otelkit and stock only"
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; returns the exit code (0 ok, 1 a run failed, 130 interrupted)."""
+    """Run the demo; returns the exit code (0 ok, 1 a run failed, 2 the report cannot be
+    written, 130 interrupted)."""
     # CI logs are not terminals: print wide plain lines instead of a live table.
     if getattr(args, "distributed", False):
         from otelkit.tailworker.demo import run_distributed
@@ -71,16 +97,45 @@ def run(args: argparse.Namespace) -> int:
         tail=args.tail,
         seed=args.seed,
     )
-    modes = ["otelkit", "stock"] if args.compare else ["otelkit"]
+    report = getattr(args, "report", None)
+    if report and not Path(report).resolve().parent.is_dir():  # say so before the run, not after it
+        console.print(f"cannot write the report {report!r}: {Path(report).resolve().parent} is not a directory",
+                      highlight=False, markup=False)
+        return 2
+    modes, note = compare_modes(args.compare, fastotel_installed())
+    if note:
+        console.print(note, highlight=False, markup=False)
+    rounds = args.rounds if args.compare else 1
+    if rounds > 1:
+        opts = dataclasses.replace(opts, duration=args.duration / rounds)
     results: list[RunResult] = []
+    series: list[RunSeries] = []
     try:
-        for mode in modes:
-            results.append(run_once(mode, opts, console))
+        for r in range(rounds):
+            for mode in round_order(modes, r):
+                if rounds > 1:
+                    console.print(f"[{mode}] round {r + 1} of {rounds}", highlight=False, markup=False)
+                recorder = Recorder(mode, r + 1, args.target, min_interval=min(1.0, opts.duration / 10))
+                results.append(run_once(mode, opts, console, recorder))
+                series.append(recorder.series())
     except KeyboardInterrupt:
         console.print("interrupted; every process the demo started was stopped", markup=False)
         return 130
     except (RuntimeError, OSError) as exc:
         console.print(f"demo failed: {exc}", highlight=False, markup=False)
         return 1
-    console.print(summary_table(results))
+    last = [next(x for x in reversed(results) if x.final.mode == m) for m in modes]
+    title = "otelkit demo summary" + (f" (last of {rounds} interleaved rounds)" if rounds > 1 else "")
+    console.print(summary_table(last, title))
+    cpu = cpu_rounds(results, modes)
+    if args.compare:
+        console.print(rounds_table(cpu))
+    if report:
+        data = ReportData(modes, results, series, cpu, args.compare, {**vars(args), "rounds": rounds})
+        try:
+            path = write_report(report, data)
+        except OSError as exc:
+            console.print(f"cannot write the report {report!r}: {exc}", highlight=False, markup=False)
+            return 1
+        console.print(f"report written to {path}", highlight=False, markup=False)
     return 0

@@ -134,6 +134,13 @@ def _policy_text(c: Counts) -> str:
     return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(c.kept_by_policy.items())) or "0"
 
 
+def _spool_text(c: Counts) -> str:
+    """Spans written to the disk spool / replayed from it (``-``: the pipeline has no spool)."""
+    if c.spool_bytes is None:
+        return DASH
+    return f"{fmt(c.spans_spooled)} / {fmt(c.spool_replayed)}"
+
+
 def _requests_text(t: Totals, per_request: float | None) -> str:
     if t.requests is None:
         return DASH
@@ -157,6 +164,7 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
         ("tail-kept by policy", _policy_text(c)),
         ("spans exported", fmt(t.exported)),
         ("spans dropped", _dropped_text(t)),
+        ("spans spooled / replayed", _spool_text(c)),
         ("raw / wire bytes", f"{fmt(t.raw_bytes)} / {fmt(t.wire_bytes)}"),
         ("export requests (spans each)",
          _requests_text(t, t.exported / t.requests if t.exported is not None and t.requests else None)),
@@ -184,6 +192,7 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
         ("spans per exported trace", fmt(
             s.totals.exported / s.totals.traces if s.totals.exported is not None and s.totals.traces else None, ".2f")),
         ("spans dropped", _dropped_text(s.totals)),
+        ("spans spooled / replayed", _spool_text(s.counts)),
         ("export requests (spans each)", _requests_text(s.totals, r.spans_per_request)),
         ("compression ratio", fmt(s.totals.ratio, ".2f", "x")),
         ("wire bytes per trace", fmt(r.wire_bytes_per_trace, ",.1f")),
@@ -196,26 +205,27 @@ def summary_rows(r: RunResult) -> list[tuple[str, str]]:
     ]
 
 
-def summary_table(results: Sequence[RunResult]) -> Table:
-    """One column per run; with two runs, a last column with the first/second ratio."""
-    table = Table(title="otelkit demo summary", show_lines=False)
+def summary_table(results: Sequence[RunResult], title: str = "otelkit demo summary") -> Table:
+    """One column per run; with several runs, rows with the first run's ratio to each other."""
+    table = Table(title=title, show_lines=False)
     table.add_column("metric")
     for r in results:
         table.add_column(r.final.mode, justify="right")
     per_run = [summary_rows(r) for r in results]
     for i, (label, _) in enumerate(per_run[0]):
         table.add_row(label, *(rows[i][1] for rows in per_run))
-    if len(results) == 2:
-        a, b = results
+    a = results[0]
+    for b in results[1:]:
         table.add_section()
+        pair = f"{a.final.mode}/{b.final.mode}"
         for label, x, y in (
-            ("CPU per request, otelkit/stock", a.cpu_per_request_ms, b.cpu_per_request_ms),
-            ("CPU per exported trace, otelkit/stock", a.cpu_per_trace_us, b.cpu_per_trace_us),
-            ("wire bytes per trace, otelkit/stock", a.wire_bytes_per_trace, b.wire_bytes_per_trace),
-            ("spans per export request, otelkit/stock", a.spans_per_request, b.spans_per_request),
+            ("CPU per request", a.cpu_per_request_ms, b.cpu_per_request_ms),
+            ("CPU per exported trace", a.cpu_per_trace_us, b.cpu_per_trace_us),
+            ("wire bytes per trace", a.wire_bytes_per_trace, b.wire_bytes_per_trace),
+            ("spans per export request", a.spans_per_request, b.spans_per_request),
         ):
             ratio = fmt(x / y if x is not None and y else None, ".2f", "x")
-            table.add_row(label, ratio, "")
+            table.add_row(f"{label}, {pair}", ratio, *([""] * (len(results) - 1)))
     return table
 
 
@@ -259,7 +269,8 @@ class Display:
         self.console.print(
             f"[{snap.mode}] {rows['elapsed']}  req {rows['requests (5xx)']}  {rows['requests/s']} req/s  "
             f"spans {rows['spans recorded']} recorded, {rows['spans exported']} exported, "
-            f"{rows['spans dropped']} dropped  ratio {rows['compression ratio']}",
+            f"{rows['spans dropped']} dropped, {rows['spans spooled / replayed']} spooled/replayed  "
+            f"ratio {rows['compression ratio']}",
             highlight=False,
             markup=False,
         )

@@ -67,10 +67,17 @@ class Counts:
     p99_ms: float | None = None
     kept_by_policy: dict[str, float] = field(default_factory=dict)
     dropped_by_policy: dict[str, float] = field(default_factory=dict)
+    spans_spooled: float | None = None
+    """Spans the exporter wrote to its disk spool (``None``: no spool configured)."""
+    spool_replayed: float | None = None
+    spool_bytes: float | None = None
+    probability_by_key: dict[str, float] = field(default_factory=dict)
+    """The adaptive sampler's probability of its busiest keys (empty when not reported)."""
 
 
 _MAX_FIELDS = ("probability", "p50_ms", "p99_ms", "export_ewma_ms")
 _MIN_FIELDS = ("probability_min",)
+_DICT_FIELDS = ("kept_by_policy", "dropped_by_policy", "probability_by_key")
 
 
 def extract(stats: Mapping[str, Any]) -> Counts:
@@ -81,6 +88,8 @@ def extract(stats: Mapping[str, Any]) -> Counts:
     batch = _dict(tail, "downstream") if tail is not None else proc
     exp = _dict(stats, "exporter0")
     policies = _dict(tail, "kept_by_policy") or {}
+    by_key = _dict(sampler, "probability_by_key") or {}
+    spool = exp is not None and "spool_bytes" in exp
     drops = _dict(tail, "dropped_by_policy") or {}
     return Counts(
         spans_created=_num(stats, "spans_created"),
@@ -112,6 +121,10 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         p99_ms=_num(exp, "export_latency_p99_ms"),
         kept_by_policy={str(k): float(v) for k, v in policies.items() if isinstance(v, (int, float))},
         dropped_by_policy={str(k): float(v) for k, v in drops.items() if isinstance(v, (int, float))},
+        spans_spooled=_num(exp, "spans_spooled") if spool else None,
+        spool_replayed=_num(exp, "spool_replayed_spans") if spool else None,
+        spool_bytes=_num(exp, "spool_bytes") if spool else None,
+        probability_by_key={str(k): float(v) for k, v in by_key.items() if isinstance(v, (int, float))},
     )
 
 
@@ -121,10 +134,10 @@ def combine(parts: Iterable[Counts]) -> Counts:
     out = Counts()
     for part in parts:
         for f in fields(Counts):
-            if f.name in ("kept_by_policy", "dropped_by_policy"):
+            if f.name in _DICT_FIELDS:
                 mine, theirs = getattr(out, f.name), getattr(part, f.name)
                 for k, v in theirs.items():
-                    mine[k] = mine.get(k, 0.0) + v
+                    mine[k] = max(mine.get(k, 0.0), v) if f.name == "probability_by_key" else mine.get(k, 0.0) + v
                 continue
             a, b = getattr(out, f.name), getattr(part, f.name)
             if b is None:
@@ -174,7 +187,10 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
     are reported as ``lost``.
     """
     received = _num(receiver, "spans")
-    exported = received if received is not None else (counts.exp_exported or counts.batch_exported)
+    # spans spooled count as accepted by the batcher; the exporter counts them exported once replayed
+    exported = received if received is not None else (
+        counts.exp_exported + (counts.spool_replayed or 0.0) if counts.exp_exported is not None else counts.batch_exported
+    )
     expected = counts.tail_spans_kept if counts.tail_spans_kept is not None else counts.spans_sampled
     dropped: dict[str, float] = {}
     for reason, value in (
@@ -186,7 +202,9 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
         if value:
             dropped[reason] = value
     if final and expected is not None and exported is not None:
-        lost = expected - exported - sum(dropped.values())
+        # spans waiting in the disk spool are not lost: they are sent when the receiver answers
+        in_spool = max(0.0, (counts.spans_spooled or 0.0) - (counts.spool_replayed or 0.0))
+        lost = expected - exported - sum(dropped.values()) - in_spool
         if lost > 0:
             dropped["lost"] = lost
     raw = counts.raw_bytes if counts.raw_bytes is not None else _num(receiver, "raw_bytes")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from rich.console import Console
 from otelkit.demo.display import Display, RunResult, Snapshot
 from otelkit.demo.loadgen import LoadStats, http_load, liveroom_load
 from otelkit.demo.metrics import Counts, combine, extract, totals
+from otelkit.demo.recorder import Recorder
 from otelkit.demo.servers import API_APP, LIVEROOM_APP, ExampleServer, pipeline_env, start_example
 from otelkit.receiver import OtlpReceiver
 from otelkit.testing import start_tansu
@@ -45,8 +47,9 @@ class RunOptions:
     and its endpoint to collect the servers' self-metrics, or ``OTELKIT_SPOOL_DIR``)."""
 
 
-def run_once(mode: str, opts: RunOptions, console: Console) -> RunResult:
-    """Run the ``mode`` pipeline (``otelkit`` or ``stock``) under load; return its numbers."""
+def run_once(mode: str, opts: RunOptions, console: Console, recorder: Recorder | None = None) -> RunResult:
+    """Run the ``mode`` pipeline (``otelkit``, ``stock`` or ``fastotel``) under load; return
+    its numbers. ``recorder`` gets every live snapshot (the report's time series)."""
     with contextlib.ExitStack() as stack:
         receiver: OtlpReceiver | None = None
         if opts.endpoint:
@@ -55,7 +58,9 @@ def run_once(mode: str, opts: RunOptions, console: Console) -> RunResult:
             receiver = OtlpReceiver(keep_spans=False).start()
             stack.callback(receiver.stop)
             endpoint = receiver.endpoint
-        penv = pipeline_env(mode, endpoint, target=opts.target, rate=opts.rate, tail=opts.tail)
+        # the otelkit exporter spools what it cannot deliver; the directory lives as long as the run
+        spool_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="otelkit-demo-spool-"))
+        penv = pipeline_env(mode, endpoint, target=opts.target, rate=opts.rate, tail=opts.tail, spool_dir=spool_dir)
         penv.env.update(opts.server_env)
         for note in penv.notes:
             console.print(f"[{mode}] note: {note}", highlight=False, markup=False)
@@ -80,7 +85,9 @@ def run_once(mode: str, opts: RunOptions, console: Console) -> RunResult:
             markup=False,
         )
         cpu0 = _cpu(servers)
-        final = asyncio.run(_drive(mode, opts, api, room, servers, receiver, cpu0, console, _fixed_ratio(penv.env)))
+        final = asyncio.run(
+            _drive(mode, opts, api, room, servers, receiver, cpu0, console, _fixed_ratio(penv.env), recorder)
+        )
         return RunResult(final, list(penv.notes))
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
@@ -123,6 +130,7 @@ async def _drive(
     cpu0: float | None,
     console: Console,
     head_ratio: float | None = None,
+    recorder: Recorder | None = None,
 ) -> Snapshot:
     import aiohttp
 
@@ -162,7 +170,10 @@ async def _drive(
             try:
                 while not task.done():
                     await asyncio.wait([task], timeout=0.5)
-                    display.update(await snapshot(session))
+                    snap = await snapshot(session)
+                    display.update(snap)
+                    if recorder is not None:
+                        recorder.add(snap)
                 task.result()
             finally:
                 if not task.done():

@@ -30,9 +30,13 @@ __all__ = [
     "start_example",
     "API_APP",
     "LIVEROOM_APP",
+    "MODES",
+    "fastotel_installed",
 ]
 
 API_APP = "examples.api_server.app:create_app"
+MODES = ("otelkit", "stock", "fastotel")
+"""The pipelines the demo runs; ``fastotel`` needs ``pip install 'otelkit[dev]'``."""
 LIVEROOM_APP = "examples.liveroom.app:create_app"
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -57,6 +61,13 @@ def _loadable(group: str, name: str) -> bool:
             return False
         return True
     return False
+
+
+def fastotel_installed() -> bool:
+    """Whether the Rust-backed peer ``fastotel`` can be imported (it is in the dev extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("fastotel") is not None
 
 
 TAIL_POLICIES = "errors=status_code(status_codes=ERROR);slow=latency(threshold_ms=1000);head=head_sampled"
@@ -98,24 +109,30 @@ class PipelineEnv:
     notes: list[str] = field(default_factory=list)
 
 
-def pipeline_env(mode: str, endpoint: str, *, target: float, rate: float, tail: bool = True) -> PipelineEnv:
-    """``OTEL_*``/``OTELKIT_*`` variables for the ``otelkit`` or ``stock`` pipeline.
+def pipeline_env(
+    mode: str, endpoint: str, *, target: float, rate: float, tail: bool = True, spool_dir: str | None = None
+) -> PipelineEnv:
+    """``OTEL_*``/``OTELKIT_*`` variables for the ``otelkit``, ``stock`` or ``fastotel`` pipeline.
 
     Args:
         mode: ``otelkit`` (adaptive head sampler, tail sampling, smart batcher, otelkit
-            OTLP/HTTP exporter with zstd) or ``stock`` (ParentBased(TraceIdRatioBased),
-            BatchSpanProcessor, stock OTLP/HTTP exporter with gzip, contrib ASGI middleware).
+            OTLP/HTTP exporter with zstd and a disk spool) or ``stock``
+            (ParentBased(TraceIdRatioBased), BatchSpanProcessor, stock OTLP/HTTP exporter
+            with gzip, contrib ASGI middleware) or ``fastotel`` (as ``stock``, with
+            ``fastotel.OTLPSpanProcessor`` (gzip) in place of the batch processor and
+            exporter).
         endpoint: OTLP/HTTP traces URL.
         target: traces per second the otelkit adaptive sampler keeps; the stock ratio is
             ``target / rate`` (capped at 1) so both aim at the same volume.
         rate: offered load, requests per second.
         tail: enable the tail-sampling processor (otelkit mode).
+        spool_dir: the otelkit exporter's disk spool (``OTELKIT_SPOOL_DIR``; otelkit mode).
     """
-    if mode not in ("otelkit", "stock"):
-        raise ValueError(f"mode {mode!r} is invalid; allowed: otelkit, stock")
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is invalid; allowed: {', '.join(MODES)}")
     env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint, "OTELKIT_EXAMPLE_TRACING": mode}
     notes: list[str] = []
-    if mode == "stock":
+    if mode in ("stock", "fastotel"):
         ratio = min(1.0, target / rate) if rate > 0 else 1.0
         env.update(
             OTEL_TRACES_SAMPLER="parentbased_traceidratio",
@@ -133,6 +150,8 @@ def pipeline_env(mode: str, endpoint: str, *, target: float, rate: float, tail: 
     if tail:  # the tail keeps what the head sampled (the target) plus every error and slow trace
         env["OTELKIT_TAIL_POLICIES"] = TAIL_POLICIES
         env["OTELKIT_TAIL_DECISION_WAIT_MS"] = str(TAIL_DECISION_WAIT_MS)
+    if spool_dir:  # what the exporter cannot deliver goes to disk and is replayed (docs/spool.md)
+        env["OTELKIT_SPOOL_DIR"] = spool_dir
     if _loadable("opentelemetry_traces_exporter", "otelkit_otlp"):
         env.update(OTEL_TRACES_EXPORTER="otelkit_otlp", OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="zstd")
     else:

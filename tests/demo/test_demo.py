@@ -1,4 +1,5 @@
-"""``otelkit demo`` end to end: a short bounded run completes, exports with 0 dropped, cleans up."""
+"""``otelkit demo`` end to end: a short bounded run completes, exports with 0 dropped, cleans up;
+``--compare`` runs every pipeline in interleaved rounds; ``--report`` renders in headless Chromium."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from otelkit.cli import _build_parser
+from otelkit.demo import compare_modes
+from otelkit.demo.servers import fastotel_installed
 from otelkit.receiver import OtlpReceiver
-from otelkit.testing import scrubbed_env
+from otelkit.testing import free_port, scrubbed_env
+
+from ._chromium import check_line_charts, render_in_chromium
 
 pytestmark = pytest.mark.peers
 
@@ -59,6 +65,7 @@ def test_short_demo_exports_everything_and_stops_its_server() -> None:
     exported = _number(_row(out, "spans exported")[0])
     assert exported > 0
     assert _row(out, "spans dropped") == ["0"]
+    assert _row(out, "spans spooled / replayed") == ["0 / 0"]  # the spool is on; the receiver took everything
     assert _number(_row(out, "compression ratio")[0]) > 1.5
     assert "\x1b[" not in out  # not a terminal: plain periodic lines, no live redraws
     assert re.search(r"^\[otelkit\] \d+\.\d / 3 s  req ", out, re.M)
@@ -66,20 +73,76 @@ def test_short_demo_exports_everything_and_stops_its_server() -> None:
     assert len(pids) == 1 and not _alive(pids[0])
 
 
-def test_compare_prints_both_pipelines_side_by_side() -> None:
-    out = _demo("--compare", "--duration", "2", "--rate", "100", "--seed", "2")
+@pytest.mark.timeout(400)
+def test_compare_runs_every_pipeline_in_interleaved_rounds_and_reports_them(tmp_path: Path) -> None:
+    modes, note = compare_modes(True, fastotel_installed())  # fastotel is in the dev extra
+    report = tmp_path / "compare.html"
+    out = _demo("--compare", "--rounds", "2", "--duration", "3", "--rate", "100", "--seed", "2",
+                "--report", str(report), timeout=380)
+    n = len(modes)
+    assert (note or "") in out and ("fastotel is not installed" in out) == (n == 2)
+    assert len(re.findall(r"^\[\w+\] round \d of 2$", out, re.M)) == 2 * n
     for label in ("spans exported", "CPU per request (ms)", "CPU per exported span (us)", "wire bytes per span"):
-        otelkit, stock = _row(out, label)
-        assert _number(otelkit) > 0 and _number(stock) > 0
-    assert _row(out, "spans dropped") == ["0", "0"]
-    assert _number(_row(out, "CPU per request, otelkit/stock")[0]) > 0
-    # the trace account closes on both sides: started = exported + lost + sampled out
+        cells = _row(out, label)
+        assert len(cells) == n and all(_number(c) > 0 for c in cells)
+    assert _row(out, "spans dropped") == ["0"] * n
+    assert _row(out, "spans spooled / replayed") == ["0 / 0"] + ["-"] * (n - 1)  # only otelkit's has a spool
+    for other in modes[1:]:
+        assert _number(_row(out, f"CPU per request, otelkit/{other}")[0]) > 0
+        assert _number(_row(out, f"CPU per request median, otelkit/{other}")[0]) > 0
+    medians = [_number(c) for c in _row(out, "CPU per request (ms), median")]
+    each = [[_number(v) for v in c.split()] for c in _row(out, "CPU per request (ms), rounds")]
+    assert len(medians) == n and all(len(v) == 2 and min(v) > 0 for v in each)
+    assert medians == [pytest.approx(sum(v) / 2, abs=0.0011) for v in each]
+    # the trace account closes on every side: started = exported + lost + sampled out
     started = _row(out, "traces started (1 per request)")
-    assert started[0] == started[1] == _row(out, "requests")[0]
-    assert _row(out, "traces unaccounted") == ["0", "0"]
-    assert _row(out, "traces lost") == ["0", "0"]
-    otelkit_out, stock_out = _row(out, "traces sampled out")
-    assert "(started - kept)" not in otelkit_out and stock_out.endswith("(started - kept)")
+    assert started == _row(out, "requests") and len(set(started)) <= n
+    assert _row(out, "traces unaccounted") == ["0"] * n
+    assert _row(out, "traces lost") == ["0"] * n
+    sampled_out = _row(out, "traces sampled out")
+    assert "(started - kept)" not in sampled_out[0] and all(c.endswith("(started - kept)") for c in sampled_out[1:])
+    assert not [p for p in _pids(out) if _alive(p)]
+    # the report draws one CPU bar per pipeline at the printed median, with one dot per round
+    dom = render_in_chromium(report, tmp_path)
+    bars = {e.attrs["data-label"]: e for e in dom.find("rect", chart="cpu", cls="bar")}
+    assert list(bars) == modes
+    assert [f"{float(bars[m].attrs['data-value']):.3f}" for m in modes] == _row(out, "CPU per request (ms), median")
+    for m in modes:
+        assert len(dom.find("circle", chart="cpu", cls="round", label=m)) == 2
+    assert dom.legend("latency", "stock p50") == "stock p50: no data (its exporter reports no latency)"
+    check_line_charts(dom)
+
+
+def test_report_renders_the_run_in_headless_chromium(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    out = _demo("--duration", "4", "--rate", "100", "--seed", "3", "--report", str(report))
+    assert f"report written to {report}" in out
+    dom = render_in_chromium(report, tmp_path)
+    check_line_charts(dom)
+    kept = dom.find("path", chart="kept", cls="series")
+    assert [p.attrs["data-series"] for p in kept] == ["otelkit"] and int(kept[0].attrs["data-points"]) >= 3
+    assert [e.attrs["data-value"] for e in dom.find("line", chart="kept", cls="ref")] == ["50"]
+    assert dom.find("path", chart="probability", cls="series")  # the adaptive sampler's keys
+    assert len(dom.find("circle", chart="latency", cls="point")) > 0
+    # the numbers are the run's: CPU bar and summary table as printed, drops stated as none
+    bar = dom.find("rect", chart="cpu", cls="bar")
+    assert [b.attrs["data-label"] for b in bar] == ["otelkit"]
+    assert f"{float(bar[0].attrs['data-value']):.3f}" == _row(out, "CPU per request (ms)")[0]
+    assert "stock SDK and fastotel: not measured (run with --compare)" in dom.notes("cpu")
+    assert _row(out, "spans dropped") == ["0"] and not dom.find("rect", chart="drops", cls="bar")
+    assert "no spans dropped by any pipeline" in dom.texts("drops", "empty")
+    assert "otelkit: no spans dropped (0 for every reason)" in dom.notes("drops")
+    for label in ("spans exported", "CPU per request (ms)", "traces exported"):
+        assert dom.summary[label] == _row(out, label)
+
+
+def test_the_demo_pipeline_spools_what_it_cannot_deliver() -> None:
+    nobody = f"http://127.0.0.1:{free_port()}/v1/traces"  # nothing listens: every export is refused
+    out = _demo("--duration", "2", "--rate", "50", "--target", "1000", "--no-tail", "--endpoint", nobody)
+    spooled, replayed = (_number(v) for v in _row(out, "spans spooled / replayed")[0].split(" / "))
+    assert spooled > 0 and replayed == 0
+    assert _row(out, "spans exported") == ["0"]  # spooled is not exported
+    assert _row(out, "spans dropped") == ["0"]  # nor lost: it waits on disk
     assert not [p for p in _pids(out) if _alive(p)]
 
 

@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
 from examples.tracing import Tracing, setup_tracing
+from otelkit.receiver import OtlpReceiver
 
 
 async def _app(scope: object, receive: object, send: object) -> None:
@@ -63,3 +64,25 @@ def test_unknown_mode_warns_and_uses_otelkit(caplog: pytest.LogCaptureFixture) -
 
     assert settings.OTELKIT_EXAMPLE_TRACING.get({"OTELKIT_EXAMPLE_TRACING": "fancy"}) == "otelkit"
     assert "OTELKIT_EXAMPLE_TRACING='fancy' is invalid" in caplog.text
+
+
+def test_fastotel_mode_exports_through_fastotel_with_contrib_middleware(
+    sink: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", sink.endpoint)  # fastotel reads the process env
+    env = {"OTELKIT_EXAMPLE_TRACING": "fastotel"}
+    tracing = setup_tracing("svc", environ=env)
+    try:
+        assert tracing.mode == "fastotel" and tracing.pipeline is None
+        for i in range(5):
+            tracing.tracer("t").start_span(f"s{i}").end()
+        assert tracing.flush()
+        assert sink.wait_for_spans(5, timeout=10)
+        stats = tracing.stats()
+        assert stats["processor0"] == {"dropped_queue_full": 0}
+        assert stats["exporter0"] == {"spans_failed": 0, "spans_rejected": 0}
+        assert stats["spans_created"] == 5 and stats["mode"] == "fastotel"
+        tracing.wrap_asgi(_app)
+        assert tracing.middleware == "contrib"
+    finally:
+        tracing.shutdown()
