@@ -11,6 +11,7 @@ instrument                                       unit   attributes / meaning
 ``otelkit.tailworker.lag`` (gauge)               1      ``partition``: messages not yet read
 ``otelkit.tailworker.buffered.spans`` (gauge)    1      ``partition``: undecided spans
 ``otelkit.tailworker.paused`` (gauge)            1      partitions paused by backpressure
+``otelkit.tailworker.pause_events`` (counter)    1      ``reason`` buffer/export
 ===============================================  =====  ==================================
 """
 
@@ -70,6 +71,8 @@ def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:
          "Spans that followed an earlier decision, by outcome."),
         ("duplicate_spans", lambda s: [Observation(s["duplicate_spans"])],
          "Kept spans exported again after their partition moved (they followed a replayed decision)."),
+        ("pause_events", _prefixed("pause_events.", "reason"),
+         "Partitions paused by backpressure, by reason (buffer near full, export failed)."),
     ]
     for name, build, doc in counters:
         meter.create_observable_counter(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit="1", description=doc)

@@ -249,9 +249,24 @@ class Partition:
         """The next offset to read (None before the first message)."""
         return self._next
 
+    def fill(self) -> float:
+        """How full the trace buffer is: the larger of spans/``max_spans`` and bytes/``max_bytes``."""
+        snap = self.processor.stats()
+        limits = self.processor.limits
+        return float(max(snap["buffered_spans"] / limits.max_spans, snap["buffered_bytes"] / limits.max_bytes))
+
     def stats(self) -> dict[str, int]:
+        """Gauges and counters; ``decided_early`` (traces the buffer decided before their
+        wait to stay within its limits) and ``overflow_spans`` / ``evicted_spans`` (dropped,
+        by reason) stay 0 while backpressure keeps the buffer below its limits."""
+        snap = self.processor.stats()
+        dropped = snap["spans_dropped_by_policy"]
         return {
-            "buffered_spans": int(self.processor.stats()["buffered_spans"]),
+            "buffered_spans": int(snap["buffered_spans"]),
+            "buffered_bytes": int(snap["buffered_bytes"]),
+            "decided_early": int(snap["decided_early"]),
+            "overflow_spans": int(dropped.get("overflow", 0)),
+            "evicted_spans": int(dropped.get("evicted", 0)),
             "pending_traces": len(self._pending),
             "held_messages": len(self._held),
             "late_kept_spans": self.late_kept,

@@ -7,7 +7,9 @@ exporter; decisions go to the decisions topic (same partition number); offsets a
 below the oldest span undecided or not yet exported, after the decisions are flushed.
 On assign a partition's recent decisions are replayed before it decides; on revoke kept
 traces are exported (bounded), decisions flushed and offsets committed synchronously;
-undecided spans are left to the next owner. A partition whose export failed is paused.
+undecided spans are left to the next owner. A partition is paused (never dropped from)
+while its trace buffer is near full or its kept traces wait for a failed export
+(:mod:`~otelkit.tailworker._backpressure`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from otelkit.exporter._kafka_client import parse_properties
 from otelkit.tail import Policy
 from otelkit.tailworker import _decisions
 from otelkit.tailworker import _settings as s
+from otelkit.tailworker._backpressure import Backpressure
 from otelkit.tailworker._budget import PolicySource
 from otelkit.tailworker._decode import BadMessage, decode
 from otelkit.tailworker._exports import KeptExports, default_exporters
@@ -38,6 +41,9 @@ from otelkit.tailworker._partition import Outcome, Partition
 __all__ = ["TailWorker"]
 
 _logger = logging.getLogger("otelkit.tailworker")
+# per-partition counts summed into the worker's totals (the last three: kept over a retire)
+_TOTALS = ("late_kept_spans", "late_dropped_spans", "duplicate_spans", "decided_early", "overflow_spans",
+           "evicted_spans")
 
 
 
@@ -95,7 +101,9 @@ class TailWorker:
         self._stop = threading.Event()
         self.counters: dict[str, int] = {}
         self._last_commit = 0.0
-        self._paused: set[int] = set()
+        high = s.OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER.get(environ)
+        self._pressure = Backpressure(high, min(high, s.OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER.get(environ)))
+        self._rewind: dict[int, int] = {}  # paused mid-batch: the offset it reads next on resume
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._lag: dict[int, int] = {}
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
@@ -150,7 +158,8 @@ class TailWorker:
                 if not err.code() == -191:  # _PARTITION_EOF
                     warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
                 continue
-            self._take(msg)
+            if msg.partition() not in self._rewind:  # else re-read after its resume
+                self._take(msg)
         kept = [(number, self._settle(number, part.decide())) for number, part in list(self._parts.items())]
         if any(outcomes for _, outcomes in kept):
             # Decisions delivered before their traces are exported: whatever a killed worker
@@ -166,12 +175,31 @@ class TailWorker:
             self._commit(list(self._parts), asynchronous=True)
 
     def _backpressure(self) -> None:
-        """Pause the partitions whose kept traces wait for a failed export; resume them after
-        (their offsets stay held meanwhile, so reading on would only grow memory)."""
-        blocked = self._exports.waiting() & set(self._parts)
-        paused = set_paused(self._consumer, self.topic, blocked, self._paused, set(self._parts))
-        self._count("partitions_paused", len(paused - self._paused))
-        self._paused = paused
+        """Pause the partitions whose buffer is near full or whose kept traces wait for a
+        failed export; resume them after (reading on would only grow memory or force early
+        decisions)."""
+        for number, part in list(self._parts.items()):
+            self._pressure.fill(number, part.fill())
+        assigned = set(self._parts)
+        want = self._pressure.wanted(self._exports.waiting(), assigned)
+        paused = set_paused(self._consumer, self.topic, want, self._pressure.paused, assigned)
+        for number in self._pressure.paused - paused:
+            self._rewind.pop(number, None)
+        self._pressure.applied(paused)
+
+    def _pause_now(self, number: int, next_offset: int) -> None:
+        """Pause ``number`` mid-batch and rewind it: the batch's later messages of it are skipped
+        and read again after its resume."""
+        from confluent_kafka import TopicPartition
+
+        try:
+            self._consumer.pause([TopicPartition(self.topic, number)])
+            self._consumer.seek(TopicPartition(self.topic, number, next_offset))
+        except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile: the loop's round retries
+            _logger.debug("pause of partition %d failed: %r", number, exc)
+            return
+        self._rewind[number] = next_offset
+        self._pressure.applied(self._pressure.paused | {number})
 
     def _take(self, msg: Any) -> None:
         number, offset = msg.partition(), msg.offset()
@@ -190,6 +218,8 @@ class TailWorker:
         late = part.add(offset, traces)
         if late:
             self._exports.export(number, late, part.release)
+        if self._pressure.fill(number, part.fill()):
+            self._pause_now(number, offset + 1)
 
     def _settle(self, number: int, outcomes: list[Outcome]) -> list[Outcome]:
         """Publish the decisions, release the dropped traces; returns the kept ones to export."""
@@ -261,6 +291,9 @@ class TailWorker:
         if part is not None:
             self._count("late_kept_spans", part.late_kept)
             self._count("late_dropped_spans", part.late_dropped)
+            for key, value in part.stats().items():
+                if key in _TOTALS[3:]:
+                    self._count(key, value)
             self._count("duplicate_spans", part.duplicates)
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -284,7 +317,13 @@ class TailWorker:
         self._commit(numbers, asynchronous=False)
         for number in numbers:
             self._retire(number)
+        self._forget(numbers)
+
+    def _forget(self, numbers: list[int]) -> None:
         self._exports.forget(self._parts)
+        self._pressure.forget(numbers)
+        for number in numbers:
+            self._rewind.pop(number, None)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._hand_over([tp.partition for tp in partitions])
@@ -292,15 +331,18 @@ class TailWorker:
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             self._retire(tp.partition)
-        self._exports.forget(self._parts)
+        self._forget([tp.partition for tp in partitions])
 
     def stats(self) -> dict[str, Any]:
         """Counters (``kept_by_policy.<label>``, ``traces_dropped``, ``bad_messages.<reason>``,
         ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
         parts = {n: {**p.stats(), "lag": self._lag.get(n, 0)} for n, p in list(self._parts.items())}
         out: dict[str, Any] = dict(self.counters)
-        for key in ("late_kept_spans", "late_dropped_spans", "duplicate_spans"):
+        for key in _TOTALS:
             out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
-        out["paused_partitions"] = sorted(self._paused)
+        out["paused_partitions"] = sorted(self._pressure.paused)
+        out["buffer_full_partitions"] = sorted(self._pressure.full())
+        for reason, n in self._pressure.events.items():
+            out["pause_events." + reason] = n
         out["partitions"] = parts
         return out

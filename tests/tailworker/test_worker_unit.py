@@ -78,6 +78,11 @@ class Flaky(Memory):
 class FakeConsumer:
     def __init__(self) -> None:
         self.paused: set[int] = set()
+        self.sought: list[tuple[int, int]] = []
+        self.batch: list[Any] = []
+
+    def seek(self, tp: Any) -> None:
+        self.sought.append((tp.partition, tp.offset))
 
     def pause(self, tps: list[Any]) -> None:
         self.paused.update(tp.partition for tp in tps)
@@ -86,7 +91,8 @@ class FakeConsumer:
         self.paused.difference_update(tp.partition for tp in tps)
 
     def consume(self, n: int, timeout: float) -> list[Any]:
-        return []
+        batch, self.batch = self.batch, []
+        return batch
 
 
 class FakeProducer:
@@ -219,3 +225,58 @@ def test_decisions_are_delivered_before_their_kept_traces_are_exported(otlp: Any
     clock[0] += 1
     worker._step()
     assert log == ["produce", "produce", "flush 2", "export 2"]
+
+
+def test_a_partition_whose_buffer_nears_its_limit_is_paused_rewound_and_resumed_when_decided(otlp: Any) -> None:
+    # max 10 spans, high water 0.8, low 0.5: the 8th buffered span pauses the partition at
+    # once; the batch's later messages of it are not read (the consumer is sought back to
+    # offset 8), so the buffer never decides a trace early; decisions free it and it resumes.
+    env = {"OTELKIT_TAIL_MAX_SPANS": "10", "OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "3600000"}
+    exporter = Memory()
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=exporter,
+                        kafka_config={}, environ=env)
+    clock = [100.0]
+    part = Partition(worker.policies, ttl_s=60, cache_size=100, environ=env, decision_wait_ms=10,
+                     clock=lambda: clock[0])
+    worker._parts[2] = part
+    consumer = worker._consumer = FakeConsumer()
+    worker._producer = FakeProducer()
+    worker._last_commit = float("inf")
+    consumer.batch = [Msg(otlp.request("a", otlp.span(100 + i, 1000 + i, error=i == 0)), i) for i in range(12)]
+    worker._step()
+    assert consumer.paused == {2} and consumer.sought == [(2, 8)]
+    stats = worker.stats()
+    assert stats["pause_events.buffer"] == 1 and stats["paused_partitions"] == [2]
+    assert part.position == 8 and stats["decided_early"] == 0 and stats["overflow_spans"] == 0
+    clock[0] += 1
+    worker._step()  # the 8 traces are due: decided, the buffer is empty
+    assert consumer.paused == set() and worker.stats()["buffer_full_partitions"] == []
+    consumer.batch = [Msg(otlp.request("a", otlp.span(100 + i, 1000 + i)), i) for i in range(8, 12)]
+    worker._step()
+    clock[0] += 1
+    worker._step()
+    stats = worker.stats()
+    assert stats["traces_dropped"] == 11 and stats["kept_by_policy.errors"] == 1
+    assert stats["decided_early"] == 0 and part.committable() == 12 and len(exporter.spans) == 1
+
+
+@pytest.mark.parametrize(("high", "low"), [(0.0, 0.0), (1.5, 0.5), (0.5, 0.6), (0.5, -0.1)])
+def test_backpressure_marks_outside_their_range_are_rejected(high: float, low: float) -> None:
+    from otelkit.tailworker._backpressure import Backpressure
+
+    with pytest.raises(ValueError, match="mark"):
+        Backpressure(high, low)
+
+
+def test_backpressure_resumes_only_below_the_low_water_mark() -> None:
+    from otelkit.tailworker._backpressure import Backpressure
+
+    bp = Backpressure(0.8, 0.5)
+    assert bp.fill(1, 0.79) is False and bp.full() == set()
+    assert bp.fill(1, 0.8) is True and bp.full() == {1}
+    bp.applied({1})
+    assert bp.fill(1, 0.9) is False and bp.fill(1, 0.6) is False and bp.full() == {1}
+    assert bp.wanted(set(), {1}) == {1}
+    assert bp.fill(1, 0.5) is False and bp.full() == set() and bp.wanted(set(), {1}) == set()
+    bp.applied(set())
+    assert bp.wanted({1}, {1}) == {1} and bp.events == {"buffer": 1, "export": 1}
