@@ -29,13 +29,12 @@ from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.exporter._kafka_client import parse_properties
 from otelkit.tail import Policy
-from otelkit.tailworker import _decisions
+from otelkit.tailworker import _decisions, _kafka
 from otelkit.tailworker import _settings as s
 from otelkit.tailworker._backpressure import Backpressure
 from otelkit.tailworker._budget import PolicySource
 from otelkit.tailworker._decode import BadMessage, decode
 from otelkit.tailworker._exports import KeptExports, default_exporters
-from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
 from otelkit.tailworker._partition import Outcome, Partition
 
 __all__ = ["TailWorker"]
@@ -56,6 +55,8 @@ class TailWorker:
         policies (compact string or policies), decision_wait_ms: ``OTELKIT_TAIL_*``.
         exporter: default: the exporters named by ``OTEL_TRACES_EXPORTER`` (otelkit's rules).
         kafka_config: extra librdkafka properties (default ``OTELKIT_TAIL_WORKER_CONSUMER_CONFIG``).
+        assignment: ``cooperative`` or ``eager`` (``OTELKIT_TAIL_WORKER_ASSIGNMENT``, default
+            cooperative; falls back to eager when the group refuses it).
         self_metrics, meter_provider: ``OTELKIT_SELF_METRICS``; the global provider.
     """
 
@@ -72,8 +73,11 @@ class TailWorker:
         kafka_config: Mapping[str, str] | None = None,
         self_metrics: bool | None = None,
         meter_provider: MeterProvider | None = None,
+        assignment: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        if assignment is not None and assignment not in ("cooperative", "eager"):
+            raise ValueError(f"assignment {assignment!r} is not allowed: cooperative or eager")
         try:
             import confluent_kafka  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -96,6 +100,8 @@ class TailWorker:
         self.cache_size = config.OTELKIT_TAIL_DECISION_CACHE_SIZE.get(environ)
         extra = dict(kafka_config) if kafka_config is not None else self._consumer_properties(environ)
         self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
+        self.assignment = assignment or s.OTELKIT_TAIL_WORKER_ASSIGNMENT.get(environ)
+        self._refused = self._cooperative = False
         self._exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
         self._parts: dict[int, Partition] = {}
         self._stop = threading.Event()
@@ -133,29 +139,45 @@ class TailWorker:
 
         self._producer = Producer({**self._kafka, "linger.ms": "5"})
         self._replayer = Consumer({**self._kafka, "group.id": self.group + "-replay", "enable.auto.commit": "false"})
-        self._consumer = Consumer(
-            {**self._kafka, "group.id": self.group, "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
-        )
         try:
-            self.partition_count = ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
+            self.partition_count = _kafka.ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
+            while self._member() and not self._stop.is_set():
+                self.assignment, self._refused = "eager", False  # the group refused cooperative
+                self._count("assignment_fallbacks")
+                warn_limited(_logger, "tailworker-eager", "group %s refuses cooperative assignment; rejoining with "
+                             "eager (set OTELKIT_TAIL_WORKER_ASSIGNMENT=eager on every worker)", self.group)
+        finally:
+            self._replayer.close()
+            self._producer.flush(self.revoke_s)
+            self._exports.shutdown()
+
+    def _member(self) -> bool:
+        """Be a group member until :meth:`stop` (then hand over; False) or until the group
+        refuses cooperative assignment (True)."""
+        from confluent_kafka import Consumer
+
+        conf = _kafka.group_config(self._kafka, self.group, self.assignment)
+        self._cooperative = _kafka.is_cooperative(conf)
+        self._consumer = Consumer(conf)
+        try:
             self._consumer.subscribe(
                 [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self._refused:
                 self._step()
             self._hand_over(list(self._parts))
         finally:
             self._consumer.close()
-            self._replayer.close()
-            self._producer.flush(self.revoke_s)
-            self._exports.shutdown()
+        return self._refused
 
     # -- the loop -------------------------------------------------------------------------
     def _step(self) -> None:
         for msg in self._consumer.consume(500, 0.1):
             err = msg.error()
             if err is not None:
-                if not err.code() == -191:  # _PARTITION_EOF
+                if err.code() in _kafka.REFUSED and self._cooperative:
+                    self._refused = True
+                elif not err.code() == -191:  # _PARTITION_EOF
                     warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
                 continue
             if msg.partition() not in self._rewind:  # else re-read after its resume
@@ -182,7 +204,7 @@ class TailWorker:
             self._pressure.fill(number, part.fill())
         assigned = set(self._parts)
         want = self._pressure.wanted(self._exports.waiting(), assigned)
-        paused = set_paused(self._consumer, self.topic, want, self._pressure.paused, assigned)
+        paused = _kafka.set_paused(self._consumer, self.topic, want, self._pressure.paused, assigned)
         for number in self._pressure.paused - paused:
             self._rewind.pop(number, None)
         self._pressure.applied(paused)
@@ -306,6 +328,10 @@ class TailWorker:
                               self.revoke_s)
             self._parts[tp.partition] = part
         self._count("assignments", len(partitions))
+        if self._cooperative:  # only the added partitions; the others keep being read
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
 
     def _hand_over(self, numbers: list[int]) -> None:
         """Export held kept traces (bounded), flush decisions, commit synchronously, forget."""
@@ -327,6 +353,10 @@ class TailWorker:
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._hand_over([tp.partition for tp in partitions])
+        if self._cooperative:
+            consumer.incremental_unassign(partitions)
+        else:
+            consumer.unassign()
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
@@ -340,6 +370,7 @@ class TailWorker:
         out: dict[str, Any] = dict(self.counters)
         for key in _TOTALS:
             out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
+        out["assignment"] = self.assignment
         out["paused_partitions"] = sorted(self._pressure.paused)
         out["buffer_full_partitions"] = sorted(self._pressure.full())
         for reason, n in self._pressure.events.items():

@@ -280,3 +280,42 @@ def test_backpressure_resumes_only_below_the_low_water_mark() -> None:
     assert bp.fill(1, 0.5) is False and bp.full() == set() and bp.wanted(set(), {1}) == set()
     bp.applied(set())
     assert bp.wanted({1}, {1}) == {1} and bp.events == {"buffer": 1, "export": 1}
+
+
+def test_assignment_other_than_cooperative_or_eager_is_rejected() -> None:
+    with pytest.raises(ValueError, match="cooperative or eager"):
+        TailWorker(policies="errors=status_code(status_codes=ERROR)", exporter=Memory(), kafka_config={},
+                   assignment="sticky", environ={})
+
+
+@pytest.mark.parametrize(("assignment", "extra", "strategy"), [
+    ("cooperative", {}, "cooperative-sticky"),
+    ("eager", {}, "range"),
+    ("cooperative", {"partition.assignment.strategy": "roundrobin"}, "roundrobin"),  # the user's own wins
+])
+def test_group_config_sets_the_strategy_of_the_assignment(assignment: str, extra: dict[str, str], strategy: str) -> None:
+    from otelkit.tailworker._kafka import group_config, is_cooperative
+
+    conf = group_config({"bootstrap.servers": "127.0.0.1:1", **extra}, "g", assignment)
+    assert conf["partition.assignment.strategy"] == strategy and conf["group.id"] == "g"
+    assert conf["enable.auto.commit"] == "false"
+    assert is_cooperative(conf) is (strategy == "cooperative-sticky")
+
+
+def test_a_group_refusing_cooperative_makes_the_worker_rejoin(otlp: Any) -> None:
+    class Refused:
+        def error(self) -> Any:
+            from confluent_kafka import KafkaError
+
+            return KafkaError(KafkaError.INCONSISTENT_GROUP_PROTOCOL)
+
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
+                        kafka_config={}, environ={})
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._consumer.batch = [Refused()]
+    worker._step()
+    assert worker._refused is False  # eager already: nothing to fall back from
+    worker._cooperative = True
+    worker._consumer.batch = [Refused()]
+    worker._step()
+    assert worker._refused is True
