@@ -39,7 +39,7 @@ from otelkit.tail._buffer import _TraceBuffer
 from otelkit.tail._decider import _Decider
 from otelkit.tail._kept import Forwarder, KeptTrace
 from otelkit.tail._limits import Limits
-from otelkit.tail._record import record_of
+from otelkit.tail._record import SpanRecord, record_of
 from otelkit.tail._stats import DecisionTimer
 from otelkit.tail.policy import Policy, attribute_keys
 
@@ -159,6 +159,21 @@ class TailSamplingProcessor(SpanProcessor):
             is_root = parent is None or (parent[2] if type(parent) is SpanContext else parent.is_remote)
             late = self._add(trace_id, record, size, is_root, self._clock())
         except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
+            warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
+            self._buffer.failed()
+            return
+        if late is not None:
+            self._forwarder.forward([record], KeptTrace(late[0], late[1]))
+
+    def on_end_record(self, record: SpanRecord, size: int) -> None:
+        """Take a span already held as a record (``size``: its :func:`~otelkit.tail._record.held_bytes`),
+        as :meth:`on_end` does after encoding one: the Kafka tail worker builds records from
+        the wire bytes. Never raises."""
+        try:
+            parent = record.parent
+            is_root = parent is None or parent.is_remote
+            late = self._add(record.context.trace_id, record, size, is_root, self._clock())
+        except Exception as exc:  # noqa: BLE001 - as on_end
             warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
             self._buffer.failed()
             return

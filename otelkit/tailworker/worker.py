@@ -230,7 +230,7 @@ class TailWorker:
             return
         self._count("messages")
         try:
-            traces = decode(msg.value(), self.max_message)
+            traces = decode(msg.value(), self.max_message, part.keys)
         except BadMessage as exc:
             self._count("bad_messages." + exc.reason)
             warn_limited(_logger, "tailworker-bad:" + exc.reason, "skipping message %s[%d]@%d: %s",

@@ -319,3 +319,47 @@ def test_a_group_refusing_cooperative_makes_the_worker_rejoin(otlp: Any) -> None
     worker._consumer.batch = [Refused()]
     worker._step()
     assert worker._refused is True
+
+
+class Encoded(Memory):
+    """An exporter with ``export_encoded`` (as otelkit's): records the batches it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[Any] = []
+
+    def export_encoded(self, spans: Any) -> SpanExportResult:
+        self.batches.append(spans)
+        return SpanExportResult.SUCCESS
+
+
+def test_kept_spans_are_exported_as_their_wire_bytes_with_th_and_the_label_spliced_in(otlp: Any) -> None:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from otelkit.exporter._encoded import EncodedBatch
+
+    exporter = Encoded()
+    worker = TailWorker(topic="spans", policies="p=probabilistic(sampling_percentage=50)", exporter=exporter,
+                        kafka_config={}, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    tid = (1 << 64) - 1  # randomness (low 56 bits) at its top: kept at 50 %
+    sent = [otlp.span(tid, 50, name="root", attrs={"k": "v"}), otlp.span(tid, 51, 50, name="child")]
+    worker._take(Msg(otlp.request("a", *sent), 0))
+    clock[0] += 1
+    worker._step()
+    (batch,) = exporter.batches
+    assert type(batch) is EncodedBatch and exporter.spans == []  # no SDK span built
+    got = [Span.FromString(data) for data in batch.datas]
+    for before, after in zip(sent, got, strict=True):
+        attrs = {kv.key: kv.value for kv in after.attributes}
+        assert after.trace_state == "ot=th:8"
+        assert attrs["otelkit.tail.policy"].string_value == "p"
+        assert attrs["otelkit.sampling.adjusted_count"].double_value == 2.0
+        del after.attributes[:]
+        after.trace_state = ""
+        before.ClearField("attributes")
+        assert after == before  # every other field as it came off the wire
