@@ -9,16 +9,21 @@ Two reasons to stop reading a partition, never to drop what it holds:
   within its limits; pausing lets them wait for their decision.
 * ``export``: kept traces of the partition wait for a failed export to be retried.
 
-The worker asks :meth:`Backpressure.fill` after every message and pauses at once when it
-says so (rewinding the consumer to the next unread offset); :meth:`Backpressure.wanted`
-gives the paused set every loop round. Pause events are counted by reason.
+The worker reports each partition's fill after every message (:meth:`Backpressure.took`:
+pauses at once, rewinding the consumer to the next unread offset, whose batch's later
+messages :meth:`Backpressure.skips`) and every loop round (:meth:`Backpressure.apply`:
+pauses and resumes on the consumer). Pause events are counted by reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 __all__ = ["Backpressure", "BUFFER", "EXPORT"]
+
+_logger = logging.getLogger("otelkit.tailworker")
 
 BUFFER = "buffer"
 EXPORT = "export"
@@ -42,6 +47,7 @@ class Backpressure:
         self._full: set[int] = set()
         self.paused: set[int] = set()
         self.events: dict[str, int] = {BUFFER: 0, EXPORT: 0}
+        self._rewind: dict[int, int] = {}  # paused mid-batch: the offset it reads next on resume
 
     def fill(self, number: int, fill: float) -> bool:
         """Record partition ``number``'s buffer fill; True if it must be paused now (it just
@@ -77,3 +83,40 @@ class Backpressure:
         """Partitions revoked or lost: no longer paused, their fill unknown."""
         self._full.difference_update(numbers)
         self.paused.difference_update(numbers)
+        for number in numbers:
+            self._rewind.pop(number, None)
+
+    # -- on the consumer --------------------------------------------------------------
+    def skips(self, number: int) -> bool:
+        """Whether a fetched message of ``number`` is to be skipped (paused mid-batch and
+        rewound: it is read again after the resume)."""
+        return number in self._rewind
+
+    def took(self, consumer: Any, topic: str, number: int, offset: int, fill: float) -> None:
+        """Partition ``number`` took the message at ``offset`` and is ``fill`` full: pause it
+        now and rewind it to ``offset + 1`` if that crossed the high-water mark."""
+        if not self.fill(number, fill):
+            return
+        from confluent_kafka import TopicPartition
+
+        try:
+            consumer.pause([TopicPartition(topic, number)])
+            consumer.seek(TopicPartition(topic, number, offset + 1))
+        except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile: the next apply() retries
+            _logger.debug("pause of partition %d failed: %r", number, exc)
+            return
+        self._rewind[number] = offset + 1
+        self.paused.add(number)
+
+    def apply(self, consumer: Any, topic: str, fills: Mapping[int, Callable[[], float]],
+              export_waiting: Collection[int]) -> None:
+        """Pause/resume the assigned partitions (``fills``: each one's fill) on ``consumer``."""
+        from otelkit.tailworker._kafka import set_paused
+
+        for number, fill in fills.items():
+            self.fill(number, fill())
+        assigned = set(fills)
+        paused = set_paused(consumer, topic, self.wanted(export_waiting, assigned), self.paused, assigned)
+        for number in self.paused - paused:
+            self._rewind.pop(number, None)
+        self.applied(paused)

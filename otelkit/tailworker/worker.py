@@ -102,6 +102,7 @@ class TailWorker:
         self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
         self.assignment = assignment or s.OTELKIT_TAIL_WORKER_ASSIGNMENT.get(environ)
         self._refused = self._cooperative = False
+        self._consumer: Any = None  # the group consumer, while run() is a member
         self._exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
         self._parts: dict[int, Partition] = {}
         self._stop = threading.Event()
@@ -109,7 +110,6 @@ class TailWorker:
         self._last_commit = 0.0
         high = s.OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER.get(environ)
         self._pressure = Backpressure(high, min(high, s.OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER.get(environ)))
-        self._rewind: dict[int, int] = {}  # paused mid-batch: the offset it reads next on resume
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._lag: dict[int, int] = {}
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
@@ -180,7 +180,7 @@ class TailWorker:
                 elif not err.code() == -191:  # _PARTITION_EOF
                     warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
                 continue
-            if msg.partition() not in self._rewind:  # else re-read after its resume
+            if not self._pressure.skips(msg.partition() or 0):  # else re-read after its resume
                 self._take(msg)
         kept = [(number, self._settle(number, part.decide())) for number, part in list(self._parts.items())]
         if any(outcomes for _, outcomes in kept):
@@ -200,28 +200,8 @@ class TailWorker:
         """Pause the partitions whose buffer is near full or whose kept traces wait for a
         failed export; resume them after (reading on would only grow memory or force early
         decisions)."""
-        for number, part in list(self._parts.items()):
-            self._pressure.fill(number, part.fill())
-        assigned = set(self._parts)
-        want = self._pressure.wanted(self._exports.waiting(), assigned)
-        paused = _kafka.set_paused(self._consumer, self.topic, want, self._pressure.paused, assigned)
-        for number in self._pressure.paused - paused:
-            self._rewind.pop(number, None)
-        self._pressure.applied(paused)
-
-    def _pause_now(self, number: int, next_offset: int) -> None:
-        """Pause ``number`` mid-batch and rewind it: the batch's later messages of it are skipped
-        and read again after its resume."""
-        from confluent_kafka import TopicPartition
-
-        try:
-            self._consumer.pause([TopicPartition(self.topic, number)])
-            self._consumer.seek(TopicPartition(self.topic, number, next_offset))
-        except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile: the loop's round retries
-            _logger.debug("pause of partition %d failed: %r", number, exc)
-            return
-        self._rewind[number] = next_offset
-        self._pressure.applied(self._pressure.paused | {number})
+        fills = {number: part.fill for number, part in self._parts.items()}
+        self._pressure.apply(self._consumer, self.topic, fills, self._exports.waiting())
 
     def _take(self, msg: Any) -> None:
         number, offset = msg.partition(), msg.offset()
@@ -240,8 +220,7 @@ class TailWorker:
         late = part.add(offset, traces)
         if late:
             self._exports.export(number, late, part.release)
-        if self._pressure.fill(number, part.fill()):
-            self._pause_now(number, offset + 1)
+        self._pressure.took(self._consumer, self.topic, number, offset, part.fill())
 
     def _settle(self, number: int, outcomes: list[Outcome]) -> list[Outcome]:
         """Publish the decisions, release the dropped traces; returns the kept ones to export."""
@@ -348,8 +327,6 @@ class TailWorker:
     def _forget(self, numbers: list[int]) -> None:
         self._exports.forget(self._parts)
         self._pressure.forget(numbers)
-        for number in numbers:
-            self._rewind.pop(number, None)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._hand_over([tp.partition for tp in partitions])
