@@ -290,6 +290,11 @@ class _TraceBuffer:
         with self.lock:
             self.counters.unknown_probability += traces
 
+    def occupancy(self) -> tuple[int, int]:
+        """Buffered (undecided) spans and bytes, as ``snapshot`` reports them, without its copies."""
+        with self.lock:
+            return self._spans, self._bytes
+
     def snapshot(self) -> dict[str, Any]:
         """Counters plus gauges: ``buffered_*`` (undecided) and ``awaiting_decision_*``."""
         with self.lock:

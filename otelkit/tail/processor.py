@@ -225,6 +225,11 @@ class TailSamplingProcessor(SpanProcessor):
             pass  # one batch per pool's worth of spans
         self.downstream.shutdown()
 
+    def buffered(self) -> tuple[int, int]:
+        """Spans and bytes of the undecided traces (``stats()``'s ``buffered_spans`` and
+        ``buffered_bytes``), cheaply: the tail worker reads it after every message."""
+        return self._buffer.occupancy()
+
     def stats(self) -> dict[str, Any]:
         """Counters and buffer gauges (plain ints/dicts) plus the downstream's ``stats()``.
 

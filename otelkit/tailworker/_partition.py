@@ -136,7 +136,9 @@ class Partition:
             self_metrics=False,
             environ=environ,
         )
-        self._max_wait_s = self.processor.limits.max_wait_s
+        limits = self.processor.limits
+        self._max_wait_s, self._max_spans, self._max_bytes = limits.max_wait_s, limits.max_spans, limits.max_bytes
+        self._buffered = self.processor.buffered
         self.keys = attribute_keys([self._observer, *policies])  # what span summaries copy
         self._ttl_s, self._cache_size = ttl_s, cache_size
         self._verdicts: OrderedDict[int, Verdict] = OrderedDict()
@@ -261,9 +263,8 @@ class Partition:
 
     def fill(self) -> float:
         """How full the trace buffer is: the larger of spans/``max_spans`` and bytes/``max_bytes``."""
-        snap = self.processor.stats()
-        limits = self.processor.limits
-        return float(max(snap["buffered_spans"] / limits.max_spans, snap["buffered_bytes"] / limits.max_bytes))
+        spans, size = self._buffered()
+        return max(spans / self._max_spans, size / self._max_bytes)
 
     def stats(self) -> dict[str, int]:
         """Gauges and counters; ``decided_early`` (traces the buffer decided before their
