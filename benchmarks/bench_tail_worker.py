@@ -13,7 +13,9 @@ a no-op exporter), two paths in one session:
   accounting (``otelkit.tailworker._partition.Partition``), kept spans (spliced bytes) to
   ``export_encoded``. No broker: this is the worker's CPU floor per span.
 
-``extra_info["per_span_us"]`` is the median per span.
+``extra_info["per_span_us"]`` is the median per span. On a shared machine, measure CPU
+time rather than wall time: ``--benchmark-timer=time.process_time`` (docs/tail-worker.md,
+"Sizing", has the numbers and how they were taken).
 
 ``tail-worker fleet: spans/s through Tansu`` (``test_fleet_throughput``): 1, 2 and 3
 ``otelkit tail-worker`` processes in one group on a real Tansu broker (6 partitions),
