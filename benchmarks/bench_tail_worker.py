@@ -29,6 +29,7 @@ Everything (broker, workers, receiver, producer) shares the same cores.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
@@ -172,7 +173,7 @@ def test_decide_path(benchmark: Any, path: str) -> None:
 
 FLEET_TRACES = 6000
 FLEET_PARTITIONS = 6
-FLEET_ROUNDS = 3
+FLEET_ROUNDS = int(os.environ.get("BENCH_FLEET_ROUNDS", "3"))  # rounds of 1, 2, 3 workers
 KAFKA_FAST = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
 
 
