@@ -4,13 +4,18 @@
 a no-op exporter), two paths in one session:
 
 * ``in_process``: the SDK spans into ``TailSamplingProcessor.on_end`` and ``process_due``
-  (what one service pays for tail sampling its own spans);
+  (what one service pays for tail sampling its own spans), kept spans handed on as bytes
+  (a downstream that ``holds_encoded``, as otelkit's batcher with an encoded exporter) to
+  ``export_encoded``;
 * ``worker``: the same traces as Kafka message values (one ``ExportTraceServiceRequest``
-  per trace, as ``otelkit_kafka`` writes them) through the worker's decode, per-partition
-  buffer, decision and offset accounting (``otelkit.tailworker._partition.Partition``), kept
-  spans to the exporter. No broker: this is the worker's CPU floor per span.
+  per trace, as ``otelkit_kafka`` writes them) through the worker's decode (span bytes
+  sliced off the wire into span records), per-partition buffer, decision and offset
+  accounting (``otelkit.tailworker._partition.Partition``), kept spans (spliced bytes) to
+  ``export_encoded``. No broker: this is the worker's CPU floor per span.
 
-``extra_info["per_span_us"]`` is the median per span.
+``extra_info["per_span_us"]`` is the median per span. On a shared machine, measure CPU
+time rather than wall time: ``--benchmark-timer=time.process_time`` (docs/tail-worker.md,
+"Sizing", has the numbers and how they were taken).
 
 ``tail-worker fleet: spans/s through Tansu`` (``test_fleet_throughput``): 1, 2 and 3
 ``otelkit tail-worker`` processes in one group on a real Tansu broker (6 partitions),
@@ -24,6 +29,7 @@ Everything (broker, workers, receiver, producer) shares the same cores.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
@@ -38,6 +44,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from otelkit.exporter._encoded import EncodedBatch
 from otelkit.exporter.encoder import SpanEncoder
 from otelkit.tail import TailSamplingProcessor
 from otelkit.tail.policy_config import policies_from_string
@@ -56,6 +63,23 @@ def default_policies() -> list[Any]:
 class NoopExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return SpanExportResult.SUCCESS
+
+    def export_encoded(self, spans: Any) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class HeldCollect(SpanProcessor):
+    """A downstream taking kept spans as bytes (``holds_encoded``), as otelkit's batcher does."""
+
+    holds_encoded = True
+
+    def __init__(self) -> None:
+        self.datas: list[bytes] = []
+        self.routes: list[Any] = []
+
+    def on_end_held(self, data: bytes, route: Any) -> None:
+        self.datas.append(data)
+        self.routes.append(route)
 
 
 def _spans(traces: int, seed: int = 1) -> list[ReadableSpan]:
@@ -112,7 +136,7 @@ def test_decide_path(benchmark: Any, path: str) -> None:
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         if path == "in_process":
-            collect = Collect()
+            collect = HeldCollect()
             proc = TailSamplingProcessor(collect, default_policies(), start_worker=False, self_metrics=False,
                                          max_spans=10**6, clock=lambda: now[0])
             return (proc, collect), {}
@@ -120,21 +144,22 @@ def test_decide_path(benchmark: Any, path: str) -> None:
                          clock=lambda: now[0])
         return (part, None), {}
 
-    def run(target: Any, collect: Collect | None) -> None:
+    def run(target: Any, collect: HeldCollect | None) -> None:
         now[0] += 1000.0
         if collect is not None:
             for span in spans:
                 target.on_end(span)
             now[0] += 100.0
             target.process_due()
-            exporter.export(collect.spans)
+            exporter.export_encoded(EncodedBatch(collect.datas, collect.routes))
             return
+        keys = target.keys
         for offset, value in enumerate(messages):
-            target.add(offset, decode(value, 1 << 24))
+            target.add(offset, decode(value, 1 << 24, keys))
         now[0] += 100.0
         for outcome in target.decide():
             if outcome.spans:
-                exporter.export(outcome.spans)
+                exporter.export_encoded(EncodedBatch([d for d, _ in outcome.spans], [r for _, r in outcome.spans]))
             target.release(outcome.offsets)
         assert target.committable() == len(messages)
 
@@ -148,7 +173,7 @@ def test_decide_path(benchmark: Any, path: str) -> None:
 
 FLEET_TRACES = 6000
 FLEET_PARTITIONS = 6
-FLEET_ROUNDS = 3
+FLEET_ROUNDS = int(os.environ.get("BENCH_FLEET_ROUNDS", "3"))  # rounds of 1, 2, 3 workers
 KAFKA_FAST = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
 
 

@@ -206,6 +206,24 @@ class SpanQueue:
                 return
         self._refuse((data, route), cost)
 
+    def put_held(self, data: bytes, route: Any) -> None:
+        """Encoded mode: queue a span already encoded (``Span`` bytes and route, sampled by
+        whoever encoded it), under the same count and byte budget as :meth:`put_encoded`."""
+        if not self._fork_mark[0]:
+            self._guard.check()
+        cost = len(data) + HELD_OVERHEAD
+        items = self._items
+        with self._lock:
+            if len(items) < self._limit and self.held_bytes + cost <= self.max_bytes:
+                items.append(data)
+                self._routes.append(route)
+                self.held_bytes += cost
+                if len(items) >= self._wake_at:
+                    self._wake_at = NEVER
+                    self._wake.set()
+                return
+        self._refuse((data, route), cost)
+
     def _sweep(self) -> None:
         # Under the lock: after the final drain, spans of producers that raced the close
         # are refused here, so nothing waits in a queue nobody takes from.

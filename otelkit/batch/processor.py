@@ -148,6 +148,19 @@ class SmartBatchSpanProcessor(SpanProcessor):
         else:
             self._queue.put(span)
 
+    @property
+    def holds_encoded(self) -> bool:
+        """Whether :meth:`on_end_held` takes spans already encoded: the exporter has
+        ``export_encoded`` and ``on_end`` is not overridden by a subclass."""
+        return self._encoded and type(self).on_end is SmartBatchSpanProcessor.on_end
+
+    def on_end_held(self, data: bytes, route: Any) -> None:
+        """Queue a sampled span already encoded (its ``Span`` message bytes and route, as
+        ``otelkit.exporter._encoded.encode_held`` gives them; the tail processor forwards
+        kept spans this way); only when :attr:`holds_encoded`. Counted and refused as
+        ``on_end`` would; never raises."""
+        self._queue.put_held(data, route)
+
     # ------------------------------------------------------------------ lifecycle
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

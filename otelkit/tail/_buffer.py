@@ -3,7 +3,7 @@
 :class:`_TraceBuffer` is the one owner of the state that the hot path (``on_end``) and the
 decider (the worker) share, behind its own lock:
 
-* undecided traces, oldest first, each an :class:`_Entry` (spans, estimated bytes, arrival);
+* undecided traces, oldest first, each an :class:`_Entry` (span records, their bytes, arrival);
 * the due queue: traces whose local root ended, with the time they become due;
 * traces *in decision*: queued early by an overflow or taken by the decider, plus the spans
   that arrive for them until their decision is settled;
@@ -22,8 +22,10 @@ Invariants (``tests/tail/test_buffer.py``), true whenever the lock is free:
 * every span given to :meth:`_TraceBuffer.add` is, exactly once, buffered, in decision,
   handed back for forwarding (late span of a kept trace) or counted as dropped.
 
-An entry holds SDK spans; it is the unit a later encoded form (span bytes plus a compact
-summary for the policies) would replace.
+An entry holds :class:`~otelkit.tail._record.SpanRecord` objects (each span's encoded bytes
+plus the summary its policies read; the SDK span is gone) and their bytes as
+:func:`~otelkit.tail._record.record_of` measures them: ``buffered_bytes`` and
+``awaiting_decision_bytes`` count what the held spans really keep alive.
 """
 
 from __future__ import annotations
@@ -33,10 +35,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-
 from otelkit.tail._cache import DecisionCache
 from otelkit.tail._limits import Limits
+from otelkit.tail._record import SpanRecord
 from otelkit.tail._stats import Counters
 
 __all__ = ["_Entry", "_TraceBuffer", "OVERFLOW"]
@@ -48,12 +49,12 @@ Late = tuple[str, int | None]
 
 
 class _Entry:
-    """The spans of one trace, their estimated bytes and when its first span arrived."""
+    """The span records of one trace, their bytes and when its first span arrived."""
 
     __slots__ = ("spans", "bytes", "first_seen")
 
     def __init__(self, now: float) -> None:
-        self.spans: list[ReadableSpan] = []
+        self.spans: list[SpanRecord] = []
         self.bytes = 0
         self.first_seen = now
 
@@ -91,7 +92,7 @@ class _TraceBuffer:
         self._max_per_trace = limits.max_spans_per_trace
 
     # -- hot path ------------------------------------------------------------------------
-    def add(self, tid: int, span: ReadableSpan, size: int, is_root: bool, now: float) -> Late | None:
+    def add(self, tid: int, span: SpanRecord, size: int, is_root: bool, now: float) -> Late | None:
         """Take an ended span: buffer it, add it to its trace in decision, or follow the
         cached decision. Returns (label, threshold) when it is a late span of a kept trace
         (the caller forwards it), else None."""
@@ -110,7 +111,7 @@ class _TraceBuffer:
                 self._overflow_locked(tid, trace, now)
             return None
 
-    def _route_locked(self, tid: int, span: ReadableSpan, size: int, is_root: bool, now: float) -> Late | None:
+    def _route_locked(self, tid: int, span: SpanRecord, size: int, is_root: bool, now: float) -> Late | None:
         """A span of a trace not buffered: in decision, late (kept/dropped) or new."""
         pending = self._deciding.get(tid)
         if pending is not None:
@@ -240,10 +241,10 @@ class _TraceBuffer:
 
     def settle(
         self, decided: list[tuple[int, _Entry, bool, str, int | None]], now: float
-    ) -> list[tuple[list[ReadableSpan], str, int | None]]:
+    ) -> list[tuple[list[SpanRecord], str, int | None]]:
         """Record decisions (caches, counters), release their spans from the in-decision
         pool and return the kept traces' spans (with label and threshold) to forward."""
-        forward: list[tuple[list[ReadableSpan], str, int | None]] = []
+        forward: list[tuple[list[SpanRecord], str, int | None]] = []
         with self.lock:
             for tid, entry, keep, label, threshold in decided:
                 extra = self._deciding.pop(tid, None)
@@ -288,6 +289,11 @@ class _TraceBuffer:
     def unknown_probability(self, traces: int = 1) -> None:
         with self.lock:
             self.counters.unknown_probability += traces
+
+    def occupancy(self) -> tuple[int, int]:
+        """Buffered (undecided) spans and bytes, as ``snapshot`` reports them, without its copies."""
+        with self.lock:
+            return self._spans, self._bytes
 
     def snapshot(self) -> dict[str, Any]:
         """Counters plus gauges: ``buffered_*`` (undecided) and ``awaiting_decision_*``."""

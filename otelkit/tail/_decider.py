@@ -14,39 +14,23 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-
 from otelkit._warn import warn_limited
 from otelkit.sampling.threshold import read_ot
 from otelkit.tail._buffer import _Entry, _TraceBuffer
-from otelkit.tail._forward import Rewrite, exportable, final_threshold
+from otelkit.tail._forward import final_threshold
+from otelkit.tail._kept import Forwarder, KeptTrace
+from otelkit.tail._record import SpanRecord
 from otelkit.tail._stats import ERROR, DecisionTimer
 from otelkit.tail._verdict import evaluate
 from otelkit.tail.head import recording_head_in_use
 from otelkit.tail.policy import Policy, TraceView
 
-__all__ = ["_Decider", "forward_span"]
+__all__ = ["_Decider"]
 
 _logger = logging.getLogger("otelkit.tail")
 
 
-def forward_span(
-    downstream: SpanProcessor,
-    buffer: _TraceBuffer,
-    span: ReadableSpan,
-    label: str,
-    threshold: int | None,
-    rewrite: Rewrite | None = None,
-) -> None:
-    """Hand a kept span to the downstream processor; a failure there is counted, not raised."""
-    try:
-        downstream.on_end(exportable(span, label, threshold, rewrite))
-    except Exception as exc:  # noqa: BLE001 - neither on_end nor the worker may die of it
-        warn_limited(_logger, "tail-forward", "downstream processor failed on a kept span: %r", exc)
-        buffer.forward_failed()
-
-
-def _no_th(spans: Sequence[ReadableSpan]) -> bool:
+def _no_th(spans: Sequence[SpanRecord]) -> bool:
     """No span of a kept trace carries ``th``: its probability is unknown (counted as 1)."""
     return all(s.context is None or read_ot(s.context.trace_state).th is None for s in spans)
 
@@ -57,7 +41,7 @@ class _Decider:
     Args:
         buffer: the trace buffer (owner of the traces and counts).
         policies: the processor's policies.
-        downstream: receives kept spans (sampled copies).
+        forwarder: hands kept spans downstream (as bytes when it takes them).
         clock: monotonic seconds.
         head_records_all: whether the tail sees every trace (behind ``RecordForTailSampler``);
             None: detect (a ``RecordForTailSampler`` exists, or an unsampled span arrived).
@@ -69,7 +53,7 @@ class _Decider:
         self,
         buffer: _TraceBuffer,
         policies: Sequence[Policy],
-        downstream: SpanProcessor,
+        forwarder: Forwarder,
         clock: Callable[[], float],
         head_records_all: bool | None,
         timer: DecisionTimer,
@@ -77,7 +61,7 @@ class _Decider:
     ) -> None:
         self.buffer = buffer
         self.policies = tuple(policies)
-        self.downstream = downstream
+        self.forwarder = forwarder
         self.timer = timer
         self._clock = clock
         self._records_all = head_records_all
@@ -106,9 +90,7 @@ class _Decider:
             for spans, label, final in forward:
                 if final is None and _no_th(spans):
                     unknown += 1
-                rewrite = Rewrite(final)
-                for span in spans:
-                    forward_span(self.downstream, self.buffer, span, label, final, rewrite)
+                self.forwarder.forward(spans, KeptTrace(label, final))
             if unknown:
                 self.buffer.unknown_probability(unknown)
             return len(batch)

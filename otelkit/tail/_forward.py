@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from otelkit.sampling._decide import ADJUSTED_COUNT_ATTRIBUTE
 from otelkit.sampling.threshold import count_of, read_ot, with_threshold
+from otelkit.tail.policy import SpanSummary
 
 __all__ = ["POLICY_ATTRIBUTE", "Rewrite", "exportable", "final_threshold", "head_threshold"]
 
@@ -44,7 +45,7 @@ class _KeptSpan(ReadableSpan):
         return self._kept_dropped_attributes
 
 
-def head_threshold(spans: Sequence[ReadableSpan]) -> int | None:
+def head_threshold(spans: Sequence[SpanSummary]) -> int | None:
     """The ``th`` of the first head-sampled span of a trace (None: none sampled or no ``th``)."""
     for span in spans:
         ctx = span.context
@@ -53,7 +54,7 @@ def head_threshold(spans: Sequence[ReadableSpan]) -> int | None:
     return None
 
 
-def final_threshold(tail: int | None, spans: Sequence[ReadableSpan], sees_all: bool) -> int | None:
+def final_threshold(tail: int | None, spans: Sequence[SpanSummary], sees_all: bool) -> int | None:
     """The threshold kept spans carry for a tail decision ``tail`` on ``spans``.
 
     Behind :class:`~otelkit.tail.RecordForTailSampler` (``sees_all``) the tail judged every

@@ -12,22 +12,29 @@ A decision may carry a rejection ``threshold`` (OpenTelemetry probability sampli
 ``0`` means "kept with certainty" (adjusted count 1), a larger value ``T`` means the trace
 was kept because its randomness ``R >= T`` (adjusted count ``2^56 / (2^56 - T)``), and
 ``None`` means "no statement": the span's existing ``th`` is left as it is.
+
+The spans a policy sees (:attr:`TraceView.spans`) are :class:`SpanSummary` objects: the
+processor holds each ended span as its encoded bytes plus a summary
+(:class:`otelkit.tail._record.SpanRecord`) with the names a ``ReadableSpan`` has. A policy
+may declare the span attributes it reads as ``attribute_keys`` (a ``frozenset`` of keys);
+when every configured policy declares them, the summary holds only those keys. A policy
+without ``attribute_keys`` (or with ``None``) sees every attribute, decoded when read.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from otelkit.sampling.threshold import randomness, read_ot
 
-__all__ = ["Outcome", "Decision", "Policy", "TraceView", "SAMPLED", "NOT_SAMPLED", "DROPPED"]
+__all__ = ["Outcome", "Decision", "Policy", "SpanSummary", "TraceView", "SAMPLED", "NOT_SAMPLED", "DROPPED",
+           "attribute_keys"]
 
 
 class Outcome(enum.Enum):
@@ -73,6 +80,41 @@ class Policy(Protocol):
         ...
 
 
+class SpanSummary(Protocol):
+    """What a policy reads of one ended span (``ReadableSpan`` and ``SpanRecord`` both are)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> SpanKind: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def start_time(self) -> int | None: ...
+    @property
+    def end_time(self) -> int | None: ...
+    @property
+    def context(self) -> SpanContext | None: ...
+    @property
+    def parent(self) -> SpanContext | None: ...
+    @property
+    def attributes(self) -> Mapping[str, Any] | None: ...
+    @property
+    def resource(self) -> Any: ...
+
+
+def attribute_keys(policies: Iterable[object]) -> frozenset[str] | None:
+    """The span attribute keys ``policies`` read, or None when one declares nothing (it may
+    read any attribute)."""
+    keys: set[str] = set()
+    for policy in policies:
+        declared = getattr(policy, "attribute_keys", None)
+        if declared is None:
+            return None
+        keys.update(declared)
+    return frozenset(keys)
+
+
 class TraceView:
     """Read-only view of the buffered spans of one trace, with cached derived values.
 
@@ -83,7 +125,7 @@ class TraceView:
 
     __slots__ = ("trace_id", "spans", "__dict__")
 
-    def __init__(self, trace_id: int, spans: Sequence[ReadableSpan]) -> None:
+    def __init__(self, trace_id: int, spans: Sequence[SpanSummary]) -> None:
         self.trace_id = trace_id
         self.spans = spans
 

@@ -1,17 +1,18 @@
 """TailSamplingProcessor: buffer ended spans by trace, decide by policies, forward kept traces.
 
-Hot path (``on_end``): estimate the span's size and hand it to the trace buffer
-(:mod:`otelkit.tail._buffer`), which under one short lock appends it to its trace (or, for
-an already decided trace, follows the cached decision). Nothing else happens there: no
-policy runs, no metric is recorded.
+Hot path (``on_end``): encode the span once into a :class:`~otelkit.tail._record.SpanRecord`
+(its OTLP bytes plus the summary the policies read; the SDK span is released) and hand it
+to the trace buffer (:mod:`otelkit.tail._buffer`), which under one short lock appends it to
+its trace (or, for an already decided trace, follows the cached decision). Nothing else
+happens there: no policy runs, no metric is recorded.
 
 Decisions happen in :meth:`TailSamplingProcessor.process_due` (:mod:`otelkit.tail._decider`),
 which the worker thread calls (tests call it directly with a fake clock): a trace is due
 ``decision_wait`` after its local root span (no parent, or a remote parent) ended, or
 ``max_wait`` after its first span ended if no local root did, or at once when a buffer limit
 forces it (``overflow="decide"``). Due traces are evaluated in a batch outside the buffer's
-lock; kept traces are forwarded whole to the downstream processor as sampled copies
-(:mod:`otelkit.tail._forward`); every trace ID goes into the kept or dropped decision cache,
+lock; kept traces are forwarded whole to the downstream processor, as their held bytes
+with ``th`` and the policy attributes spliced in (:mod:`otelkit.tail._kept`); every trace ID goes into the kept or dropped decision cache,
 so a late span follows its trace's decision and no span of a dropped trace is ever exported.
 
 Who owns what: the buffer owns the traces, the decision caches, the limit accounting and
@@ -35,11 +36,12 @@ from otelkit import config
 from otelkit._fork import ForkGuard, after_fork
 from otelkit._warn import warn_limited
 from otelkit.tail._buffer import _TraceBuffer
-from otelkit.tail._decider import _Decider, forward_span
+from otelkit.tail._decider import _Decider
+from otelkit.tail._kept import Forwarder, KeptTrace
 from otelkit.tail._limits import Limits
-from otelkit.tail._size import estimate_span_bytes
+from otelkit.tail._record import SpanRecord, record_of
 from otelkit.tail._stats import DecisionTimer
-from otelkit.tail.policy import Policy
+from otelkit.tail.policy import Policy, attribute_keys
 
 __all__ = ["TailSamplingProcessor"]
 
@@ -50,8 +52,10 @@ class TailSamplingProcessor(SpanProcessor):
     """Keep or drop whole traces after their spans ended, by configurable policies.
 
     Args:
-        downstream: processor that receives the spans of kept traces (sampled copies),
-            typically the batcher in front of the exporter; shut down with this one.
+        downstream: processor that receives the spans of kept traces, typically the
+            batcher in front of the exporter; shut down with this one. otelkit's batcher
+            with an exporter that has ``export_encoded`` takes them as bytes (no encoding
+            twice); any other processor gets sampled ``ReadableSpan`` copies.
         policies: policies in order; default from ``OTELKIT_TAIL_POLICIES`` (keep errors,
             keep traces slower than 1 s, keep what the head sampler kept).
         decision_wait_ms, max_wait_ms, max_spans, max_bytes, max_spans_per_trace, overflow,
@@ -106,6 +110,8 @@ class TailSamplingProcessor(SpanProcessor):
         if not policies:
             raise ValueError("policies is empty: expected at least one policy")
         self.policies = tuple(policies)
+        # the attributes span summaries hold: what the policies declare, or all (decoded on read)
+        self._keys = attribute_keys(self.policies)
         self.downstream = downstream
         self._clock = clock
         self._head_records_all = head_records_all
@@ -129,8 +135,9 @@ class TailSamplingProcessor(SpanProcessor):
         wake = threading.Event()
         self._buffer = _TraceBuffer(self.limits, wake.set)
         self._add = self._buffer.add  # bound once: on_end is the hot path
+        self._forwarder = Forwarder(self.downstream, self._buffer.forward_failed)
         self._decider = _Decider(
-            self._buffer, self.policies, self.downstream, self._clock, self._head_records_all, self._timer, wake
+            self._buffer, self.policies, self._forwarder, self._clock, self._head_records_all, self._timer, wake
         )
         if self._start and not self._stopped:
             self._decider.start()
@@ -143,21 +150,37 @@ class TailSamplingProcessor(SpanProcessor):
         try:
             if not self._fork_mark[0]:  # 0 in a forked child whose at-fork hooks did not run
                 self._guard.check()
-            # The private fields and tuple positions avoid four Python-level property calls
-            # (SpanContext is a plain tuple: trace_id, span_id, is_remote, ...).
-            ctx = span._context
-            if ctx is None:
+            if span._context is None:
                 return
-            parent = span._parent
+            record, size = record_of(span, self._keys)  # the span's bytes + summary; span released
+            # Tuple positions avoid Python-level property calls (SpanContext is a plain tuple:
+            # trace_id, span_id, is_remote, ...).
+            ctx = record.context
+            parent = record.parent
             trace_id = ctx[0] if type(ctx) is SpanContext else ctx.trace_id
             is_root = parent is None or (parent[2] if type(parent) is SpanContext else parent.is_remote)
-            late = self._add(trace_id, span, estimate_span_bytes(span), is_root, self._clock())
+            late = self._add(trace_id, record, size, is_root, self._clock())
         except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
             warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
             self._buffer.failed()
             return
         if late is not None:
-            forward_span(self.downstream, self._buffer, span, late[0], late[1])
+            self._forwarder.forward([record], KeptTrace(late[0], late[1]))
+
+    def on_end_record(self, record: SpanRecord, size: int) -> None:
+        """Take a span already held as a record (``size``: its :func:`~otelkit.tail._record.held_bytes`),
+        as :meth:`on_end` does after encoding one: the Kafka tail worker builds records from
+        the wire bytes. Never raises."""
+        try:
+            parent = record.parent
+            is_root = parent is None or parent.is_remote
+            late = self._add(record.context.trace_id, record, size, is_root, self._clock())
+        except Exception as exc:  # noqa: BLE001 - as on_end
+            warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
+            self._buffer.failed()
+            return
+        if late is not None:
+            self._forwarder.forward([record], KeptTrace(late[0], late[1]))
 
     # -- decisions, lifecycle ------------------------------------------------------------
     def set_decision_hook(self, hook: Callable[[float], None] | None) -> None:
@@ -203,6 +226,11 @@ class TailSamplingProcessor(SpanProcessor):
         while self.process_due(everything=True):
             pass  # one batch per pool's worth of spans
         self.downstream.shutdown()
+
+    def buffered(self) -> tuple[int, int]:
+        """Spans and bytes of the undecided traces (``stats()``'s ``buffered_spans`` and
+        ``buffered_bytes``), cheaply: the tail worker reads it after every message."""
+        return self._buffer.occupancy()
 
     def stats(self) -> dict[str, Any]:
         """Counters and buffer gauges (plain ints/dicts) plus the downstream's ``stats()``.

@@ -1,6 +1,10 @@
 """Kept traces on their way to the exporter: export, hold on failure, retry.
 
-:class:`KeptExports` owns the exporters and the kept traces whose export failed. A trace's
+:class:`KeptExports` owns the exporters and the kept traces whose export failed. Kept spans
+are bytes (their wire bytes with ``th`` and the policy attributes spliced in): an exporter
+with ``export_encoded`` (``otelkit_otlp``, ``otelkit_kafka``) sends them as they are
+(an :class:`~otelkit.exporter._encoded.EncodedBatch`); any other gets ``ReadableSpan``
+objects rebuilt from them. A trace's
 offsets are released (``release``) only when every exporter acknowledged it; until then it
 waits here, retried at most every :data:`RETRY_S` seconds, and its partition is reported by
 :meth:`KeptExports.waiting` (the worker pauses it).
@@ -15,6 +19,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit._warn import warn_limited
+from otelkit.exporter._encoded import EncodedBatch
+from otelkit.tailworker._decode import readable
 from otelkit.tailworker._partition import Outcome, Partition
 
 __all__ = ["KeptExports", "RETRY_S", "default_exporters"]
@@ -49,7 +55,12 @@ class KeptExports:
         ok = True
         for exporter in self.exporters:
             try:
-                ok = exporter.export(spans) is SpanExportResult.SUCCESS and ok
+                encoded = getattr(exporter, "export_encoded", None)
+                if encoded is not None:
+                    result = encoded(EncodedBatch([d for d, _ in spans], [r for _, r in spans]))
+                else:
+                    result = exporter.export([readable(d, r) for d, r in spans])
+                ok = result is SpanExportResult.SUCCESS and ok
             except Exception as exc:  # noqa: BLE001 - exporters should not raise; count if one does
                 warn_limited(_logger, "tailworker-export", "exporter failed: %r", exc)
                 ok = False

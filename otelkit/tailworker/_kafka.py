@@ -1,4 +1,11 @@
-"""Kafka plumbing of the tail worker: the decisions topic and partition pauses."""
+"""Kafka plumbing of the tail worker: the decisions topic, the group consumer's assignment
+strategy, partition pauses.
+
+Assignment: ``cooperative`` is librdkafka's ``cooperative-sticky`` (a rebalance revokes
+only the partitions that move; the others keep being read), ``eager`` is ``range`` (every
+member hands over everything). A group cannot mix the two: the broker answers a member
+whose strategy no other member supports with ``INCONSISTENT_GROUP_PROTOCOL``
+(:data:`REFUSED`); the worker then rejoins eager."""
 
 from __future__ import annotations
 
@@ -8,7 +15,26 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ensure_decisions_topic", "set_paused"]
+__all__ = ["ensure_decisions_topic", "set_paused", "group_config", "is_cooperative", "ASSIGNMENTS", "REFUSED"]
+
+ASSIGNMENTS = {"cooperative": "cooperative-sticky", "eager": "range"}
+"""``OTELKIT_TAIL_WORKER_ASSIGNMENT`` value -> librdkafka ``partition.assignment.strategy``."""
+
+REFUSED = frozenset({23, -165})
+"""Consumer error codes that mean the group refuses cooperative assignment:
+``INCONSISTENT_GROUP_PROTOCOL`` (members with other strategies), ``_UNSUPPORTED_FEATURE``."""
+
+
+def group_config(kafka: Mapping[str, str | int | float | bool], group: str, assignment: str) -> dict[str, Any]:
+    """The group consumer's properties: manual commits, from the earliest offset, and the
+    strategy of ``assignment`` (unless ``kafka`` sets ``partition.assignment.strategy``)."""
+    return {"partition.assignment.strategy": ASSIGNMENTS[assignment], **kafka, "group.id": group,
+            "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
+
+
+def is_cooperative(config: Mapping[str, Any]) -> bool:
+    """Whether ``config``'s assignment strategy is cooperative (incremental assign/unassign)."""
+    return "cooperative" in str(config.get("partition.assignment.strategy", ""))
 
 _logger = logging.getLogger("otelkit.tailworker")
 

@@ -1,19 +1,6 @@
 """Self-metrics of a tail worker (observable instruments reading ``TailWorker.stats()``).
 
-================================================  =========  ===============================
-instrument                                        unit       attributes / meaning
-================================================  =========  ===============================
-``otelkit.tailworker.traces`` (counter)           {trace}    ``decision`` kept/dropped, ``policy``
-``otelkit.tailworker.spans_exported`` (counter)   {span}     kept spans the exporter acknowledged
-``otelkit.tailworker.export_failures`` (counter)  {call}     failed export calls (retried)
-``otelkit.tailworker.bad_messages`` (counter)     {message}  ``reason`` not_otlp/too_large/empty
-``otelkit.tailworker.late_spans`` (counter)       {span}     ``outcome`` kept/dropped (followed)
-``otelkit.tailworker.duplicate_spans`` (counter)  {span}     kept spans exported again after a move
-``otelkit.tailworker.lag`` (gauge)                {message}  ``partition``: messages not yet read
-``otelkit.tailworker.buffered.spans`` (gauge)     {span}     ``partition``: undecided spans
-``otelkit.tailworker.paused`` (gauge)             {partition}  partitions paused by backpressure
-================================================  =========  ===============================
-"""
+================================================  =========  ========================"""
 
 from __future__ import annotations
 
@@ -71,6 +58,8 @@ def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:
          "{span}", "Spans that followed an earlier decision, by outcome."),
         ("duplicate_spans", lambda s: [Observation(s["duplicate_spans"])], "{span}",
          "Kept spans exported again after their partition moved (they followed a replayed decision)."),
+        ("pause_events", _prefixed("pause_events.", "reason"), "{event}",
+         "Partitions paused by backpressure, by reason (buffer near full, export failed)."),
     ]
     for name, build, unit, doc in counters:
         meter.create_observable_counter(f"otelkit.tailworker.{name}", [_reader(ref, build)], unit=unit, description=doc)

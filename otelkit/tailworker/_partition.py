@@ -2,10 +2,13 @@
 
 :class:`Partition` drives a :class:`~otelkit.tail.TailSamplingProcessor` (no worker thread;
 ``process_due`` is called by the worker loop), so buffering, limits, policies and the
-written ``th`` are exactly the in-process ones. What the processor does not expose, this
-object observes through public seams: a first policy that returns ``NOT_SAMPLED`` records
-every trace ID the processor decides, and the processor's downstream collects the kept
-copies (labelled, ``th`` written).
+written ``th`` are exactly the in-process ones. Spans go in as the span records the worker
+sliced off the wire (``on_end_record``: the same records and policy path as in-process);
+kept spans come out as their bytes with ``th`` and the policy attributes spliced in, and
+their route (the processor's downstream here takes bytes, ``holds_encoded``). What the
+processor does not expose, this object observes through public seams: a first policy that
+returns ``NOT_SAMPLED`` records every trace ID the processor decides, and the downstream
+collects the kept spans.
 
 Offsets: every message holds one reference per undecided trace it carried and one per kept
 trace not yet acknowledged by the exporter; :meth:`Partition.committable` is the smallest
@@ -22,14 +25,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from opentelemetry.context import Context
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import TraceState
 
-from otelkit.sampling import ADJUSTED_COUNT_ATTRIBUTE
-from otelkit.sampling.threshold import count_of, read_ot, with_threshold
+from otelkit.exporter._encoded import encode_held
+from otelkit.exporter._routes import Route
+from otelkit.sampling.threshold import read_ot
 from otelkit.tail import NOT_SAMPLED, POLICY_ATTRIBUTE, Decision, Policy, TailSamplingProcessor, TraceView
+from otelkit.tail._kept import KeptTrace
+from otelkit.tail.policy import attribute_keys
+from otelkit.tailworker._decode import Held, trace_id_of
 
-__all__ = ["Partition", "Verdict", "Outcome"]
+__all__ = ["Partition", "Verdict", "Outcome", "Kept"]
+
+Kept = tuple[bytes, Route]
+"""A kept span as exported: its ``Span`` bytes (``th``, policy attributes spliced in), its route."""
 
 _GRACE_S = 2.0
 _MAX_BATCHES = 64
@@ -52,7 +63,7 @@ class Outcome:
 
     trace_id: int
     verdict: Verdict
-    spans: list[ReadableSpan]
+    spans: list[Kept]
     offsets: list[int]
     publish: bool = True
     retries: int = field(default=0)
@@ -62,6 +73,7 @@ class _Observer:
     """First policy: records each trace the processor judges, has no opinion."""
 
     name = "tail-worker-observer"
+    attribute_keys: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self.seen: list[int] = []
@@ -72,32 +84,29 @@ class _Observer:
 
 
 class _Collect(SpanProcessor):
-    """The processor's downstream: kept copies, collected until the worker exports them."""
+    """The processor's downstream: kept spans as bytes, collected until the worker exports them."""
+
+    holds_encoded = True  # the processor hands kept spans over as spliced bytes (on_end_held)
 
     def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
+        self.spans: list[Kept] = []
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
 
-    def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
+    def on_end_held(self, data: bytes, route: Route) -> None:
+        self.spans.append((data, route))
+
+    def on_end(self, span: ReadableSpan) -> None:  # not called: the processor sees holds_encoded
+        self.spans.append(encode_held(span))
 
 
-def mark(span: ReadableSpan, verdict: Verdict) -> ReadableSpan:
-    """A kept copy of a span that follows a published decision (sampled, labelled, ``th``)."""
-    ctx = span.context
-    assert ctx is not None  # decoded spans always have one
-    state = ctx.trace_state if verdict.threshold is None else with_threshold(ctx.trace_state, verdict.threshold)
-    attributes = dict(span.attributes or {})
-    attributes[POLICY_ATTRIBUTE] = verdict.label
-    attributes[ADJUSTED_COUNT_ATTRIBUTE] = count_of(state)
-    context = SpanContext(ctx.trace_id, ctx.span_id, ctx.is_remote, TraceFlags(ctx.trace_flags | 1), state)
-    return ReadableSpan(
-        name=span.name, context=context, parent=span.parent, resource=span.resource, attributes=attributes,
-        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
-        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
-    )
+def _label_and_th(data: bytes) -> tuple[str, int | None]:
+    """The policy label and ``th`` a kept span's bytes carry (read once per kept trace)."""
+    pb = PbSpan.FromString(data)
+    label = next((kv.value.string_value for kv in pb.attributes if kv.key == POLICY_ATTRIBUTE), "")
+    state = TraceState.from_header([pb.trace_state]) if pb.trace_state else TraceState()
+    return label, read_ot(state).th
 
 
 class Partition:
@@ -127,7 +136,10 @@ class Partition:
             self_metrics=False,
             environ=environ,
         )
-        self._max_wait_s = self.processor.limits.max_wait_s
+        limits = self.processor.limits
+        self._max_wait_s, self._max_spans, self._max_bytes = limits.max_wait_s, limits.max_spans, limits.max_bytes
+        self._buffered = self.processor.buffered
+        self.keys = attribute_keys([self._observer, *policies])  # what span summaries copy
         self._ttl_s, self._cache_size = ttl_s, cache_size
         self._verdicts: OrderedDict[int, Verdict] = OrderedDict()
         self._pending: dict[int, tuple[float, list[int]]] = {}  # undecided trace -> (first seen, offsets)
@@ -158,8 +170,8 @@ class Partition:
         return verdict
 
     # -- input -------------------------------------------------------------------------
-    def add(self, offset: int, traces: Mapping[int, list[ReadableSpan]] | None) -> list[Outcome]:
-        """Take a message's spans (None: a bad message, skipped); returns late kept spans to export."""
+    def add(self, offset: int, traces: Mapping[int, list[Held]] | None) -> list[Outcome]:
+        """Take a message's span records (None: a bad message, skipped); returns late kept spans to export."""
         self._next = offset + 1
         late: list[Outcome] = []
         for trace_id, spans in (traces or {}).items():
@@ -170,7 +182,9 @@ class Partition:
                     if verdict.replayed:  # most likely re-read after a move: the earlier owner exported them
                         self.duplicates += len(spans)
                     self._hold(offset)
-                    late.append(Outcome(trace_id, verdict, [mark(s, verdict) for s in spans], [offset], False))
+                    kept = KeptTrace(verdict.label, verdict.threshold)
+                    out = [(kept.output(record)[0], record.route) for record, _ in spans]
+                    late.append(Outcome(trace_id, verdict, out, [offset], False))
                 else:
                     self.late_dropped += len(spans)
                 continue
@@ -180,8 +194,9 @@ class Partition:
             else:
                 entry[1].append(offset)
             self._hold(offset)
-            for span in spans:
-                self.processor.on_end(span)
+            take = self.processor.on_end_record
+            for record, size in spans:
+                take(record, size)
         return late
 
     def _hold(self, offset: int) -> None:
@@ -204,19 +219,16 @@ class Partition:
             if not self.processor.process_due(now):
                 break
         collected, self._collect.spans = self._collect.spans, []  # also late spans from add()
-        kept: dict[int, list[ReadableSpan]] = {}
+        kept: dict[int, list[Kept]] = {}
         for span in collected:
-            assert span.context is not None
-            kept.setdefault(span.context.trace_id, []).append(span)
+            kept.setdefault(trace_id_of(span[0]), []).append(span)
         at = self._wall()
         out: list[Outcome] = []
         for trace_id in self._observer.seen:
             spans = kept.pop(trace_id, None)
             if spans:
-                first = spans[0]
-                assert first.context is not None
-                label = str((first.attributes or {}).get(POLICY_ATTRIBUTE, ""))
-                verdict = Verdict(True, label, read_ot(first.context.trace_state).th, at)
+                label, th = _label_and_th(spans[0][0])
+                verdict = Verdict(True, label, th, at)
             else:
                 verdict = Verdict(False, "", None, at)
             self._put(trace_id, verdict)
@@ -249,9 +261,23 @@ class Partition:
         """The next offset to read (None before the first message)."""
         return self._next
 
+    def fill(self) -> float:
+        """How full the trace buffer is: the larger of spans/``max_spans`` and bytes/``max_bytes``."""
+        spans, size = self._buffered()
+        return max(spans / self._max_spans, size / self._max_bytes)
+
     def stats(self) -> dict[str, int]:
+        """Gauges and counters; ``decided_early`` (traces the buffer decided before their
+        wait to stay within its limits) and ``overflow_spans`` / ``evicted_spans`` (dropped,
+        by reason) stay 0 while backpressure keeps the buffer below its limits."""
+        snap = self.processor.stats()
+        dropped = snap["spans_dropped_by_policy"]
         return {
-            "buffered_spans": int(self.processor.stats()["buffered_spans"]),
+            "buffered_spans": int(snap["buffered_spans"]),
+            "buffered_bytes": int(snap["buffered_bytes"]),
+            "decided_early": int(snap["decided_early"]),
+            "overflow_spans": int(dropped.get("overflow", 0)),
+            "evicted_spans": int(dropped.get("evicted", 0)),
             "pending_traces": len(self._pending),
             "held_messages": len(self._held),
             "late_kept_spans": self.late_kept,

@@ -9,7 +9,7 @@ decision cache size: the in-process processor's settings) and the exporter's ``O
 from __future__ import annotations
 
 from otelkit._parse import parse_pairs
-from otelkit.config import float_setting, int_setting, size_setting, str_setting
+from otelkit.config import enum_setting, float_setting, int_setting, size_setting, str_setting
 
 __all__ = [
     "OTELKIT_TAIL_WORKER_GROUP",
@@ -19,6 +19,9 @@ __all__ = [
     "OTELKIT_TAIL_WORKER_REVOKE_TIMEOUT_MS",
     "OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS",
     "OTELKIT_TAIL_WORKER_CONSUMER_CONFIG",
+    "OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER",
+    "OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER",
+    "OTELKIT_TAIL_WORKER_ASSIGNMENT",
 ]
 
 _C = "tail-worker"
@@ -78,4 +81,31 @@ OTELKIT_TAIL_WORKER_CONSUMER_CONFIG = str_setting(
     explain=True,
     component=_C,
     secret=True,
+)
+OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER = float_setting(
+    "OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER",
+    0.8,
+    "A partition whose trace buffer holds this share of `OTELKIT_TAIL_MAX_SPANS` or "
+    "`OTELKIT_TAIL_MAX_BYTES` is paused (backpressure: read no further until decisions free room).",
+    min=0.01,
+    max=1.0,
+    component=_C,
+)
+OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER = float_setting(
+    "OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER",
+    0.5,
+    "A partition paused by a full buffer is resumed once its buffer is below this share "
+    "of the limits (at most the high-water mark).",
+    min=0.0,
+    max=1.0,
+    component=_C,
+)
+OTELKIT_TAIL_WORKER_ASSIGNMENT = enum_setting(
+    "OTELKIT_TAIL_WORKER_ASSIGNMENT",
+    "cooperative",
+    ("cooperative", "eager"),
+    "Partition assignment: `cooperative` (librdkafka `cooperative-sticky`: a rebalance moves "
+    "only the partitions that change owner) or `eager` (`range`: every member gives up all of "
+    "its partitions). A worker falls back to eager when the group refuses cooperative.",
+    component=_C,
 )

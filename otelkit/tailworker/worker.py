@@ -7,7 +7,9 @@ exporter; decisions go to the decisions topic (same partition number); offsets a
 below the oldest span undecided or not yet exported, after the decisions are flushed.
 On assign a partition's recent decisions are replayed before it decides; on revoke kept
 traces are exported (bounded), decisions flushed and offsets committed synchronously;
-undecided spans are left to the next owner. A partition whose export failed is paused.
+undecided spans are left to the next owner. A partition is paused (never dropped from)
+while its trace buffer is near full or its kept traces wait for a failed export
+(:mod:`~otelkit.tailworker._backpressure`).
 """
 
 from __future__ import annotations
@@ -27,17 +29,20 @@ from otelkit import config
 from otelkit._warn import warn_limited
 from otelkit.exporter._kafka_client import parse_properties
 from otelkit.tail import Policy
-from otelkit.tailworker import _decisions
+from otelkit.tailworker import _decisions, _kafka
 from otelkit.tailworker import _settings as s
+from otelkit.tailworker._backpressure import Backpressure
 from otelkit.tailworker._budget import PolicySource
 from otelkit.tailworker._decode import BadMessage, decode
 from otelkit.tailworker._exports import KeptExports, default_exporters
-from otelkit.tailworker._kafka import ensure_decisions_topic, set_paused
 from otelkit.tailworker._partition import Outcome, Partition
 
 __all__ = ["TailWorker"]
 
 _logger = logging.getLogger("otelkit.tailworker")
+# per-partition counts summed into the worker's totals (the last three: kept over a retire)
+_TOTALS = ("late_kept_spans", "late_dropped_spans", "duplicate_spans", "decided_early", "overflow_spans",
+           "evicted_spans")
 
 
 
@@ -50,6 +55,8 @@ class TailWorker:
         policies (compact string or policies), decision_wait_ms: ``OTELKIT_TAIL_*``.
         exporter: default: the exporters named by ``OTEL_TRACES_EXPORTER`` (otelkit's rules).
         kafka_config: extra librdkafka properties (default ``OTELKIT_TAIL_WORKER_CONSUMER_CONFIG``).
+        assignment: ``cooperative`` or ``eager`` (``OTELKIT_TAIL_WORKER_ASSIGNMENT``, default
+            cooperative; falls back to eager when the group refuses it).
         self_metrics, meter_provider: ``OTELKIT_SELF_METRICS``; the global provider.
     """
 
@@ -66,8 +73,11 @@ class TailWorker:
         kafka_config: Mapping[str, str] | None = None,
         self_metrics: bool | None = None,
         meter_provider: MeterProvider | None = None,
+        assignment: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        if assignment is not None and assignment not in ("cooperative", "eager"):
+            raise ValueError(f"assignment {assignment!r} is not allowed: cooperative or eager")
         try:
             import confluent_kafka  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -90,12 +100,16 @@ class TailWorker:
         self.cache_size = config.OTELKIT_TAIL_DECISION_CACHE_SIZE.get(environ)
         extra = dict(kafka_config) if kafka_config is not None else self._consumer_properties(environ)
         self._kafka: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap, **extra}
+        self.assignment = assignment or s.OTELKIT_TAIL_WORKER_ASSIGNMENT.get(environ)
+        self._refused = self._cooperative = False
+        self._consumer: Any = None  # the group consumer, while run() is a member
         self._exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
         self._parts: dict[int, Partition] = {}
         self._stop = threading.Event()
         self.counters: dict[str, int] = {}
         self._last_commit = 0.0
-        self._paused: set[int] = set()
+        high = s.OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER.get(environ)
+        self._pressure = Backpressure(high, min(high, s.OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER.get(environ)))
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._lag: dict[int, int] = {}
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
@@ -125,32 +139,49 @@ class TailWorker:
 
         self._producer = Producer({**self._kafka, "linger.ms": "5"})
         self._replayer = Consumer({**self._kafka, "group.id": self.group + "-replay", "enable.auto.commit": "false"})
-        self._consumer = Consumer(
-            {**self._kafka, "group.id": self.group, "enable.auto.commit": "false", "auto.offset.reset": "earliest"}
-        )
         try:
-            self.partition_count = ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
+            self.partition_count = _kafka.ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
+            while self._member() and not self._stop.is_set():
+                self.assignment, self._refused = "eager", False  # the group refused cooperative
+                self._count("assignment_fallbacks")
+                warn_limited(_logger, "tailworker-eager", "group %s refuses cooperative assignment; rejoining with "
+                             "eager (set OTELKIT_TAIL_WORKER_ASSIGNMENT=eager on every worker)", self.group)
+        finally:
+            self._replayer.close()
+            self._producer.flush(self.revoke_s)
+            self._exports.shutdown()
+
+    def _member(self) -> bool:
+        """Be a group member until :meth:`stop` (then hand over; False) or until the group
+        refuses cooperative assignment (True)."""
+        from confluent_kafka import Consumer
+
+        conf = _kafka.group_config(self._kafka, self.group, self.assignment)
+        self._cooperative = _kafka.is_cooperative(conf)
+        self._consumer = Consumer(conf)
+        try:
             self._consumer.subscribe(
                 [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self._refused:
                 self._step()
             self._hand_over(list(self._parts))
         finally:
             self._consumer.close()
-            self._replayer.close()
-            self._producer.flush(self.revoke_s)
-            self._exports.shutdown()
+        return self._refused
 
     # -- the loop -------------------------------------------------------------------------
     def _step(self) -> None:
         for msg in self._consumer.consume(500, 0.1):
             err = msg.error()
             if err is not None:
-                if not err.code() == -191:  # _PARTITION_EOF
+                if err.code() in _kafka.REFUSED and self._cooperative:
+                    self._refused = True
+                elif not err.code() == -191:  # _PARTITION_EOF
                     warn_limited(_logger, "tailworker-consume", "consume error: %s", err)
                 continue
-            self._take(msg)
+            if not self._pressure.skips(msg.partition() or 0):  # else re-read after its resume
+                self._take(msg)
         kept = [(number, self._settle(number, part.decide())) for number, part in list(self._parts.items())]
         if any(outcomes for _, outcomes in kept):
             # Decisions delivered before their traces are exported: whatever a killed worker
@@ -166,12 +197,11 @@ class TailWorker:
             self._commit(list(self._parts), asynchronous=True)
 
     def _backpressure(self) -> None:
-        """Pause the partitions whose kept traces wait for a failed export; resume them after
-        (their offsets stay held meanwhile, so reading on would only grow memory)."""
-        blocked = self._exports.waiting() & set(self._parts)
-        paused = set_paused(self._consumer, self.topic, blocked, self._paused, set(self._parts))
-        self._count("partitions_paused", len(paused - self._paused))
-        self._paused = paused
+        """Pause the partitions whose buffer is near full or whose kept traces wait for a
+        failed export; resume them after (reading on would only grow memory or force early
+        decisions)."""
+        fills = {number: part.fill for number, part in self._parts.items()}
+        self._pressure.apply(self._consumer, self.topic, fills, self._exports.waiting())
 
     def _take(self, msg: Any) -> None:
         number, offset = msg.partition(), msg.offset()
@@ -180,7 +210,7 @@ class TailWorker:
             return
         self._count("messages")
         try:
-            traces = decode(msg.value(), self.max_message)
+            traces = decode(msg.value(), self.max_message, part.keys)
         except BadMessage as exc:
             self._count("bad_messages." + exc.reason)
             warn_limited(_logger, "tailworker-bad:" + exc.reason, "skipping message %s[%d]@%d: %s",
@@ -190,6 +220,7 @@ class TailWorker:
         late = part.add(offset, traces)
         if late:
             self._exports.export(number, late, part.release)
+        self._pressure.took(self._consumer, self.topic, number, offset, part.fill())
 
     def _settle(self, number: int, outcomes: list[Outcome]) -> list[Outcome]:
         """Publish the decisions, release the dropped traces; returns the kept ones to export."""
@@ -261,6 +292,9 @@ class TailWorker:
         if part is not None:
             self._count("late_kept_spans", part.late_kept)
             self._count("late_dropped_spans", part.late_dropped)
+            for key, value in part.stats().items():
+                if key in _TOTALS[3:]:
+                    self._count(key, value)
             self._count("duplicate_spans", part.duplicates)
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -273,6 +307,10 @@ class TailWorker:
                               self.revoke_s)
             self._parts[tp.partition] = part
         self._count("assignments", len(partitions))
+        if self._cooperative:  # only the added partitions; the others keep being read
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
 
     def _hand_over(self, numbers: list[int]) -> None:
         """Export held kept traces (bounded), flush decisions, commit synchronously, forget."""
@@ -284,23 +322,35 @@ class TailWorker:
         self._commit(numbers, asynchronous=False)
         for number in numbers:
             self._retire(number)
+        self._forget(numbers)
+
+    def _forget(self, numbers: list[int]) -> None:
         self._exports.forget(self._parts)
+        self._pressure.forget(numbers)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._hand_over([tp.partition for tp in partitions])
+        if self._cooperative:
+            consumer.incremental_unassign(partitions)
+        else:
+            consumer.unassign()
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             self._retire(tp.partition)
-        self._exports.forget(self._parts)
+        self._forget([tp.partition for tp in partitions])
 
     def stats(self) -> dict[str, Any]:
         """Counters (``kept_by_policy.<label>``, ``traces_dropped``, ``bad_messages.<reason>``,
         ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
         parts = {n: {**p.stats(), "lag": self._lag.get(n, 0)} for n, p in list(self._parts.items())}
         out: dict[str, Any] = dict(self.counters)
-        for key in ("late_kept_spans", "late_dropped_spans", "duplicate_spans"):
+        for key in _TOTALS:
             out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
-        out["paused_partitions"] = sorted(self._paused)
+        out["assignment"] = self.assignment
+        out["paused_partitions"] = sorted(self._pressure.paused)
+        out["buffer_full_partitions"] = sorted(self._pressure.full())
+        for reason, n in self._pressure.events.items():
+            out["pause_events." + reason] = n
         out["partitions"] = parts
         return out

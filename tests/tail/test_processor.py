@@ -379,10 +379,10 @@ def test_a_trace_that_cannot_be_judged_is_dropped_counted_and_settled(clock, spa
 def test_a_span_the_processor_fails_on_is_counted_as_dropped(clock, span, monkeypatch) -> None:
     import otelkit.tail.processor as processor
 
-    def broken_size(s):
+    def broken_record(s, keys):
         raise ValueError("odd span")
 
-    monkeypatch.setattr(processor, "estimate_span_bytes", broken_size)
+    monkeypatch.setattr(processor, "record_of", broken_record)
     proc, exporter = make(clock)
     proc.on_end(span())  # must not raise
     stats = proc.stats()

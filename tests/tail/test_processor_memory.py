@@ -93,7 +93,7 @@ def test_decide_mode_keeps_errors_under_span_pressure(clock, span) -> None:
 def test_byte_cap_evicts_oldest_first(clock, span) -> None:
     proc, _ = _make(clock, max_bytes=20_000, overflow="evict")
     for tid in range(1, 11):
-        proc.on_end(span(trace_id=tid, span_id=2, parent_id=1, attributes={"a": "y" * 1000}))
+        proc.on_end(span(trace_id=tid, span_id=2, parent_id=1, attributes={"a": "y" * 3000}))
     stats = proc.stats()
     assert stats["buffered_bytes"] <= 20_000
     assert stats["evicted_traces"] == 10 - stats["buffered_traces"]

@@ -122,6 +122,7 @@ class Fleet:
             name: self._provider(name, tansu.bootstrap) for name in ("service-a", "service-b")
         }
         self.errors: set[int] = set()
+        self.slow: set[int] = set()
         self.ok: set[int] = set()
         self.span_ids: dict[int, set[int]] = {}
 
@@ -136,20 +137,30 @@ class Fleet:
         self.workers.append(proc)
         return proc
 
-    def trace(self, i: int) -> int:
-        """One trace across both services; every third one fails in service b."""
+    def trace(self, i: int, *, slow: bool = False) -> int:
+        """One trace across both services; every third one fails in service b.
+
+        ``slow``: the spans get explicit timestamps (no sleep) making service b's work, and
+        so the trace, last 2.5 s; the trace is then neither failed nor quick."""
         a = self.providers["service-a"].get_tracer("a")
         b = self.providers["service-b"].get_tracer("b")
-        error = i % 3 == 0
-        with a.start_as_current_span("GET /order", kind=SpanKind.SERVER) as root:
-            with a.start_as_current_span("call b", kind=SpanKind.CLIENT) as client:
-                remote = trace.set_span_in_context(trace.NonRecordingSpan(client.get_span_context()))
-                with b.start_as_current_span("POST /pay", context=remote, kind=SpanKind.SERVER):
-                    with b.start_as_current_span("charge") as charge:
-                        if error:
-                            charge.set_status(SdkStatus(StatusCode.ERROR, "declined"))
+        error = i % 3 == 0 and not slow
+        t0 = time.time_ns()
+        t1 = t0 + (2_500_000_000 if slow else 1_000_000)
+        root = a.start_span("GET /order", kind=SpanKind.SERVER, start_time=t0)
+        with trace.use_span(root, end_on_exit=False):
+            client = a.start_span("call b", kind=SpanKind.CLIENT, start_time=t0 + 1000)
+            remote = trace.set_span_in_context(trace.NonRecordingSpan(client.get_span_context()))
+            server = b.start_span("POST /pay", context=remote, kind=SpanKind.SERVER, start_time=t0 + 2000)
+            charge = b.start_span("charge", context=trace.set_span_in_context(server), start_time=t0 + 3000)
+            if error:
+                charge.set_status(SdkStatus(StatusCode.ERROR, "declined"))
+            charge.end(end_time=t1 - 3000)
+            server.end(end_time=t1 - 2000)
+            client.end(end_time=t1 - 1000)
+        root.end(end_time=t1)
         tid = root.get_span_context().trace_id
-        (self.errors if error else self.ok).add(tid)
+        (self.errors if error else self.slow if slow else self.ok).add(tid)
         return tid
 
     def late_span(self, tid: int, parent_span_id: int) -> int:

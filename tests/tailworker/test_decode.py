@@ -25,7 +25,7 @@ def test_collector_request_with_two_traces_is_grouped_by_trace(otlp: Any) -> Non
     )
     traces = decode(value, MAX)
     assert sorted(traces) == [1, 2]
-    root, child = traces[1]
+    root, child = (record for record, _ in traces[1])
     assert [root.name, child.name] == ["root", "child"]
     assert root.parent is None and child.parent is not None and child.parent.span_id == 10
     assert not child.parent.is_remote  # only a span without parent ends a trace for decision_wait
@@ -46,7 +46,7 @@ def test_otelkit_encoder_output_round_trips() -> None:
         attributes={"a": "b"}, kind=SpanKind.CLIENT, start_time=5, end_time=9,
     )
     traces = decode(SpanEncoder().encode([span]), MAX)
-    (got,) = traces[0xABC]
+    ((got, _),) = traces[0xABC]
     assert (got.name, got.kind, dict(got.attributes or {}), got.start_time, got.end_time) == (
         "GET /", SpanKind.CLIENT, {"a": "b"}, 5, 9)
     assert got.resource.attributes["service.name"] == "gw"
@@ -78,4 +78,43 @@ def test_wrong_id_length_is_not_otlp(otlp: Any) -> None:
     pb.span_id = b"\x01\x02"
     with pytest.raises(BadMessage) as info:
         decode(otlp.request("svc", pb), MAX)
+    assert info.value.reason == NOT_OTLP
+
+
+def test_each_record_holds_its_span_s_wire_bytes_unchanged_and_one_route_per_resource_and_scope(otlp: Any) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans = [otlp.span(1, 10, name="root", attrs={"k": "v"}), otlp.span(1, 11, 10, name="child"),
+             otlp.span(2, 20, trace_state="ot=th:8")]
+    value = otlp.request("checkout", *spans)
+    held = [h for hs in decode(value, MAX).values() for h in hs]
+    assert [record.data for record, _ in held] == [pb.SerializeToString() for pb in spans]  # sliced, not re-encoded
+    assert len({record.route for record, _ in held}) == 1
+    assert all(size >= len(record.data) for record, size in held)
+    # and the route's resource/scope encode the request's headers: re-assembled, the same request
+    from otelkit.exporter._encoded import EncodedBatch, encode_request
+
+    again = encode_request(EncodedBatch([r.data for r, _ in held], [r.route for r, _ in held]))
+    assert ExportTraceServiceRequest.FromString(again) == ExportTraceServiceRequest.FromString(value)
+
+
+def test_a_span_written_out_of_field_order_is_put_in_order_once(otlp: Any) -> None:
+    pb = otlp.span(3, 30, name="odd")
+    body = pb.SerializeToString()
+    ids = 2 + 16 + 2 + 8
+    shuffled = body[ids:] + body[:ids]  # same fields, ids last: still a valid Span message
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    assert Span.FromString(shuffled) == pb
+    request = ExportTraceServiceRequest.FromString(otlp.request("svc", pb))
+    value = request.SerializeToString().replace(body, shuffled)
+    ((record, _),) = decode(value, MAX)[3]
+    assert record.data == body and record.name == "odd"
+
+
+@pytest.mark.parametrize("value", [b"\x0a\x05\x12\x03\x12\x01", b"\x0b\x00", b"\x0a\x80"])
+def test_malformed_wire_structure_is_not_otlp(value: bytes) -> None:
+    with pytest.raises(BadMessage) as info:
+        decode(value, MAX)
     assert info.value.reason == NOT_OTLP

@@ -26,16 +26,24 @@ Fleet = Any  # the ``fleet`` fixture (tests/tailworker/conftest.py)
 DEADLINE_S = 40.0
 
 
-def test_three_workers_keep_error_traces_whole_and_late_spans_follow(fleet: Fleet, sink: OtlpReceiver) -> None:
+def test_three_workers_keep_error_and_slow_traces_whole_and_late_spans_follow(fleet: Fleet, sink: OtlpReceiver) -> None:
+    fleet.env["OTELKIT_TAIL_POLICIES"] = "errors=status_code(status_codes=ERROR);slow=latency(threshold_ms=1000)"
     for _ in range(3):
         fleet.start_worker()
-    first = [fleet.trace(i) for i in range(18)]
-    assert fleet.wait_until(fleet.whole(sink, fleet.errors)), fleet.logs()
+    first = [fleet.trace(i, slow=i % 6 == 4) for i in range(18)]  # 6 failed, 3 slow (2.5 s), 9 quick and ok
+    kept = fleet.errors | fleet.slow
+    assert len(fleet.slow) == 3 and not fleet.slow & fleet.errors
+    assert fleet.wait_until(fleet.whole(sink, kept)), fleet.logs()
     got = fleet.received(sink)
-    assert set(got) == fleet.errors, "a span of a dropped trace was exported"
-    for tid in fleet.errors:
+    assert set(got) == kept, "a span of a dropped trace was exported"
+    for tid in kept:
         assert len(got[tid]) == 4
-    assert {r.attributes[POLICY_ATTRIBUTE] for r in sink.spans()} == {"errors"}
+    policy = {int.from_bytes(r.span.trace_id, "big"): r.attributes[POLICY_ATTRIBUTE] for r in sink.spans()}
+    assert {t for t, label in policy.items() if label == "slow"} == fleet.slow
+    assert {t for t, label in policy.items() if label == "errors"} == fleet.errors
+    for tid in fleet.slow:  # whole: both services' spans of every slow trace
+        assert {r.resource["service.name"] for r in sink.spans() if int.from_bytes(r.span.trace_id, "big") == tid} == {
+            "service-a", "service-b"}
     services = {r.resource["service.name"] for r in sink.spans()}
     assert services == {"service-a", "service-b"}
 
@@ -43,16 +51,16 @@ def test_three_workers_keep_error_traces_whole_and_late_spans_follow(fleet: Flee
     # would be kept). Once the group has committed everything (so each was followed or
     # decided, and a kept one acknowledged by Rotel), a sentinel error trace goes through
     # Rotel: the kept trace's late span arrived, the dropped one's never did.
-    kept, dropped = first[0], first[1]
-    late_kept = fleet.late_span(kept, 1)
+    kept_one, dropped = first[0], first[1]
+    late_kept = fleet.late_span(kept_one, 1)
     fleet.late_root_error(dropped)
     assert fleet.wait_until(fleet.all_committed), fleet.logs()
     sentinel = fleet.trace(99)
     assert fleet.wait_until(fleet.whole(sink, {sentinel})), fleet.logs()
     got = fleet.received(sink)
-    assert late_kept in got[kept]
+    assert late_kept in got[kept_one]
     assert dropped not in got
-    assert set(got) == fleet.errors
+    assert set(got) == fleet.errors | fleet.slow
 
 
 def test_sigkill_one_worker_and_add_one_loses_or_splits_no_kept_trace(fleet: Fleet, sink: OtlpReceiver) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from otelkit.sampling.threshold import read_ot
 from otelkit.tail import POLICY_ATTRIBUTE, policies_from_string
-from otelkit.tailworker._decode import decode
+from otelkit.tailworker._decode import decode, readable
 from otelkit.tailworker._partition import Partition, Verdict
 
 POLICIES = "errors=status_code(status_codes=ERROR)"
@@ -27,6 +27,11 @@ def make(clock: Clock, wall: Clock | None = None, policies: str = POLICIES) -> P
     )
 
 
+def spans(outcome: Any) -> list[Any]:
+    """The kept spans of ``outcome`` (bytes with th and the policy label spliced in) as SDK spans."""
+    return [readable(data, route) for data, route in outcome.spans]
+
+
 def msg(otlp: Any, service: str, *spans: Any) -> Any:
     return decode(otlp.request(service, *spans), 1 << 20)
 
@@ -44,8 +49,8 @@ def test_error_trace_is_kept_whole_and_holds_offsets_until_released(otlp: Any) -
     outcomes = {o.trace_id: o for o in part.decide()}
     kept, dropped = outcomes[1], outcomes[2]
     assert kept.verdict.keep and kept.verdict.label == "errors" and kept.publish
-    assert sorted(s.context.span_id for s in kept.spans) == [10, 11, 12]
-    assert all(s.attributes[POLICY_ATTRIBUTE] == "errors" for s in kept.spans)
+    assert sorted(s.context.span_id for s in spans(kept)) == [10, 11, 12]
+    assert all(s.attributes[POLICY_ATTRIBUTE] == "errors" for s in spans(kept))
     assert sorted(kept.offsets) == [0, 2, 3]
     assert not dropped.verdict.keep and dropped.offsets == [1]
     part.release(dropped.offsets)
@@ -67,7 +72,7 @@ def test_late_spans_follow_the_first_decision(otlp: Any) -> None:
     late = part.add(2, msg(otlp, "b", otlp.span(1, 13, 10)))
     (follow,) = late
     assert follow.trace_id == 1 and not follow.publish and follow.offsets == [2]
-    (span,) = follow.spans
+    (span,) = spans(follow)
     assert span.attributes[POLICY_ATTRIBUTE] == kept.verdict.label
     assert read_ot(span.context.trace_state).th == kept.verdict.threshold
     assert span.context.trace_flags.sampled
@@ -88,7 +93,7 @@ def test_replayed_decision_is_followed_not_redecided(otlp: Any) -> None:
     assert part.remember(8, Verdict(True, "errors", 0, clock.now - 1))
     assert part.add(0, msg(otlp, "a", otlp.span(7, 70, error=True))) == []  # an error, but dropped before
     (late,) = part.add(1, msg(otlp, "a", otlp.span(8, 80)))
-    assert late.spans[0].attributes[POLICY_ATTRIBUTE] == "errors"
+    assert spans(late)[0].attributes[POLICY_ATTRIBUTE] == "errors"
     clock.now += 10
     assert part.decide() == []
     assert part.committable() == 1

@@ -78,6 +78,11 @@ class Flaky(Memory):
 class FakeConsumer:
     def __init__(self) -> None:
         self.paused: set[int] = set()
+        self.sought: list[tuple[int, int]] = []
+        self.batch: list[Any] = []
+
+    def seek(self, tp: Any) -> None:
+        self.sought.append((tp.partition, tp.offset))
 
     def pause(self, tps: list[Any]) -> None:
         self.paused.update(tp.partition for tp in tps)
@@ -86,7 +91,8 @@ class FakeConsumer:
         self.paused.difference_update(tp.partition for tp in tps)
 
     def consume(self, n: int, timeout: float) -> list[Any]:
-        return []
+        batch, self.batch = self.batch, []
+        return batch
 
 
 class FakeProducer:
@@ -219,3 +225,141 @@ def test_decisions_are_delivered_before_their_kept_traces_are_exported(otlp: Any
     clock[0] += 1
     worker._step()
     assert log == ["produce", "produce", "flush 2", "export 2"]
+
+
+def test_a_partition_whose_buffer_nears_its_limit_is_paused_rewound_and_resumed_when_decided(otlp: Any) -> None:
+    # max 10 spans, high water 0.8, low 0.5: the 8th buffered span pauses the partition at
+    # once; the batch's later messages of it are not read (the consumer is sought back to
+    # offset 8), so the buffer never decides a trace early; decisions free it and it resumes.
+    env = {"OTELKIT_TAIL_MAX_SPANS": "10", "OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "3600000"}
+    exporter = Memory()
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=exporter,
+                        kafka_config={}, environ=env)
+    clock = [100.0]
+    part = Partition(worker.policies, ttl_s=60, cache_size=100, environ=env, decision_wait_ms=10,
+                     clock=lambda: clock[0])
+    worker._parts[2] = part
+    consumer = worker._consumer = FakeConsumer()
+    worker._producer = FakeProducer()
+    worker._last_commit = float("inf")
+    consumer.batch = [Msg(otlp.request("a", otlp.span(100 + i, 1000 + i, error=i == 0)), i) for i in range(12)]
+    worker._step()
+    assert consumer.paused == {2} and consumer.sought == [(2, 8)]
+    stats = worker.stats()
+    assert stats["pause_events.buffer"] == 1 and stats["paused_partitions"] == [2]
+    assert part.position == 8 and stats["decided_early"] == 0 and stats["overflow_spans"] == 0
+    clock[0] += 1
+    worker._step()  # the 8 traces are due: decided, the buffer is empty
+    assert consumer.paused == set() and worker.stats()["buffer_full_partitions"] == []
+    consumer.batch = [Msg(otlp.request("a", otlp.span(100 + i, 1000 + i)), i) for i in range(8, 12)]
+    worker._step()
+    clock[0] += 1
+    worker._step()
+    stats = worker.stats()
+    assert stats["traces_dropped"] == 11 and stats["kept_by_policy.errors"] == 1
+    assert stats["decided_early"] == 0 and part.committable() == 12 and len(exporter.spans) == 1
+
+
+@pytest.mark.parametrize(("high", "low"), [(0.0, 0.0), (1.5, 0.5), (0.5, 0.6), (0.5, -0.1)])
+def test_backpressure_marks_outside_their_range_are_rejected(high: float, low: float) -> None:
+    from otelkit.tailworker._backpressure import Backpressure
+
+    with pytest.raises(ValueError, match="mark"):
+        Backpressure(high, low)
+
+
+def test_backpressure_resumes_only_below_the_low_water_mark() -> None:
+    from otelkit.tailworker._backpressure import Backpressure
+
+    bp = Backpressure(0.8, 0.5)
+    assert bp.fill(1, 0.79) is False and bp.full() == set()
+    assert bp.fill(1, 0.8) is True and bp.full() == {1}
+    bp.applied({1})
+    assert bp.fill(1, 0.9) is False and bp.fill(1, 0.6) is False and bp.full() == {1}
+    assert bp.wanted(set(), {1}) == {1}
+    assert bp.fill(1, 0.5) is False and bp.full() == set() and bp.wanted(set(), {1}) == set()
+    bp.applied(set())
+    assert bp.wanted({1}, {1}) == {1} and bp.events == {"buffer": 1, "export": 1}
+
+
+def test_assignment_other_than_cooperative_or_eager_is_rejected() -> None:
+    with pytest.raises(ValueError, match="cooperative or eager"):
+        TailWorker(policies="errors=status_code(status_codes=ERROR)", exporter=Memory(), kafka_config={},
+                   assignment="sticky", environ={})
+
+
+@pytest.mark.parametrize(("assignment", "extra", "strategy"), [
+    ("cooperative", {}, "cooperative-sticky"),
+    ("eager", {}, "range"),
+    ("cooperative", {"partition.assignment.strategy": "roundrobin"}, "roundrobin"),  # the user's own wins
+])
+def test_group_config_sets_the_strategy_of_the_assignment(assignment: str, extra: dict[str, str], strategy: str) -> None:
+    from otelkit.tailworker._kafka import group_config, is_cooperative
+
+    conf = group_config({"bootstrap.servers": "127.0.0.1:1", **extra}, "g", assignment)
+    assert conf["partition.assignment.strategy"] == strategy and conf["group.id"] == "g"
+    assert conf["enable.auto.commit"] == "false"
+    assert is_cooperative(conf) is (strategy == "cooperative-sticky")
+
+
+def test_a_group_refusing_cooperative_makes_the_worker_rejoin(otlp: Any) -> None:
+    class Refused:
+        def error(self) -> Any:
+            from confluent_kafka import KafkaError
+
+            return KafkaError(KafkaError.INCONSISTENT_GROUP_PROTOCOL)
+
+    worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
+                        kafka_config={}, environ={})
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._consumer.batch = [Refused()]
+    worker._step()
+    assert worker._refused is False  # eager already: nothing to fall back from
+    worker._cooperative = True
+    worker._consumer.batch = [Refused()]
+    worker._step()
+    assert worker._refused is True
+
+
+class Encoded(Memory):
+    """An exporter with ``export_encoded`` (as otelkit's): records the batches it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[Any] = []
+
+    def export_encoded(self, spans: Any) -> SpanExportResult:
+        self.batches.append(spans)
+        return SpanExportResult.SUCCESS
+
+
+def test_kept_spans_are_exported_as_their_wire_bytes_with_th_and_the_label_spliced_in(otlp: Any) -> None:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from otelkit.exporter._encoded import EncodedBatch
+
+    exporter = Encoded()
+    worker = TailWorker(topic="spans", policies="p=probabilistic(sampling_percentage=50)", exporter=exporter,
+                        kafka_config={}, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    tid = (1 << 64) - 1  # randomness (low 56 bits) at its top: kept at 50 %
+    sent = [otlp.span(tid, 50, name="root", attrs={"k": "v"}), otlp.span(tid, 51, 50, name="child")]
+    worker._take(Msg(otlp.request("a", *sent), 0))
+    clock[0] += 1
+    worker._step()
+    (batch,) = exporter.batches
+    assert type(batch) is EncodedBatch and exporter.spans == []  # no SDK span built
+    got = [Span.FromString(data) for data in batch.datas]
+    for before, after in zip(sent, got, strict=True):
+        attrs = {kv.key: kv.value for kv in after.attributes}
+        assert after.trace_state == "ot=th:8"
+        assert attrs["otelkit.tail.policy"].string_value == "p"
+        assert attrs["otelkit.sampling.adjusted_count"].double_value == 2.0
+        del after.attributes[:]
+        after.trace_state = ""
+        before.ClearField("attributes")
+        assert after == before  # every other field as it came off the wire

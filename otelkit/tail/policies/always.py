@@ -15,6 +15,9 @@ class AlwaysSamplePolicy:
         name: label for kept spans and counts; default ``always_sample``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(self, name: str | None = None) -> None:
         self.name = check_name(name, "always_sample")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from otelkit.tail.policies._check import check_name
-from otelkit.tail.policy import NOT_SAMPLED, Decision, Outcome, Policy, TraceView
+from otelkit.tail.policy import NOT_SAMPLED, Decision, Outcome, Policy, TraceView, attribute_keys
 
 __all__ = ["AndPolicy"]
 
@@ -18,6 +18,11 @@ class AndPolicy:
         policies: at least one sub-policy.
         name: label; default ``and``.
     """
+
+    @property
+    def attribute_keys(self) -> frozenset[str] | None:
+        """Span attributes its sub-policies read (None: one declares nothing)."""
+        return attribute_keys(self.policies)
 
     def __init__(self, policies: Sequence[Policy], name: str | None = None) -> None:
         self.name = check_name(name, "and")

@@ -19,6 +19,11 @@ class BooleanAttributePolicy:
         name: label; default ``boolean_attribute``.
     """
 
+    @property
+    def attribute_keys(self) -> frozenset[str]:
+        """Span attributes this policy reads: its ``key``."""
+        return frozenset((self.key,))
+
     def __init__(self, key: str, value: bool, *, invert_match: bool = False, name: str | None = None) -> None:
         self.name = check_name(name, "boolean_attribute")
         self.key = check_key(key)

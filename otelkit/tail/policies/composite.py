@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from otelkit.sampling.threshold import probability_to_threshold, threshold_to_probability
 from otelkit.tail.policies._check import check_name, check_number
 from otelkit.tail.policies._rate import RateEstimator, TokenBucket, keep_probability
-from otelkit.tail.policy import DROPPED, NOT_SAMPLED, Decision, Outcome, Policy, TraceView
+from otelkit.tail.policy import DROPPED, NOT_SAMPLED, Decision, Outcome, Policy, TraceView, attribute_keys
 
 __all__ = ["CompositePolicy", "water_fill"]
 
@@ -58,6 +58,11 @@ class CompositePolicy:
         name: label; default ``composite``.
         clock: monotonic seconds; default ``time.monotonic``.
     """
+
+    @property
+    def attribute_keys(self) -> frozenset[str] | None:
+        """Span attributes its sub-policies read (None: one declares nothing)."""
+        return attribute_keys(self.policies)
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from otelkit.tail.policies._check import check_name
-from otelkit.tail.policy import DROPPED, NOT_SAMPLED, Decision, Policy, TraceView
+from otelkit.tail.policy import DROPPED, NOT_SAMPLED, Decision, Policy, TraceView, attribute_keys
 
 __all__ = ["DropPolicy"]
 
@@ -17,6 +17,11 @@ class DropPolicy:
         policies: at least one sub-policy (they are ANDed).
         name: label; default ``drop``.
     """
+
+    @property
+    def attribute_keys(self) -> frozenset[str] | None:
+        """Span attributes its sub-policies read (None: one declares nothing)."""
+        return attribute_keys(self.policies)
 
     def __init__(self, policies: Sequence[Policy], name: str | None = None) -> None:
         self.name = check_name(name, "drop")

@@ -23,6 +23,9 @@ class HeadSampledPolicy:
         name: label; default ``head_sampled``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(self, name: str | None = None) -> None:
         self.name = check_name(name, "head_sampled")
 

@@ -17,6 +17,9 @@ class LatencyPolicy:
         name: label; default ``latency``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(
         self, threshold_ms: float, upper_threshold_ms: float | None = None, name: str | None = None
     ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from otelkit.tail.policies._check import check_name
-from otelkit.tail.policy import NOT_SAMPLED, SAMPLED, Decision, Policy, TraceView
+from otelkit.tail.policy import NOT_SAMPLED, SAMPLED, Decision, Policy, TraceView, attribute_keys
 
 __all__ = ["NotPolicy"]
 
@@ -15,6 +15,11 @@ class NotPolicy:
         policy: the sub-policy to invert.
         name: label; default ``not``.
     """
+
+    @property
+    def attribute_keys(self) -> frozenset[str] | None:
+        """Span attributes its sub-policy reads (None: it declares nothing)."""
+        return attribute_keys((self.policy,))
 
     def __init__(self, policy: Policy, name: str | None = None) -> None:
         self.name = check_name(name, "not")

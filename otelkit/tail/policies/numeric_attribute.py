@@ -20,6 +20,11 @@ class NumericAttributePolicy:
         name: label; default ``numeric_attribute``.
     """
 
+    @property
+    def attribute_keys(self) -> frozenset[str]:
+        """Span attributes this policy reads: its ``key``."""
+        return frozenset((self.key,))
+
     def __init__(
         self,
         key: str,

@@ -26,6 +26,9 @@ class ProbabilisticPolicy:
         name: label; default ``probabilistic``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(self, sampling_percentage: float, name: str | None = None) -> None:
         self.name = check_name(name, "probabilistic")
         pct = check_number("sampling_percentage", sampling_percentage, lo=0, hi=100)

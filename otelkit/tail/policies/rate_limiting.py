@@ -44,6 +44,9 @@ class RateLimitingPolicy:
         clock: monotonic seconds; default ``time.monotonic``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(
         self,
         spans_per_second: float | None = None,

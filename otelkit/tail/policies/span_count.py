@@ -17,6 +17,9 @@ class SpanCountPolicy:
         name: label; default ``span_count``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(self, min_spans: int, max_spans: int | None = None, name: str | None = None) -> None:
         self.name = check_name(name, "span_count")
         for field, value in (("min_spans", min_spans), ("max_spans", max_spans)):

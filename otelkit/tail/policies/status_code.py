@@ -26,6 +26,9 @@ class StatusCodePolicy:
             ``unknown status code "X", supported: OK, ERROR, UNSET``.
     """
 
+    attribute_keys: frozenset[str] = frozenset()
+    """Span attributes this policy reads: none."""
+
     def __init__(self, status_codes: Iterable[str | StatusCode], name: str | None = None) -> None:
         self.name = check_name(name, "status_code")
         if isinstance(status_codes, str):

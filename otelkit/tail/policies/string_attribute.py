@@ -24,6 +24,11 @@ class StringAttributePolicy:
         name: label; default ``string_attribute``.
     """
 
+    @property
+    def attribute_keys(self) -> frozenset[str]:
+        """Span attributes this policy reads: its ``key``."""
+        return frozenset((self.key,))
+
     def __init__(
         self,
         key: str,
