@@ -24,9 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Run one worker until SIGTERM/SIGINT; it then hands its partitions over and exits 0."""
+    from otelkit import config
+    from otelkit.tailworker._meters import meter_provider
     from otelkit.tailworker.worker import TailWorker
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # no application around the command: its self-metrics need a provider of their own
+    meters = meter_provider(environ) if config.OTELKIT_SELF_METRICS.get(environ) else None
     worker = TailWorker(
         bootstrap_servers=args.bootstrap_servers,
         topic=args.topic,
@@ -35,6 +39,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         policies=args.policies,
         decision_wait_ms=args.decision_wait_ms,
         environ=environ,
+        meter_provider=meters,
     )
 
     def _stop(signum: int, frame: Any) -> None:
@@ -42,6 +47,10 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        if meters is not None:
+            meters.shutdown()  # exports the last values
     print("otelkit tail-worker stats: " + json.dumps(worker.stats(), default=str), file=sys.stderr, flush=True)
     return 0

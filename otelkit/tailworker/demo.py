@@ -114,6 +114,8 @@ def run_distributed(duration: float, rate: float, seed: int | None = None, out: 
             "OTELKIT_TAIL_POLICIES": "errors=status_code(status_codes=ERROR);sample=probabilistic(sampling_percentage=5)",
             "OTELKIT_TAIL_DECISION_WAIT_MS": "500", "OTELKIT_TAIL_WORKER_COMMIT_INTERVAL_MS": "300",
             "OTEL_TRACES_EXPORTER": "otelkit_otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.endpoint,
+            # the demo reads lag and decisions itself; no metrics backend runs beside it
+            "OTEL_METRICS_EXPORTER": "none",
         })
         workers = [ManagedProcess([sys.executable, "-m", "otelkit", "tail-worker"], env, "tail-worker")
                    for _ in range(2)]

@@ -188,6 +188,7 @@ def test_cli_flags_override_the_environment(monkeypatch: Any) -> None:
         "OTELKIT_KAFKA_TOPIC": "env-topic",
         "OTELKIT_TAIL_WORKER_GROUP": "env-group",
         "OTELKIT_TAIL_POLICIES": "env=status_code(status_codes=ERROR)",
+        "OTEL_METRICS_EXPORTER": "none",
     }
     assert main(["tail-worker"], environ=env) == 0
     assert seen == {"topic": "env-topic", "group": "env-group", "bootstrap": "127.0.0.1:1",
