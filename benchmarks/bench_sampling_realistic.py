@@ -40,7 +40,11 @@ ROWS: list[tuple[str, Callable[[Scores], str]]] = [
      lambda s: f"{s.total_count_sd:.2%} ({s.total_count_expected_sd:.2%})"),
     ("bursting route, SD of its count error (expected)",
      lambda s: f"{s.burst_count_sd:.1%} ({s.burst_count_expected_sd:.1%})"),
+    ("bursting route outside the 20x step up: SD of its count error (expected)",
+     lambda s: f"{s.burst_outside_step_sd:.1%} ({s.burst_outside_step_expected_sd:.1%})"),
     ("its service during the bursts: kept / target", lambda s: f"{s.burst_kept_ratio:.2f}x"),
+    ("kept / min(target, arrivals): whole replay; during the 20x step up",
+     lambda s: f"{s.spend:.2f}x; {s.step_spend:.2f}x"),
     ("kept roots without th", lambda s: str(s.unknown)),
 ]
 

@@ -16,8 +16,11 @@ How an interval of ``dt`` seconds is folded in (see ``docs/sampling.md``, "The e
 3. **Shares**: each key's own estimate follows its count with a weight set by the *number of
    arrivals* in the interval (memory ``60 x target`` arrivals): shares neither fade during a
    drop nor lag in a spike. A key whose count is far outside its noise restarts from it.
-4. **Apportioning** (:func:`~otelkit.sampling._budget.apportion`): square-root-weighted water
+4. **Apportioning** (:func:`~otelkit.sampling._budget.apportion`): log-weighted water
    filling of ``target x correction``, no sampled key below 0.7x the sampled keys' average probability.
+
+Re-estimates come every ``interval``, and at doubling intervals from ``interval / 10`` after
+a common step and after the start (:meth:`Estimator.next_gap`).
 """
 
 from __future__ import annotations
@@ -80,7 +83,10 @@ class Estimator:
         self._shape_arrivals = max(1000.0, SHAPE_ARRIVALS * target)
         self.gain = 1.0  # budget correction
         self.saturated = True  # the last interval kept everything
-        self.level_age = math.inf  # seconds since the keys' common level last stepped
+        # seconds since the keys' common level last stepped; a start is such a step (from
+        # nothing), so the first seconds re-estimate at doubling intervals (100 ms, 200 ms, ...)
+        # instead of holding an estimate from the first dozen arrivals for a whole interval
+        self.level_age = 0.0
 
     def update(self, states: Sequence[KeyState], dt: float, target: float) -> float:
         """Fold in an interval of ``dt`` seconds (> 0) for ``target`` traces/s; the total rate."""
@@ -106,5 +112,6 @@ class Estimator:
         return total
 
     def next_gap(self, gap: float) -> float:
-        """Seconds to the next re-estimate: ``interval``, or doubling from ``gap`` after a step."""
+        """Seconds to the next re-estimate: ``interval``, or doubling from ``gap`` after a
+        common step or the start."""
         return min(self._interval, max(gap, self.level_age))

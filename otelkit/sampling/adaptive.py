@@ -131,6 +131,8 @@ class AdaptiveSampler(BaseHeadSampler):
         self._kept_window = 0.0
         self._arrivals_tick = 0
         self._drought = 0.0  # half the estimated arrivals/s of all keys
+        self._dry_start = now  # the drought check's window: its start and the arrivals before it
+        self._dry_ticks = 0
         self._surge = NEW_KEY_TRIP  # arrivals within one interval that mean all keys stepped up
         self._burst = 5.0
         self._burst_rate = 1.5 * self._target
@@ -204,8 +206,7 @@ class AdaptiveSampler(BaseHeadSampler):
             ticks = self._arrivals_tick = self._arrivals_tick + 1
             # a key stepped up; every 8th arrival: all keys stepped up, or a drought (under half
             # the arrivals expected; not per arrival, so threads with skewed clocks do not trip it)
-            if state.count > state.trip or (not ticks & 7 and (
-                    ticks > self._surge or ticks < self._drought * (now - self._tick_start))):
+            if state.count > state.trip or (not ticks & 7 and (ticks > self._surge or self._dry(now, ticks))):
                 if now - self._tick_start >= self._min_gap:
                     self._retune(now)
             threshold = state.threshold
@@ -228,6 +229,17 @@ class AdaptiveSampler(BaseHeadSampler):
             if self._kept_window > self._burst + self._burst_rate * max(now - self._window_start, self._min_gap):
                 self._retune(now)
             return threshold
+
+    def _dry(self, now: float, ticks: int) -> bool:
+        """A drought: under half the expected arrivals in the window (>= ``interval / 10``)
+        ending now. Windowed rather than since the last re-estimate, so a drop late in an
+        interval shows within ~100 ms whatever the phase of the re-estimates."""
+        span = now - self._dry_start
+        if span < self._min_gap:
+            return False
+        dry = ticks - self._dry_ticks < self._drought * span
+        self._dry_start, self._dry_ticks = now, ticks
+        return dry
 
     def _take_allowance(self, now: float) -> bool:
         """One new key's first trace kept whole (5 % of the target per second, burst 5 % of it)."""
@@ -274,6 +286,7 @@ class AdaptiveSampler(BaseHeadSampler):
         self._window_start = now
         self._kept_window = 0.0
         self._arrivals_tick = 0
+        self._dry_start, self._dry_ticks = now, 0
 
     def get_description(self) -> str:
         return f"AdaptiveSampler{{target={self._target:g},tau={self._tau:g},max_keys={self._max_keys}}}"

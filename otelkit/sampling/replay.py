@@ -99,6 +99,10 @@ class ReplayResult:
     variance: float = 0.0  # Horvitz-Thompson estimate of the variance of ``adjusted``
     route_variance: list[float] = field(default_factory=list)
     unknown: int = 0  # kept roots without a usable th
+    # the same per-route tallies for the 20x step up only (``Workload.spike``)
+    step_arrivals: list[int] = field(default_factory=list)
+    step_adjusted: list[float] = field(default_factory=list)
+    step_variance: list[float] = field(default_factory=list)
 
 
 def replay(make: Callable[[FakeClock], Sampler], work: Workload, seed: int, service: int = 0) -> ReplayResult:
@@ -114,7 +118,8 @@ def replay(make: Callable[[FakeClock], Sampler], work: Workload, seed: int, serv
     should_sample = sampler.should_sample
     seconds = int(work.duration)
     res = ReplayResult([0] * seconds, [0] * seconds, [0.0] * seconds, [0] * len(names), [0] * len(names),
-                       [0.0] * len(names), route_variance=[0.0] * len(names))
+                       [0.0] * len(names), route_variance=[0.0] * len(names), step_arrivals=[0] * len(names),
+                       step_adjusted=[0.0] * len(names), step_variance=[0.0] * len(names))
     counts: dict[str, float | None] = {}
     expo, uniform, bits = rng.expovariate, rng.random, rng.getrandbits
     server, keep = SpanKind.SERVER, Decision.RECORD_AND_SAMPLE
@@ -123,6 +128,7 @@ def replay(make: Callable[[FakeClock], Sampler], work: Workload, seed: int, serv
         start = i * _SLICE
         end = start + _SLICE
         rates = work.rates(start, shares, rare)
+        in_step = work.spike[0] <= start < work.spike[1]
         cum = list(accumulate(rates))
         lam = cum[-1]
         res.expected[int(start)] += lam * _SLICE
@@ -139,6 +145,8 @@ def replay(make: Callable[[FakeClock], Sampler], work: Workload, seed: int, serv
             sec = int(t)
             res.arrivals[sec] += 1
             res.route_arrivals[k] += 1
+            if in_step:
+                res.step_arrivals[k] += 1
             if result.decision is not keep:
                 continue
             res.kept[sec] += 1
@@ -156,6 +164,9 @@ def replay(make: Callable[[FakeClock], Sampler], work: Workload, seed: int, serv
             res.route_adjusted[k] += count
             res.variance += count * (count - 1.0)
             res.route_variance[k] += count * (count - 1.0)
+            if in_step:
+                res.step_adjusted[k] += count
+                res.step_variance[k] += count * (count - 1.0)
     return res
 
 
@@ -177,6 +188,10 @@ class Scores:
     burst_kept_ratio: float = 0.0  # kept / target in the bursting route's bursts (its service)
     total_count_expected_sd: float = 0.0  # the same from the kept spans' variance estimates
     burst_count_expected_sd: float = 0.0
+    burst_outside_step_sd: float = 0.0  # the bursting route's count error outside the 20x step up
+    burst_outside_step_expected_sd: float = 0.0
+    spend: float = 0.0  # kept / min(target, arrivals) over the whole replay
+    step_spend: float = 0.0  # the same during the 20x step up
     unknown: int = 0
     curve: list[float] = field(default_factory=list)  # mean kept / target per second
 
@@ -216,6 +231,8 @@ def score(results: list[list[ReplayResult]], works: list[Workload], target: floa
     burst_err: list[float] = []
     total_var: list[float] = []
     burst_var: list[float] = []
+    outside_err: list[float] = []
+    outside_var: list[float] = []
     burst_secs = [t for t in range(seconds) if work.bursting_now(t + 0.5)
                   and not work.spike[0] <= t < work.spike[1] and not work.drop[0] <= t < work.drop[1]]
     burst_kept: list[float] = []
@@ -231,6 +248,9 @@ def score(results: list[list[ReplayResult]], works: list[Workload], target: floa
             burst_kept.append(sum(first.kept[t] for t in burst_secs) / (target * len(burst_secs)))
         burst_err.append(first.route_adjusted[_BURST_RANK] / first.route_arrivals[_BURST_RANK] - 1.0)
         burst_var.append(first.route_variance[_BURST_RANK] / first.route_arrivals[_BURST_RANK] ** 2)
+        outside = first.route_arrivals[_BURST_RANK] - first.step_arrivals[_BURST_RANK]
+        outside_err.append((first.route_adjusted[_BURST_RANK] - first.step_adjusted[_BURST_RANK]) / outside - 1.0)
+        outside_var.append((first.route_variance[_BURST_RANK] - first.step_variance[_BURST_RANK]) / outside**2)
     return Scores(
         steady_error=statistics.fmean(errors),
         steady_abs_error=statistics.fmean(abs(e) for e in errors),
@@ -246,6 +266,10 @@ def score(results: list[list[ReplayResult]], works: list[Workload], target: floa
         burst_kept_ratio=statistics.fmean(burst_kept) if burst_kept else math.nan,
         total_count_expected_sd=math.sqrt(statistics.fmean(total_var)),
         burst_count_expected_sd=math.sqrt(statistics.fmean(burst_var)),
+        burst_outside_step_sd=statistics.pstdev(outside_err),
+        burst_outside_step_expected_sd=math.sqrt(statistics.fmean(outside_var)),
+        spend=statistics.fmean(curve),
+        step_spend=statistics.fmean(curve[int(work.spike[0]):int(work.spike[1])]),
         unknown=sum(r.unknown for per_seed in results for r in per_seed),
         curve=curve,
     )

@@ -374,3 +374,15 @@ def test_declarative_entry_point_called_without_arguments(monkeypatch: pytest.Mo
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "target=12")
     sampler = ep.load()()
     assert sampler.get_description().startswith("AdaptiveSampler{target=12,")
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8])
+def test_a_10x_drop_shows_within_its_second_whatever_the_phase_of_the_re_estimates(phase: float) -> None:
+    # the drought check used to count arrivals since the last re-estimate, so a drop late in
+    # an interval showed only after ~0.5 s: 24-27 kept in the drop's second at phases 0.3-0.6
+    target = 50.0
+    clock = FakeClock()
+    step = 30.0 + phase
+    result = simulate(_sampler(target, clock), clock, [Phase(step, {"GET /a": 5000.0}), Phase(2, {"GET /a": 500.0})],
+                      seed=5, bucket=0.1, stratified=True)
+    assert 0.7 * target <= result.kept_rate(step, step + 1.0) <= 2 * target  # the bounds of the 10x step test
