@@ -15,7 +15,7 @@ instrument                                  unit   attributes / meaning
 ``otelkit.tail.decided_early`` (counter)    1      traces decided early by a buffer overflow
 ``otelkit.tail.buffered.traces`` (gauge)    1      undecided traces
 ``otelkit.tail.buffered.spans`` (gauge)     1      buffered spans
-``otelkit.tail.buffered.bytes`` (gauge)     By     bytes held by undecided spans
+``otelkit.tail.buffered.bytes`` (gauge)     By     estimated buffered bytes
 ``otelkit.tail.decision.duration`` (hist.)  us     policy evaluation time per trace
 ==========================================  =====  ==========================================
 """
