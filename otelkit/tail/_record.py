@@ -163,7 +163,7 @@ def record_of(span: ReadableSpan, keys: frozenset[str] | None) -> tuple[SpanReco
         status, attrs, events = span.status, span.attributes, span.events
         rec = SpanRecord(data, route, span.context, span.parent, span.name, span.kind,
                          status.status_code, status.description, span.start_time, span.end_time,
-                         None, len(events))
+                         None, len(events or ()))
     size = len(data) + RECORD_OVERHEAD
     if keys is not None:
         held: Mapping[str, Any] = _EMPTY
