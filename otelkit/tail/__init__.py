@@ -10,7 +10,7 @@ See ``docs/tail-sampling.md``. The public names:
   :func:`default_policies` (:data:`DEFAULT_POLICIES`);
 * :data:`POLICY_ATTRIBUTE` - the span attribute naming the policy that kept a trace.
 
-Everything else (the trace buffer, the decider, forwarding, size estimate, caches,
+Everything else (the trace buffer, the decider, forwarding, span records, caches,
 metrics) is internal: modules with a leading underscore.
 """
 

@@ -12,12 +12,18 @@ decider (the worker) share, behind its own lock:
 
 Invariants (``tests/tail/test_buffer.py``), true whenever the lock is free:
 
-* ``buffered_spans``/``buffered_bytes`` are the sums over undecided entries and stay within
-  ``max_spans``/``max_bytes``; no undecided entry holds more than ``max_spans_per_trace``;
-* the spans/bytes in decision (early queue, taken entries and their stragglers) stay within
-  ``max_spans``/``max_bytes`` as well (or are one trace, which may be up to
-  ``max_spans_per_trace + 1`` spans): a span that would pass them is dropped and counted
-  (reason ``overflow``), and a trace that does not fit is evicted instead of queued early;
+* ``buffered_spans``/``buffered_bytes`` are the sums over undecided entries; ``buffered_spans``
+  stays within ``max_spans``; no undecided entry holds more than ``max_spans_per_trace``;
+* one byte budget for both pools (what they hold in memory): after each span is taken,
+  undecided plus in-decision bytes stay within ``max_bytes`` (or the in-decision pool is one
+  trace): an overflow frees undecided traces (with ``decide``: down to 7/8 of
+  ``max_bytes``, see :data:`RESERVE`) and queues them for an early decision only while they
+  fit in the whole budget, else evicts them;
+* the spans in decision (early queue, taken entries and their stragglers) stay within
+  ``max_spans`` (or are one trace, which may be up to ``max_spans_per_trace + 1`` spans): a
+  straggler that would pass that or the byte budget is dropped and counted (reason
+  ``overflow``), and a trace that does not fit is evicted instead of queued early (so with
+  a stalled decider, new traces evict old ones);
 * a trace ID is in at most one of: undecided, in decision;
 * every span given to :meth:`_TraceBuffer.add` is, exactly once, buffered, in decision,
   handed back for forwarding (late span of a kept trace) or counted as dropped.
@@ -41,6 +47,11 @@ from otelkit.tail._record import SpanRecord
 from otelkit.tail._stats import Counters
 
 __all__ = ["_Entry", "_TraceBuffer", "OVERFLOW"]
+
+RESERVE = 8
+"""With ``overflow="decide"`` an overflow brings undecided + in-decision bytes down to
+``(1 - 1/RESERVE)`` of ``max_bytes``; the rest is room for the traces it queues for an
+early decision."""
 
 OVERFLOW = "overflow"
 """Drop reason of a span that arrived for a trace in decision when that pool was full."""
@@ -89,6 +100,9 @@ class _TraceBuffer:
         self._wait_s = limits.decision_wait_s
         self._max_spans = limits.max_spans
         self._max_bytes = limits.max_bytes
+        # overflow="decide" frees bytes down to this, leaving the rest for early decisions
+        reserve = RESERVE if limits.overflow == "decide" else 1 << 62
+        self._room_bytes = limits.max_bytes - limits.max_bytes // reserve
         self._max_per_trace = limits.max_spans_per_trace
 
     # -- hot path ------------------------------------------------------------------------
@@ -107,7 +121,8 @@ class _TraceBuffer:
             held_bytes = self._bytes = self._bytes + size
             if is_root:
                 self._root_due.append((now + self._wait_s, tid))
-            if len(spans) > self._max_per_trace or held > self._max_spans or held_bytes > self._max_bytes:
+            if (len(spans) > self._max_per_trace or held > self._max_spans
+                    or held_bytes + self._flight_bytes > self._room_bytes):
                 self._overflow_locked(tid, trace, now)
             return None
 
@@ -115,7 +130,7 @@ class _TraceBuffer:
         """A span of a trace not buffered: in decision, late (kept/dropped) or new."""
         pending = self._deciding.get(tid)
         if pending is not None:
-            if self._flight_spans >= self._max_spans or self._flight_bytes + size > self._max_bytes:
+            if self._flight_spans >= self._max_spans or self._bytes + self._flight_bytes + size > self._max_bytes:
                 self.counters.overflow()
                 return None
             pending.spans.append(span)
@@ -141,7 +156,7 @@ class _TraceBuffer:
         self._bytes += size
         if is_root:
             self._root_due.append((now + self._wait_s, tid))
-        if self._spans > self._max_spans or self._bytes > self._max_bytes:
+        if self._spans > self._max_spans or self._bytes + self._flight_bytes > self._room_bytes:
             self._overflow_locked(tid, trace, now)
         return None
 
@@ -149,16 +164,17 @@ class _TraceBuffer:
         """Bring the buffer back under its limits: the oversize trace first, then the oldest.
 
         The oversize trace's own spans are subtracted before any other trace is chosen, so
-        no trace is evicted (or decided early) that breaks no limit.
+        no trace is evicted (or decided early) that breaks no limit. The budget is shared
+        with the traces in decision: the more of it they hold, the less stays undecided.
         """
         victims: list[int] = []
-        spans, size = self._spans, self._bytes
+        spans, size = self._spans, self._bytes + self._flight_bytes
         if len(trace.spans) > self._max_per_trace:
             victims.append(tid)
             spans -= len(trace.spans)
             size -= trace.bytes
         for old_tid, old in self._traces.items():
-            if spans <= self._max_spans and size <= self._max_bytes:
+            if spans <= self._max_spans and size <= self._room_bytes:
                 break
             if old_tid in victims:
                 continue
@@ -171,7 +187,7 @@ class _TraceBuffer:
             taken = self._take_locked(victim)
             if taken is None:
                 continue
-            if decide and self._fits_in_decision_locked(taken):
+            if decide and self._fits_in_decision_locked(taken) and self._fits_in_budget_locked(taken):
                 self._start_decision_locked(victim, taken)
                 self._early.append((victim, taken))
                 self.counters.decided_early += 1
@@ -190,6 +206,13 @@ class _TraceBuffer:
             self._flight_spans + len(entry.spans) <= self._max_spans
             and self._flight_bytes + entry.bytes <= self._max_bytes
         )
+
+    def _fits_in_budget_locked(self, entry: _Entry) -> bool:
+        """Room for ``entry`` in the shared budget (undecided + in decision); always for one
+        trace alone in decision."""
+        if not self._flight_spans:
+            return True
+        return self._bytes + self._flight_bytes + entry.bytes <= self._max_bytes
 
     def _take_locked(self, tid: int) -> _Entry | None:
         trace = self._traces.pop(tid, None)

@@ -1,4 +1,8 @@
-"""Exportable copies of kept spans: sampled flag set, ``th`` written, policy attribute added.
+"""What a kept span becomes: sampled flag set, ``th`` written, policy attribute added.
+
+The processor holds spans as bytes and splices these changes in (:mod:`otelkit.tail._kept`,
+:mod:`otelkit.tail._splice`); :func:`exportable` is the same change on a ``ReadableSpan``,
+the reference its output is tested against (byte for byte, after encoding).
 
 The SDK's batch and simple processors export only spans whose context has the sampled
 flag. Spans the head sampler only recorded (RECORD_ONLY) would be ignored, so the tail

@@ -31,7 +31,8 @@ class Limits:
         max_wait_s: a trace without a local root is decided this long after its first
             span ended (s); default 30.
         max_spans: most buffered spans over all undecided traces; default 50 000.
-        max_bytes: most estimated buffered bytes (:mod:`otelkit.tail._size`); default 64 MiB.
+        max_bytes: most bytes held (records: encoded span + summary, :mod:`otelkit.tail._record`),
+            undecided and awaiting a decision together; default 64 MiB.
         max_spans_per_trace: most buffered spans of one trace; default 10 000.
         overflow: ``decide`` (decide the oldest/oversize trace early) or ``evict`` (drop it).
         decision_cache_size: trace IDs in each of the kept/dropped caches; default 100 000.

@@ -55,7 +55,7 @@ OTELKIT_TAIL_MAX_SPANS = int_setting(
 OTELKIT_TAIL_MAX_BYTES = size_setting(
     "OTELKIT_TAIL_MAX_BYTES",
     64 * 1024 * 1024,
-    "Tail sampling: most estimated bytes buffered across all undecided traces.",
+    "Tail sampling: most bytes the held spans keep in memory (encoded span plus summary), undecided and awaiting a decision together.",
     min=1024,
     component="tail",
 )

@@ -12,8 +12,9 @@ which the worker thread calls (tests call it directly with a fake clock): a trac
 ``max_wait`` after its first span ended if no local root did, or at once when a buffer limit
 forces it (``overflow="decide"``). Due traces are evaluated in a batch outside the buffer's
 lock; kept traces are forwarded whole to the downstream processor, as their held bytes
-with ``th`` and the policy attributes spliced in (:mod:`otelkit.tail._kept`); every trace ID goes into the kept or dropped decision cache,
-so a late span follows its trace's decision and no span of a dropped trace is ever exported.
+with ``th`` and the policy attributes spliced in (:mod:`otelkit.tail._kept`); every trace
+ID goes into the kept or dropped decision cache, so a late span follows its trace's
+decision and no span of a dropped trace is ever exported.
 
 Who owns what: the buffer owns the traces, the decision caches, the limit accounting and
 the counters; the decider owns policy evaluation, its timing and the worker thread; this

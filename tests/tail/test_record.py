@@ -85,3 +85,29 @@ def test_record_overhead_covers_what_a_record_keeps() -> None:
         tracemalloc.stop()
     print(f"held per record beyond its bytes: {per:.0f} B")
     assert 0 < per < RECORD_OVERHEAD, per
+
+
+def test_the_sdk_span_is_released_at_on_end() -> None:
+    import weakref
+
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otelkit.tail import TailSamplingProcessor
+    from otelkit.tail.policies import StatusCodePolicy
+
+    proc = TailSamplingProcessor(SimpleSpanProcessor(InMemorySpanExporter()), [StatusCodePolicy(["ERROR"])],
+                                 start_worker=False, self_metrics=False)
+    provider = TracerProvider()
+    provider.add_span_processor(proc)
+    with provider.get_tracer("t").start_as_current_span("op", attributes={"a": "b"}) as span:
+        span.add_event("e", {"k": "v"})
+    ref = weakref.ref(span)
+    del span
+    assert ref() is None  # freed by refcount: nothing of the buffer points at it
+    (entry,) = proc._buffer._traces.values()
+    (rec,) = entry.spans
+    assert not gc.is_tracked(rec.data)
+    other, _ = record_of(make_span(), frozenset())
+    assert rec._attributes is other._attributes and not rec._attributes  # one shared empty summary
+    proc.shutdown()
