@@ -98,9 +98,12 @@ def test_bad_bounds_raise_value_error_naming_what_is_allowed(kw: dict[str, Any],
 
 
 def test_export_starts_once_the_queue_reaches_the_batch_size() -> None:
-    # test_telemetry_exported_once_batch_size_reached: no flush, the 60 s waits never pass
+    # test_telemetry_exported_once_batch_size_reached: no flush, the 60 s waits never pass.
+    # The queue is twice the batch: otelkit's target batch is at most half the queue (a full
+    # queue never waits for an export; test_stock_differences), so with stock's 15/15 it
+    # would export at 7 spans, in one call or two depending on how fast the spans end.
     exporter = Recording()
-    provider, processor = pipeline(exporter, max_queue_size=15, max_export_batch_size=15, min_batch=15, **_LONG)
+    provider, processor = pipeline(exporter, max_queue_size=30, max_export_batch_size=15, min_batch=15, **_LONG)
     end_spans(provider, [f"s{i}" for i in range(15)])
     assert wait_until(lambda: len(exporter.names) == 15)
     assert exporter.calls == 1
@@ -131,7 +134,8 @@ def test_lone_span_is_exported_once_the_schedule_delay_passes() -> None:
 
 def test_force_flush_exports_what_was_queued_in_one_call() -> None:  # test_force_flush_flushes_telemetry
     exporter = Recording()
-    provider, processor = pipeline(exporter, max_queue_size=15, max_export_batch_size=15, **_LONG)
+    # a queue of 30: the target batch (half the queue, 15) stays above the 10 spans queued
+    provider, processor = pipeline(exporter, max_queue_size=30, max_export_batch_size=15, **_LONG)
     end_spans(provider, [f"s{i}" for i in range(10)])
     assert processor.force_flush(10_000)
     assert exporter.calls == 1 and exporter.names == [f"s{i}" for i in range(10)]

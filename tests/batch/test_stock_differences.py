@@ -49,6 +49,19 @@ def test_default_batch_bound_follows_a_small_explicit_queue() -> None:
     processor.shutdown()
 
 
+def test_an_export_starts_at_half_the_queue_not_at_a_full_batch() -> None:
+    # Stock with a 15-span queue and batch waits for 15 spans (or its delay); otelkit's
+    # target batch is at most half the queue, so the queue has room while the export runs.
+    exporter = Recording()
+    provider, processor = pipeline(exporter, max_queue_size=15, max_export_batch_size=15, min_batch=15,
+                                   freshness_ms=60_000, startup_ms=60_000, schedule_delay_millis=60_000)
+    assert processor.stats()["target_batch"] == 7
+    end_spans(provider, [f"s{i}" for i in range(7)])
+    assert wait_until(lambda: len(exporter.names) == 7)  # no flush, no wait passed
+    assert exporter.calls == 1
+    provider.shutdown()
+
+
 class _Concurrency(SpanExporter):
     """Tracks how many export() calls overlap; each call lasts ``hold_s`` (or until ``gate``)."""
 
