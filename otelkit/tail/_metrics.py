@@ -33,7 +33,8 @@ instrument                                  unit     attributes / meaning
 ``otelkit.tail.decided_early`` (counter)    {trace}  traces decided early by a buffer overflow
 ``otelkit.tail.buffered.traces`` (gauge)    {trace}  undecided traces
 ``otelkit.tail.buffered.spans`` (gauge)     {span}   buffered spans
-``otelkit.tail.buffered.bytes`` (gauge)     By       estimated buffered bytes
+``otelkit.tail.buffered.bytes`` (gauge)     By       buffered bytes (encoded spans + record overhead)
+``otelkit.tail.decision.lag`` (gauge)       s        now minus the oldest due, undecided trace's due time
 ``otelkit.tail.decision.duration`` (hist.)  s        policy evaluation time per trace
 ==========================================  =======  ========================================
 """
@@ -149,6 +150,11 @@ def register(processor: TailSamplingProcessor, meter_provider: MeterProvider | N
             f"otelkit.tail.buffered.{key}", [reader(single(f"buffered_{key}"))], unit=unit,
             description=f"Buffered (undecided) {key} in the tail sampler.",
         )
+    meter.create_observable_gauge(
+        "otelkit.tail.decision.lag", [reader(single("decision_lag_s"))], unit="s",
+        description="How far the tail sampler's decisions are behind: now minus the due time of the oldest "
+                    "due, undecided trace (0 when none is due).",
+    )
     histogram = meter.create_histogram(
         "otelkit.tail.decision.duration", unit="s", description="Policy evaluation time per trace decision.",
         explicit_bucket_boundaries_advisory=[1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2, 0.1],

@@ -236,11 +236,14 @@ class TailSamplingProcessor(SpanProcessor):
     def stats(self) -> dict[str, Any]:
         """Counters and buffer gauges (plain ints/dicts) plus the downstream's ``stats()``.
 
-        ``buffered_*`` describe the undecided traces; ``awaiting_decision_*`` the traces in
+        ``decision_lag_s``: how far the decision thread is behind (now minus the due time of
+        the oldest due, undecided trace; 0 when none is due). ``buffered_*`` describe the undecided traces; ``awaiting_decision_*`` the traces in
         decision (queued early by an overflow, or being judged) and the spans that arrived
         for them meanwhile. Each pool stays within ``max_spans``/``max_bytes``.
         """
         out = self._buffer.snapshot()
+        due = self._buffer.next_due()  # -inf: traces queued for an early decision
+        out["decision_lag_s"] = max(0.0, self._clock() - due) if due is not None and due > float("-inf") else 0.0
         out["decisions"] = self._timer.decisions
         out["decision_seconds"] = self._timer.seconds
         inner = getattr(self.downstream, "stats", None)

@@ -112,6 +112,25 @@ def test_otelkit_additions_have_units_and_namespaced_attributes(clock: Any, span
     proc.shutdown()
 
 
+def test_decision_lag_is_how_long_the_oldest_due_trace_has_waited(clock: Any, span: Any) -> None:
+    proc, _exporter, reader = _build(clock, decision_wait_ms=1000)
+    proc.on_end(span(trace_id=1))  # a root: due 1 s from now
+    clock.advance(0.5)
+    proc.on_end(span(trace_id=2))  # due 1.5 s from the start
+    assert _points(reader)["otelkit.tail.decision.lag"] == {(): 0.0}  # nothing due yet
+    clock.advance(0.75)  # t=1.25: trace 1 is 0.25 s overdue (no decision thread runs)
+    assert _points(reader)["otelkit.tail.decision.lag"] == {(): 0.25}
+    proc.process_due()  # trace 1 decided; trace 2 is not due yet
+    assert _points(reader)["otelkit.tail.decision.lag"] == {(): 0.0}
+    clock.advance(1.0)  # t=2.25: trace 2 is 0.75 s overdue
+    assert proc.stats()["decision_lag_s"] == 0.75
+    data = reader.get_metrics_data()
+    assert data is not None
+    units = {m.name: m.unit for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert units["otelkit.tail.decision.lag"] == "s"
+    proc.shutdown()
+
+
 def test_no_instruments_without_self_metrics(clock: Any) -> None:
     reader = InMemoryMetricReader()
     TailSamplingProcessor(SimpleSpanProcessor(InMemorySpanExporter()), [StatusCodePolicy(["ERROR"])], clock=clock,
