@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
-from otelkit._fork import ForkSafeLock
+from otelkit._fork import ForkSafeLock, after_fork, fresh_event
 from otelkit._parse import check_range
 from otelkit._warn import warn_limited
 from otelkit.exporter._encoded import EncodedSpan, encode_each, request_parts, split_requests
@@ -159,6 +159,12 @@ class OtlpHttpSpanExporter(SpanExporter):
             self._replayer = Replayer(self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(env))
             self._stats.observe_spool(self._spool.snapshot)
             self._replayer.start()
+        after_fork(self._after_fork)
+
+    def _after_fork(self) -> None:
+        # Another thread may have held the event's lock at fork time: a new one, same state.
+        self._shutdown = fresh_event(self._shutdown)
+        self._sender.use_shutdown(self._shutdown)
 
     # ------------------------------------------------------------------ SpanExporter
 
