@@ -65,9 +65,12 @@ def _detectors(environ: Mapping[str, str]) -> list[ResourceDetector]:
         if name == "otel":
             continue
         try:
-            detectors.append(next(iter(entry_points(group=_GROUP, name=name))).load()())
+            found = list(entry_points(group=_GROUP, name=name))
+            if not found:
+                raise LookupError("no such entry point is installed")
+            detectors.append(found[0].load()())
         except Exception as exc:  # noqa: BLE001 - a bad detector name never breaks configure
             warn_limited(_logger, f"resource-detector:{name[:32]}", "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS: "
-                         "cannot load resource detector %r (%r); skipping it (allowed: the names of "
+                         "cannot load resource detector %r (%s); skipping it (allowed: the names of "
                          "installed opentelemetry_resource_detector entry points, or *)", name, exc)
     return detectors

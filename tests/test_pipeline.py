@@ -66,6 +66,14 @@ def test_configure_builds_the_resource_from_its_environ_not_os_environ(monkeypat
     unnamed.shutdown()
 
 
+def test_an_unknown_resource_detector_in_the_environ_warns_and_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
+        p = _configure({"OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "nosuch,process"}, exporters=[])
+    assert p.provider.resource.attributes["process.pid"] > 0
+    assert "'nosuch' (no such entry point is installed)" in caplog.text
+    p.shutdown()
+
+
 def test_malformed_resource_attribute_pair_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
         attrs = pl.parse_key_values("a=1,broken,b=x%20y")
