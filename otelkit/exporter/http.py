@@ -43,7 +43,7 @@ from otelkit import config
 from otelkit._fork import ForkSafeLock, after_fork, fresh_event
 from otelkit._parse import check_range
 from otelkit._warn import warn_limited
-from otelkit.exporter._encoded import EncodedSpan, encode_each, request_parts, split_requests
+from otelkit.exporter._encoded import EncodedSpan, export_spans, request_parts, split_requests
 from otelkit.exporter._http_config import HttpSettings, resolve
 from otelkit.exporter._http_send import HttpSender, Outcome
 from otelkit.exporter._negotiate import DEFAULT_PROBE_INTERVAL_S, fallback_chain
@@ -176,15 +176,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         are sent. An empty batch is SUCCESS without a request, except after :meth:`shutdown`:
         then, like any batch, it is FAILURE (the stock exporter's answer), and nothing is counted.
         """
-        if self._shutdown.is_set():  # even an empty batch: nothing is accepted after shutdown
-            if spans:
-                self._stats.spans(failed=len(spans), error="shutdown")
-            return SpanExportResult.FAILURE
-        encoded, failed = encode_each(spans)
-        if failed:
-            self._stats.spans(failed=failed, error="encode")
-        result = self.export_encoded(encoded)
-        return SpanExportResult.FAILURE if failed else result
+        return export_spans(spans, self._shutdown.is_set(), self._stats.spans, self.export_encoded)
 
     def export_encoded(self, spans: Sequence[EncodedSpan]) -> SpanExportResult:
         """Send spans encoded at ``on_end`` (:mod:`otelkit.exporter._encoded`): requests are
