@@ -17,11 +17,10 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otelkit._warn import warn_limited
 from otelkit.exporter._request import group_spans, write_parts
@@ -35,7 +34,6 @@ __all__ = [
     "encode_span",
     "encode_held",
     "encode_each",
-    "export_spans",
     "request_parts",
     "encode_request",
     "encode_request_into",
@@ -164,30 +162,6 @@ def encode_each(spans: Sequence[ReadableSpan]) -> tuple[list[EncodedSpan], int]:
             warn_limited(_logger, "encode-span", "cannot encode span %r: %r; dropping it",
                          getattr(span, "name", span), exc)
     return out, failed
-
-
-def export_spans(
-    spans: Sequence[ReadableSpan],
-    shut_down: bool,
-    count: Callable[..., None],
-    export_encoded: Callable[[Sequence[EncodedSpan]], SpanExportResult],
-) -> SpanExportResult:
-    """The ``export()`` of the exporters that send :class:`EncodedSpan`s (OTLP/HTTP, Kafka).
-
-    After shutdown nothing is accepted: FAILURE, even for an empty batch (a non-empty one
-    is counted failed, ``error="shutdown"``, through ``count``: the exporter's
-    ``ExportStats.spans``). A span that cannot be encoded fails alone (``error="encode"``);
-    the rest go to ``export_encoded``. SUCCESS only if every span was encoded and sent.
-    """
-    if shut_down:
-        if spans:
-            count(failed=len(spans), error="shutdown")
-        return SpanExportResult.FAILURE
-    encoded, failed = encode_each(spans)
-    if failed:
-        count(failed=failed, error="encode")
-    result = export_encoded(encoded)
-    return SpanExportResult.FAILURE if failed else result
 
 
 _FRAMES = [b"\x12" + v for v in VARINTS]  # ScopeSpans.spans tag + length, by length

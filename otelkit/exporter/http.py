@@ -43,7 +43,8 @@ from otelkit import config
 from otelkit._fork import ForkSafeLock, after_fork, fresh_event
 from otelkit._parse import check_range
 from otelkit._warn import warn_limited
-from otelkit.exporter._encoded import EncodedSpan, export_spans, request_parts, split_requests
+from otelkit.exporter._encoded import EncodedSpan, request_parts, split_requests
+from otelkit.exporter._export import export_spans
 from otelkit.exporter._http_config import HttpSettings, resolve
 from otelkit.exporter._http_send import HttpSender, Outcome
 from otelkit.exporter._negotiate import DEFAULT_PROBE_INTERVAL_S, fallback_chain

@@ -28,7 +28,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
 from otelkit._warn import warn_limited
-from otelkit.exporter._encoded import EncodedSpan, encode_request, export_spans
+from otelkit.exporter._encoded import EncodedSpan, encode_request
+from otelkit.exporter._export import export_spans
 from otelkit.exporter._http_send import Outcome
 from otelkit.exporter._kafka_call import KafkaCall as _Call
 from otelkit.exporter._kafka_call import extra_properties, group_spans, replay_messages, trace_key

@@ -164,7 +164,7 @@ def test_encoded_span_is_a_small_slotted_object() -> None:
 def test_export_spans_is_the_shared_export_of_the_encoded_exporters(shut_down, batch, sent, expected, counted) -> None:
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    from otelkit.exporter._encoded import export_spans
+    from otelkit.exporter._export import export_spans
 
     provider = TracerProvider()
     spans = []
@@ -183,7 +183,7 @@ def test_export_spans_is_the_shared_export_of_the_encoded_exporters(shut_down, b
 def test_export_spans_fails_a_span_that_cannot_be_encoded_alone() -> None:
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    from otelkit.exporter._encoded import export_spans
+    from otelkit.exporter._export import export_spans
 
     good = TracerProvider().get_tracer("t").start_span("ok")
     good.end()
