@@ -47,6 +47,7 @@ from otelkit._exporter_selection import (
 )
 from otelkit._parse import check_range, parse_pairs
 from otelkit._processor_selection import build_export_processor, stock_batch_options, wrap_head_for_tail
+from otelkit._resource import create_resource
 from otelkit._sdk_settings import install_propagators, span_limits
 from otelkit._warn import warn_limited
 
@@ -146,7 +147,7 @@ def build_resource(
         attrs.update(attributes)
     if service_name:
         attrs[SERVICE_NAME] = service_name
-    return Resource.create(attrs)
+    return create_resource(attrs, env)  # the detectors run as in Resource.create, from env
 
 
 @dataclass

@@ -11,9 +11,12 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otelkit._fork import ForkSafeLock, fresh_event
 from otelkit._warn import warn_limited
@@ -128,3 +131,51 @@ def test_fresh_event_keeps_the_state_in_a_new_object() -> None:
     on.set()
     assert fresh_event(on).is_set() and fresh_event(on) is not on
     assert not fresh_event(off).is_set()
+
+
+def test_http_exporter_shutdown_event_is_fresh_in_a_child_and_its_sender_watches_it() -> None:
+    """The exporter's shutdown event (its lock held by a parent thread at fork: here the
+    main thread holds it, deterministically) is re-made in the child, and the sender's
+    backoff waits on the child's event: the child's shutdown cuts a retry wait short."""
+    from otelkit.exporter.http import OtlpHttpSpanExporter
+    from otelkit.testing import free_port
+
+    # nothing listens: a refused connection is retried after a 30 s backoff
+    exp = OtlpHttpSpanExporter(endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", timeout=120,
+                               retry_initial=30, max_retries=3, environ={"OTELKIT_SELF_METRICS": "false"})
+    lock = exp._shutdown._cond  # CPython's Event: a Condition over a plain Lock
+    with lock:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                exp.shutdown()
+                outcome = exp._sender.send(1, b"\x0a\x00", time.monotonic() + 120)
+                code = 0 if outcome.error == "shutdown" and exp.export([]) == SpanExportResult.FAILURE else 2
+            finally:
+                os._exit(code)
+    assert _exit_code_within(pid, _CHILD_JOIN_S) == 0
+    assert not exp._shutdown.is_set()  # the parent's exporter is not shut down by its child
+    exp.shutdown()
+
+
+def test_spool_replayer_stop_event_is_fresh_in_a_child(tmp_path: Path) -> None:
+    """Same for the spool replayer: a child stops its replayer (an exporter's shutdown) even
+    when the parent's stop event was locked at fork time, and its wait watches the new event."""
+    from otelkit.exporter._spool import Spool
+    from otelkit.exporter._spool_replay import Replayer
+
+    spool = Spool(str(tmp_path), "otlp_http", max_bytes=1 << 20, max_age_s=3600.0)
+    replayer = Replayer(spool, lambda record: None, spans_per_s=1000)  # type: ignore[arg-type,return-value]
+    with replayer._stop._cond:  # CPython's Event: a Condition over a plain Lock
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                replayer.stop()
+                code = 0 if replayer._wait(60) else 2  # stopped: the wait returns at once
+            finally:
+                os._exit(code)
+    assert _exit_code_within(pid, _CHILD_JOIN_S) == 0
+    assert not replayer._stop.is_set()
+    replayer.stop()

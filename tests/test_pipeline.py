@@ -46,6 +46,34 @@ def test_env_service_name_wins_over_resource_attributes() -> None:
     p.shutdown()
 
 
+def test_configure_builds_the_resource_from_its_environ_not_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's Resource.create reads OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME and
+    OTEL_EXPERIMENTAL_RESOURCE_DETECTORS from os.environ: none of them may reach a pipeline
+    configured from a mapping."""
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-os-environ")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "leaked=yes,service.name=os-ra")
+    monkeypatch.setenv("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "process")
+    p = _configure({"OTEL_SERVICE_NAME": "mine", "OTEL_RESOURCE_ATTRIBUTES": "team=a"}, exporters=[])
+    attrs = p.provider.resource.attributes
+    assert attrs["service.name"] == "mine" and attrs["team"] == "a"
+    assert "leaked" not in attrs and "process.pid" not in attrs
+    assert attrs["telemetry.sdk.language"] == "python" and attrs["service.instance.id"]  # as Resource.create
+    p.shutdown()
+    unnamed = _configure({"OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "process"}, exporters=[])
+    attrs = unnamed.provider.resource.attributes
+    assert attrs["service.name"].startswith("unknown_service") and "leaked" not in attrs
+    assert attrs["process.pid"] > 0  # the mapping's detectors run
+    unnamed.shutdown()
+
+
+def test_an_unknown_resource_detector_in_the_environ_warns_and_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
+        p = _configure({"OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "nosuch,process"}, exporters=[])
+    assert p.provider.resource.attributes["process.pid"] > 0
+    assert "'nosuch' (no such entry point is installed)" in caplog.text
+    p.shutdown()
+
+
 def test_malformed_resource_attribute_pair_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="otelkit.configure"):
         attrs = pl.parse_key_values("a=1,broken,b=x%20y")

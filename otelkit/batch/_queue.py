@@ -7,7 +7,7 @@ Invariants (``q`` = this queue):
 * ``q.received == q.taken + len(q) + q.dropped_full + q.refused_closed + q.discarded +
   q.encode_failed`` at any quiescent point: every span offered is taken by the worker, still
   queued, or refused/discarded, counted by reason.
-* ``len(q) <= capacity`` plus at most one span per producer thread racing the length check.
+* ``len(q) <= capacity``, exactly, however many producers race (see "Slots" below).
 * Encoded mode (``encode`` given; :meth:`put_encoded`): the queue holds each span as its
   ``Span`` bytes plus a small-int route (``encode`` returns both, see
   ``otelkit.exporter._encoded.encode_held``) in two parallel deques, so nothing it holds is
@@ -23,6 +23,15 @@ Invariants (``q`` = this queue):
 
 ``put`` appends without a lock (``deque.append`` and ``popleft`` are atomic under the GIL);
 the counters and the closed/sealed state change under the queue's own lock.
+
+Slots: a length check before a lock-free append let every producer that checked before
+the others appended through (the queue overshot by up to one span per producer thread).
+Instead, :meth:`put` takes a free slot first: ``_free`` is a deque of ``capacity`` tokens
+(``None``), a put pops one (``deque.pop`` is atomic; a truth test and a pop cost what the
+length check did) or, when none is left, is refused; :meth:`take` gives the taken spans' slots back under the lock,
+:meth:`close` empties ``_free``. So ``free + queued + puts between pop and append ==
+capacity`` while open, and the bound is exact. The tokens cost 8 bytes per slot (512 KiB
+at the default 65536). Encoded mode checks count and bytes under the lock and has no slots.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -106,6 +116,8 @@ class SpanQueue:
         self._wake_at = 1
         self._closed = self._sealed = closed
         self._limit = 0 if closed else self.capacity  # 0 routes every put to _refuse
+        # object mode: one token per free slot (see "Slots" in the module docstring)
+        self._free: deque[None] | None = deque(repeat(None, self._limit)) if self._encode is None else None
         self.taken = self.dropped_full = self.refused_closed = self.discarded = self.encode_failed = 0
         self.held_bytes = 0  # encoded mode: bytes of the queued spans, HELD_OVERHEAD included
         self.blocked = 0  # producers waiting for space now (block policy)
@@ -125,10 +137,16 @@ class SpanQueue:
             return
         if not self._fork_mark[0]:  # 0 in a forked child (no system call: see ForkGuard)
             self._guard.check()
-        items = self._items
-        if len(items) >= self._limit:
+        free = self._free
+        if not free:  # no free slot: full or closed (None: encoded mode, put_encoded's queue)
             self._refuse(span)
             return
+        try:
+            free.pop()
+        except IndexError:  # another producer took the last slot meanwhile
+            self._refuse(span)
+            return
+        items = self._items
         items.append(span)
         if len(items) >= self._wake_at:
             self._wake_at = NEVER  # lifted until the consumer arms it again
@@ -154,7 +172,7 @@ class SpanQueue:
             self.blocked += 1
             try:
                 while not self._closed:
-                    if len(self._items) < self.capacity and self.held_bytes + cost <= self.max_bytes:
+                    if self.held_bytes + cost <= self.max_bytes and self._slot():
                         if self._batch is not None:  # encoded: (bytes, route)
                             self._routes.append(item[1])
                             item = item[0]
@@ -169,6 +187,15 @@ class SpanQueue:
                 return False
             finally:
                 self.blocked -= 1
+
+    def _slot(self) -> bool:
+        # Under the lock: take a free slot (object mode) or check the count (encoded mode).
+        if self._free is None:
+            return len(self._items) < self.capacity
+        if not self._free:
+            return False
+        self._free.pop()
+        return True
 
     def put_encoded(self, span: ReadableSpan) -> None:
         """Encoded mode (``encode`` given): queue the sampled span as its encoded bytes and
@@ -254,6 +281,8 @@ class SpanQueue:
             k = min(n, len(items))
             batch = [items.popleft() for _ in range(k)]
             self.taken += k
+            if self._free is not None and not self._closed:
+                self._free.extend(repeat(None, k))  # their slots are free again
             if self._batch is not None:
                 pop = self._routes.popleft
                 routes = [pop() for _ in range(k)]
@@ -294,6 +323,8 @@ class SpanQueue:
                 return False
             self._closed = True
             self._limit = 0
+            if self._free is not None:
+                self._free.clear()  # every later put is refused
             self._space.notify_all()
         self._wake.set()
         return True

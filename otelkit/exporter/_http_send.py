@@ -88,6 +88,10 @@ class HttpSender:
     def close(self) -> None:
         self.transport.close()
 
+    def use_shutdown(self, shutdown: threading.Event) -> None:
+        """Watch ``shutdown`` from now on (the exporter re-makes its event in a forked child)."""
+        self._shutdown = shutdown
+
     def compressor(self, encoding: str) -> Compressor:
         """The compressor used for ``encoding`` (one of the fallback chain)."""
         return self._compressors[encoding]

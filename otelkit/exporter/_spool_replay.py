@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from otelkit._fork import after_fork
+from otelkit._fork import after_fork, fresh_event
 from otelkit.exporter._spool import DELIVERED, DROPPED, Record, Spool
 
 __all__ = ["Replayer", "Delivery"]
@@ -88,6 +88,11 @@ class Replayer:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._thread = None  # threads do not survive fork; start() makes a new one on demand
+        # another thread may have held the stop event's lock at fork time: a new one, same state
+        waits_on_stop = self._wait == self._stop.wait
+        self._stop = fresh_event(self._stop)
+        if waits_on_stop:
+            self._wait = self._stop.wait
 
     # ------------------------------------------------------------------ outage flag
 

@@ -40,10 +40,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
-from otelkit._fork import ForkSafeLock
+from otelkit._fork import ForkSafeLock, after_fork, fresh_event
 from otelkit._parse import check_range
 from otelkit._warn import warn_limited
-from otelkit.exporter._encoded import EncodedSpan, encode_each, request_parts, split_requests
+from otelkit.exporter._encoded import EncodedSpan, request_parts, split_requests
+from otelkit.exporter._export import export_spans
 from otelkit.exporter._http_config import HttpSettings, resolve
 from otelkit.exporter._http_send import HttpSender, Outcome
 from otelkit.exporter._negotiate import DEFAULT_PROBE_INTERVAL_S, fallback_chain
@@ -159,6 +160,12 @@ class OtlpHttpSpanExporter(SpanExporter):
             self._replayer = Replayer(self._spool, self._replay, OTELKIT_SPOOL_REPLAY_SPANS_PER_S.get(env))
             self._stats.observe_spool(self._spool.snapshot)
             self._replayer.start()
+        after_fork(self._after_fork)
+
+    def _after_fork(self) -> None:
+        # Another thread may have held the event's lock at fork time: a new one, same state.
+        self._shutdown = fresh_event(self._shutdown)
+        self._sender.use_shutdown(self._shutdown)
 
     # ------------------------------------------------------------------ SpanExporter
 
@@ -170,15 +177,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         are sent. An empty batch is SUCCESS without a request, except after :meth:`shutdown`:
         then, like any batch, it is FAILURE (the stock exporter's answer), and nothing is counted.
         """
-        if self._shutdown.is_set():  # even an empty batch: nothing is accepted after shutdown
-            if spans:
-                self._stats.spans(failed=len(spans), error="shutdown")
-            return SpanExportResult.FAILURE
-        encoded, failed = encode_each(spans)
-        if failed:
-            self._stats.spans(failed=failed, error="encode")
-        result = self.export_encoded(encoded)
-        return SpanExportResult.FAILURE if failed else result
+        return export_spans(spans, self._shutdown.is_set(), self._stats.spans, self.export_encoded)
 
     def export_encoded(self, spans: Sequence[EncodedSpan]) -> SpanExportResult:
         """Send spans encoded at ``on_end`` (:mod:`otelkit.exporter._encoded`): requests are

@@ -28,7 +28,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otelkit import config
 from otelkit._warn import warn_limited
-from otelkit.exporter._encoded import EncodedSpan, encode_each, encode_request
+from otelkit.exporter._encoded import EncodedSpan, encode_request
+from otelkit.exporter._export import export_spans
 from otelkit.exporter._http_send import Outcome
 from otelkit.exporter._kafka_call import KafkaCall as _Call
 from otelkit.exporter._kafka_call import extra_properties, group_spans, replay_messages, trace_key
@@ -143,15 +144,7 @@ class KafkaSpanExporter(SpanExporter):
         An empty batch is SUCCESS with nothing sent, except after :meth:`shutdown`: FAILURE,
         nothing counted (as the OTLP/HTTP exporter and the stock exporters answer).
         """
-        if self._shutdown:  # even an empty batch: nothing is accepted after shutdown
-            if spans:
-                self._stats.spans(failed=len(spans), error="shutdown")
-            return SpanExportResult.FAILURE
-        encoded, failed = encode_each(spans)
-        if failed:
-            self._stats.spans(failed=failed, error="encode")
-        result = self.export_encoded(encoded)
-        return SpanExportResult.FAILURE if failed else result
+        return export_spans(spans, self._shutdown, self._stats.spans, self.export_encoded)
 
     def export_encoded(self, spans: Sequence[EncodedSpan]) -> SpanExportResult:
         """Send spans encoded at ``on_end`` (:mod:`otelkit.exporter._encoded`), one message

@@ -22,7 +22,7 @@ from otelkit.tail._kept import Forwarder, KeptTrace
 from otelkit.tail._record import SpanRecord
 from otelkit.tail._stats import ERROR, DecisionTimer
 from otelkit.tail._verdict import evaluate
-from otelkit.tail.head import recording_head_in_use
+from otelkit.tail.head import records_for_tail
 from otelkit.tail.policy import Policy, TraceView
 
 __all__ = ["_Decider"]
@@ -44,7 +44,8 @@ class _Decider:
         forwarder: hands kept spans downstream (as bytes when it takes them).
         clock: monotonic seconds.
         head_records_all: whether the tail sees every trace (behind ``RecordForTailSampler``);
-            None: detect (a ``RecordForTailSampler`` exists, or an unsampled span arrived).
+            None: detect per trace from the sampler of the provider that made its spans
+            (:func:`~otelkit.tail.head.records_for_tail`).
         timer: policy evaluation timing (kept across a fork by the processor).
         wake: set to run the next batch at once (the buffer sets it for early decisions).
     """
@@ -65,7 +66,7 @@ class _Decider:
         self.timer = timer
         self._clock = clock
         self._records_all = head_records_all
-        self._seen_unsampled = False
+        self._seen_recording = False  # a trace from a recording head arrived
         self._lock = threading.Lock()
         self.wake_event = wake
         self._stop = threading.Event()
@@ -78,9 +79,8 @@ class _Decider:
             batch = self.buffer.take_due(at, everything=everything, roots_only=roots_only)
             if not batch:
                 return 0
-            sees_all = self._sees_all(batch)
             decided = []
-            for tid, entry in batch:
+            for (tid, entry), sees_all in zip(batch, self._sees_all(batch), strict=True):
                 keep, label, threshold = self._verdict(tid, entry)
                 # the threshold written (and cached for late spans): composed with the head's
                 final = final_threshold(threshold, entry.spans, sees_all) if keep else None
@@ -95,14 +95,15 @@ class _Decider:
                 self.buffer.unknown_probability(unknown)
             return len(batch)
 
-    def _sees_all(self, batch: list[tuple[int, _Entry]]) -> bool:
+    def _sees_all(self, batch: list[tuple[int, _Entry]]) -> list[bool]:
+        """Per trace: whether its provider passes every trace to the tail, not only sampled
+        ones. Spans that do not say follow what this processor has seen before."""
         if self._records_all is not None:
-            return self._records_all
-        if not self._seen_unsampled:
-            self._seen_unsampled = recording_head_in_use() or any(
-                s.context is not None and not s.context.trace_flags.sampled for _, e in batch for s in e.spans
-            )
-        return self._seen_unsampled
+            return [self._records_all] * len(batch)
+        known = [records_for_tail(entry.spans) for _, entry in batch]
+        if not self._seen_recording:
+            self._seen_recording = any(known)
+        return [self._seen_recording if k is None else k for k in known]
 
     def _verdict(self, tid: int, entry: _Entry) -> tuple[bool, str, int | None]:
         """The policies' verdict; a failure drops the trace with reason ``error`` (counted),

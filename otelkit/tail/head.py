@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
@@ -28,17 +29,29 @@ from opentelemetry.util.types import Attributes
 
 from otelkit._warn import warn_limited
 
-__all__ = ["RecordForTailSampler", "recording_head_in_use"]
+__all__ = ["RecordForTailSampler", "records_for_tail"]
 
 _logger = logging.getLogger("otelkit.tail")
 _RECORD_ONLY = SamplingResult(Decision.RECORD_ONLY)  # a bare DROP's answer, built once
-_in_use: list[bool] = [False]
 
 
-def recording_head_in_use() -> bool:
-    """True once a :class:`RecordForTailSampler` was built in this process: tail processors
-    then see every trace, not only the head-sampled ones (see ``forward.final_threshold``)."""
-    return _in_use[0]
+def records_for_tail(spans: Sequence[ReadableSpan]) -> bool | None:
+    """Whether the provider that made ``spans`` (one trace) records every span for the tail.
+
+    True when a span is unsampled (only a recording head passes those on) or was made by a
+    provider whose sampler is a :class:`RecordForTailSampler`; False when made by a provider
+    with another sampler; None when the spans do not say (hand-built ``ReadableSpan``s).
+    Per trace, not per process: another provider's sampler says nothing about this one.
+    """
+    for span in spans:
+        ctx = span.context
+        if ctx is not None and not ctx.trace_flags.sampled:
+            return True
+    for span in spans:
+        sampler = getattr(span, "_sampler", None)  # the SDK span keeps its provider's sampler
+        if sampler is not None:
+            return isinstance(sampler, RecordForTailSampler)
+    return None
 
 
 class RecordForTailSampler(Sampler):
@@ -55,7 +68,6 @@ class RecordForTailSampler(Sampler):
         if not isinstance(delegate, Sampler):
             raise ValueError(f"delegate {delegate!r} is invalid: expected an opentelemetry Sampler")
         self.delegate = delegate
-        _in_use[0] = True
 
     def should_sample(
         self,

@@ -150,3 +150,46 @@ def test_encoded_span_is_a_small_slotted_object() -> None:
     assert EncodedSpan.__slots__ == ("data", "resource", "scope", "trace_id", "size")
     with pytest.raises(AttributeError):
         enc.other = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("shut_down", "batch", "sent", "expected", "counted"),
+    [
+        (True, 3, None, "FAILURE", [(3, "shutdown")]),
+        (True, 0, None, "FAILURE", []),  # an empty batch after shutdown: FAILURE, nothing counted
+        (False, 3, 3, "SUCCESS", []),
+        (False, 0, 0, "SUCCESS", []),
+    ],
+)
+def test_export_spans_is_the_shared_export_of_the_encoded_exporters(shut_down, batch, sent, expected, counted) -> None:
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from otelkit.exporter._export import export_spans
+
+    provider = TracerProvider()
+    spans = []
+    for i in range(batch):
+        span = provider.get_tracer("t").start_span(f"s{i}")
+        span.end()
+        spans.append(span)
+    got: list[Any] = []
+    counts: list[tuple[int, str]] = []
+    result = export_spans(spans, shut_down, lambda failed, error: counts.append((failed, error)),
+                          lambda encoded: (got.append(len(encoded)), SpanExportResult.SUCCESS)[1])
+    assert result is getattr(SpanExportResult, expected)
+    assert got == ([] if sent is None else [sent]) and counts == counted
+
+
+def test_export_spans_fails_a_span_that_cannot_be_encoded_alone() -> None:
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from otelkit.exporter._export import export_spans
+
+    good = TracerProvider().get_tracer("t").start_span("ok")
+    good.end()
+    got: list[int] = []
+    counts: list[tuple[int, str]] = []
+    result = export_spans([good, ReadableSpan(name="no-context")], False,
+                          lambda failed, error: counts.append((failed, error)),
+                          lambda encoded: (got.append(len(encoded)), SpanExportResult.SUCCESS)[1])
+    assert result is SpanExportResult.FAILURE and got == [1] and counts == [(1, "encode")]

@@ -96,13 +96,10 @@ def test_a_head_sampled_trace_without_th_counts_as_unknown_probability(clock, sp
     assert counts == {1: 1.0, 2: 2.0}
 
 
-def test_without_record_for_tail_the_head_th_is_never_lowered(clock, monkeypatch) -> None:
+def test_without_record_for_tail_the_head_th_is_never_lowered(clock) -> None:
     """Issue 12 item 10: behind a plain head sampler only head-sampled traces reach the tail;
     an error trace the head kept at 10% stands for 10 error traces, so its th stays e666
-    (the tail wrote th:0, count 1). Detected: no RecordForTailSampler, no unsampled span."""
-    import otelkit.tail.head as head
-
-    monkeypatch.setattr(head, "_in_use", [False])
+    (the tail wrote th:0, count 1). Detected: the spans' provider has a plain sampler."""
     exporter = InMemorySpanExporter()
     tail = TailSamplingProcessor(SimpleSpanProcessor(exporter), None, clock=clock, start_worker=False,
                                  self_metrics=False, environ={})
@@ -128,3 +125,38 @@ def test_without_record_for_tail_the_head_th_is_never_lowered(clock, monkeypatch
     late = [s for s in exporter.get_finished_spans() if s.name == "late"]
     assert [s.context.trace_id for s in late] == [late_tid]
     assert late[0].context.trace_state.get("ot") == "th:e666"
+
+
+def test_a_record_for_tail_sampler_of_another_provider_does_not_make_this_tail_claim_certainty(clock) -> None:
+    """Issue: "a RecordForTailSampler exists" was a process-wide flag, so a tail behind a
+    plain head sampler wrote th:0 (count 1) on error traces the head kept at 10% as soon as
+    any other provider in the process used a RecordForTailSampler. Each trace's own provider
+    (the sampler its spans were made by) decides now."""
+    recording = TracerProvider(sampler=RecordForTailSampler(ConsistentProbabilitySampler(0.1)))
+    recording_exporter = InMemorySpanExporter()
+    recording_tail = TailSamplingProcessor(SimpleSpanProcessor(recording_exporter), None, clock=clock,
+                                           start_worker=False, self_metrics=False, environ={})
+    recording.add_span_processor(recording_tail)
+    exporter = InMemorySpanExporter()
+    tail = TailSamplingProcessor(SimpleSpanProcessor(exporter), None, clock=clock, start_worker=False,
+                                 self_metrics=False, environ={})
+    plain = TracerProvider(sampler=ConsistentProbabilitySampler(0.1))
+    plain.add_span_processor(tail)
+    for provider in (recording, plain):
+        tracer = provider.get_tracer("two-providers")
+        for _ in range(300):
+            with tracer.start_as_current_span("GET /x") as root:
+                root.set_status(StatusCode.ERROR)
+    clock.advance(2)
+    recording_tail.process_due()
+    tail.process_due()
+    spans = exporter.get_finished_spans()
+    assert 10 <= len(spans) <= 60  # only what the plain head kept reached this tail
+    for span in spans:
+        assert span.context.trace_state.get("ot") == "th:e666"
+        assert span.attributes[ADJUSTED_COUNT_ATTRIBUTE] == count_of(span.context.trace_state)
+    # behind the RecordForTailSampler every error trace was seen and kept with certainty
+    kept = recording_exporter.get_finished_spans()
+    assert len(kept) == 300
+    assert {s.context.trace_state.get("ot") for s in kept} == {"th:0"}
+    assert sum(s.attributes[ADJUSTED_COUNT_ATTRIBUTE] for s in kept) == 300

@@ -90,3 +90,14 @@ def test_the_delegates_attributes_win_over_the_start_attributes_on_a_drop() -> N
 
     result = RecordForTailSampler(Dropping(Decision.DROP)).should_sample(None, 1, "op", attributes={"x": 1, "y": 1})
     assert dict(result.attributes) == {"x": 2, "y": 1}
+
+
+def test_records_for_tail_reads_the_trace_s_own_provider(span) -> None:
+    from otelkit.tail.head import records_for_tail
+
+    recording = TracerProvider(sampler=RecordForTailSampler(ALWAYS_ON)).get_tracer("r").start_span("a")
+    plain = TracerProvider(sampler=ALWAYS_ON).get_tracer("p").start_span("b")
+    assert records_for_tail([recording]) is True
+    assert records_for_tail([plain]) is False
+    assert records_for_tail([span(sampled=True)]) is None  # a hand-built span does not say
+    assert records_for_tail([span(sampled=True), span(sampled=False)]) is True  # only a recording head passes it
