@@ -75,7 +75,7 @@ class SpanQueue:
         on_fork: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_bytes: int | None = None,
-        encode: Callable[[ReadableSpan], tuple[bytes, Any]] | None = None,
+        encode: Callable[[ReadableSpan], tuple[bytes, Any] | None] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity={capacity!r} is invalid: expected an integer >= 1")
@@ -173,26 +173,31 @@ class SpanQueue:
     def put_encoded(self, span: ReadableSpan) -> None:
         """Encoded mode (``encode`` given): queue the sampled span as its encoded bytes and
         route, so the span object is freed at once; refused (counted ``dropped_full``) when the count or
-        the byte budget would be exceeded. A span that cannot be encoded is counted
-        ``encode_failed``. The processor binds this as its ``on_end``; never raises."""
-        try:
-            if not span.context.trace_flags & _SAMPLED:
-                return
-        except AttributeError:  # no context (None): ignored, as by the SDK
-            return
+        the byte budget would be exceeded. ``encode`` does the sampled check: it returns
+        ``None`` for a span to ignore (not sampled, no context), as the SDK's processors do;
+        ``otelkit.exporter._encoded.encode_sampled`` reads the flags with no property call. A
+        span that cannot be encoded is counted ``encode_failed``. The processor binds this as
+        its ``on_end``; never raises."""
         if not self._fork_mark[0]:
             self._guard.check()
         if not self._limit:  # closed: no need to encode
-            self._refuse(None)
+            try:
+                if span.context.trace_flags & _SAMPLED:
+                    self._refuse(None)
+            except AttributeError:  # no context (None): ignored, as by the SDK
+                pass
             return
         try:
-            data, route = self._encode(span)  # type: ignore[misc]
+            held = self._encode(span)  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - never raise into on_end
             with self._lock:
                 self.encode_failed += 1
             warn_limited(_logger, "batch:encode", "cannot encode span %r: %r; dropping it",
                          getattr(span, "name", "?"), exc)
             return
+        if held is None:
+            return
+        data, route = held
         cost = len(data) + HELD_OVERHEAD
         items = self._items
         with self._lock:

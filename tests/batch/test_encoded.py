@@ -13,6 +13,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanContext, TraceFlags
 
 from otelkit.batch._queue import HELD_OVERHEAD, SpanQueue
 from otelkit.exporter._encoded import EncodedSpan, encode_held, encode_request, encode_span
@@ -179,3 +180,17 @@ def test_block_policy_waits_for_byte_budget_room_then_counts_the_drop() -> None:
     q.put_encoded(spans[1])  # no room in the budget and no consumer: gives up at the deadline
     snap = q.snapshot()
     assert snap["queued"] == 1 and snap["dropped_full"] == 1 and snap["queued_bytes"] == cost and q.blocked == 0
+
+
+def test_unsampled_spans_and_spans_without_a_context_are_ignored_in_encoded_mode() -> None:
+    exporter = EncodedRecording()
+    provider, processor = pipeline(exporter)
+    processor.on_end(ReadableSpan("unsampled", context=SpanContext(1, 2, False, TraceFlags(0))))
+    processor.on_end(ReadableSpan("no-context", context=None))
+    processor.on_end(ReadableSpan("sampled", context=SpanContext(1, 3, False, TraceFlags(1))))
+    assert processor.force_flush(5000)
+    assert [s.data for batch in exporter.batches for s in batch] == [encode_span(
+        ReadableSpan("sampled", context=SpanContext(1, 3, False, TraceFlags(1)))).data]
+    stats = processor.stats()
+    assert stats["spans_received"] == 1 and stats["spans_exported"] == 1
+    provider.shutdown()
