@@ -50,6 +50,9 @@ NEVER = 1 << 62
 
 _SAMPLED = int(TraceFlags.SAMPLED)
 
+_SPINS = 64
+"""GIL yields a producer makes for a contended queue lock before it waits on the lock."""
+
 HELD_OVERHEAD = 64
 """Bytes charged per encoded span on top of its encoded size: the ``bytes`` header (33) and
 its allocator rounding (up to 15), the two deque slots (bytes and route, 16); so the byte
@@ -200,7 +203,10 @@ class SpanQueue:
         data, route = held
         cost = len(data) + HELD_OVERHEAD
         items = self._items
-        with self._lock:
+        lock = self._lock
+        if not lock.acquire(False):
+            self._lock_contended()
+        try:
             if len(items) < self._limit and self.held_bytes + cost <= self.max_bytes:
                 items.append(data)
                 self._routes.append(route)
@@ -209,7 +215,22 @@ class SpanQueue:
                     self._wake_at = NEVER
                     self._wake.set()
                 return
+        finally:
+            lock.release()
         self._refuse((data, route), cost)
+
+    def _lock_contended(self) -> None:
+        """Take the lock another thread holds, without a lock convoy: a producer that sleeps
+        in ``acquire()`` wakes up *owning* the lock but not the GIL, so every other producer
+        then blocks on the lock and each span costs a GIL hand-off (measured: +44% CPU per
+        span on 4 producer threads). Yielding the GIL until the lock is free lets its holder
+        finish; after :data:`_SPINS` yields (a long ``take``), wait for it."""
+        lock = self._lock
+        for _ in range(_SPINS):
+            time.sleep(0)  # hands the GIL to the holder, which may be waiting for it
+            if lock.acquire(False):
+                return
+        lock.acquire()
 
     def _sweep(self) -> None:
         # Under the lock: after the final drain, spans of producers that raced the close
