@@ -60,6 +60,9 @@ NEVER = 1 << 62
 
 _SAMPLED = int(TraceFlags.SAMPLED)
 
+_SPINS = 64
+"""GIL yields a producer makes for a contended queue lock before it waits on the lock."""
+
 HELD_OVERHEAD = 64
 """Bytes charged per encoded span on top of its encoded size: the ``bytes`` header (33) and
 its allocator rounding (up to 15), the two deque slots (bytes and route, 16); so the byte
@@ -85,7 +88,7 @@ class SpanQueue:
         on_fork: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_bytes: int | None = None,
-        encode: Callable[[ReadableSpan], tuple[bytes, Any]] | None = None,
+        encode: Callable[[ReadableSpan], tuple[bytes, Any] | None] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity={capacity!r} is invalid: expected an integer >= 1")
@@ -200,29 +203,37 @@ class SpanQueue:
     def put_encoded(self, span: ReadableSpan) -> None:
         """Encoded mode (``encode`` given): queue the sampled span as its encoded bytes and
         route, so the span object is freed at once; refused (counted ``dropped_full``) when the count or
-        the byte budget would be exceeded. A span that cannot be encoded is counted
-        ``encode_failed``. The processor binds this as its ``on_end``; never raises."""
-        try:
-            if not span.context.trace_flags & _SAMPLED:
-                return
-        except AttributeError:  # no context (None): ignored, as by the SDK
-            return
+        the byte budget would be exceeded. ``encode`` does the sampled check: it returns
+        ``None`` for a span to ignore (not sampled, no context), as the SDK's processors do;
+        ``otelkit.exporter._encoded.encode_sampled`` reads the flags with no property call. A
+        span that cannot be encoded is counted ``encode_failed``. The processor binds this as
+        its ``on_end``; never raises."""
         if not self._fork_mark[0]:
             self._guard.check()
         if not self._limit:  # closed: no need to encode
-            self._refuse(None)
+            try:
+                if span.context.trace_flags & _SAMPLED:
+                    self._refuse(None)
+            except AttributeError:  # no context (None): ignored, as by the SDK
+                pass
             return
         try:
-            data, route = self._encode(span)  # type: ignore[misc]
+            held = self._encode(span)  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - never raise into on_end
             with self._lock:
                 self.encode_failed += 1
             warn_limited(_logger, "batch:encode", "cannot encode span %r: %r; dropping it",
                          getattr(span, "name", "?"), exc)
             return
+        if held is None:
+            return
+        data, route = held
         cost = len(data) + HELD_OVERHEAD
         items = self._items
-        with self._lock:
+        lock = self._lock
+        if not lock.acquire(False):
+            self._lock_contended()
+        try:
             if len(items) < self._limit and self.held_bytes + cost <= self.max_bytes:
                 items.append(data)
                 self._routes.append(route)
@@ -231,6 +242,8 @@ class SpanQueue:
                     self._wake_at = NEVER
                     self._wake.set()
                 return
+        finally:
+            lock.release()
         self._refuse((data, route), cost)
 
     def put_held(self, data: bytes, route: Any) -> None:
@@ -250,6 +263,20 @@ class SpanQueue:
                     self._wake.set()
                 return
         self._refuse((data, route), cost)
+
+    def _lock_contended(self) -> None:
+        """Take the lock another thread holds, without a lock convoy: a producer that sleeps
+        in ``acquire()`` wakes up *owning* the lock but not the GIL, so every other producer
+        then blocks on the lock and each span costs a GIL hand-off (measured on 4 producer
+        threads: 103 µs of CPU per span, 55 µs with this). Yielding the GIL until the lock
+        is free lets its holder finish; after :data:`_SPINS` yields (a long ``take``), wait
+        for it."""
+        lock = self._lock
+        for _ in range(_SPINS):
+            time.sleep(0)  # hands the GIL to the holder, which may be waiting for it
+            if lock.acquire(False):
+                return
+        lock.acquire()
 
     def _sweep(self) -> None:
         # Under the lock: after the final drain, spans of producers that raced the close

@@ -94,9 +94,9 @@ class SmartBatchSpanProcessor(SpanProcessor):
         self._encoded = callable(getattr(span_exporter, "export_encoded", None))
         encode = None
         if self._encoded:  # the exporter takes spans as bytes: hold them encoded
-            from otelkit.exporter._encoded import encode_held
+            from otelkit.exporter._encoded import encode_sampled
 
-            encode = encode_held
+            encode = encode_sampled
         self._queue = SpanQueue(o.max_queue_size, block_s, self._forked, clock,
                                 max_bytes=o.max_queue_bytes if self._encoded else None, encode=encode)
         if type(self).on_end is SmartBatchSpanProcessor.on_end:

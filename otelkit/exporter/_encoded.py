@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext
 
 from otelkit._warn import warn_limited
 from otelkit.exporter._request import group_spans, write_parts
@@ -33,6 +34,7 @@ __all__ = [
     "EncodedBatch",
     "encode_span",
     "encode_held",
+    "encode_sampled",
     "encode_each",
     "request_parts",
     "encode_request",
@@ -99,6 +101,29 @@ def encode_held(span: ReadableSpan) -> tuple[bytes, Route]:
         resource, scope = span._resource, span._instrumentation_scope or None
     else:
         resource, scope = span.resource, span.instrumentation_scope or None
+    hit = _BY_SCOPE.get(id(scope))
+    if hit is not None and hit[0] is scope and hit[1] is resource:
+        route = hit[2]
+    else:
+        route = _route(resource, scope)
+    return _span_body(span)[0], route
+
+
+def encode_sampled(span: ReadableSpan) -> tuple[bytes, Route] | None:
+    """:func:`encode_held` for a sampled span; ``None`` for a span a batcher ignores (not
+    sampled, or without a context). For the SDK's span classes the flags are read from the
+    span's fields (no property calls: this is the batcher's whole ``on_end``)."""
+    if type(span) in PLAIN_SPANS:
+        ctx = span._context
+        resource, scope = span._resource, span._instrumentation_scope or None
+    else:
+        ctx = span.context
+        resource, scope = span.resource, span.instrumentation_scope or None
+    if type(ctx) is SpanContext:  # a tuple: index 3 is the trace flags
+        if not ctx[3] & 1:
+            return None
+    elif ctx is None or not ctx.trace_flags & 1:
+        return None
     hit = _BY_SCOPE.get(id(scope))
     if hit is not None and hit[0] is scope and hit[1] is resource:
         route = hit[2]

@@ -27,7 +27,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 
 from otelkit._warn import warn_limited
@@ -49,7 +49,7 @@ from otelkit.exporter._wire import (
     pack_double,
     pack_event_time,
     pack_ids,
-    pack_span_times,
+    pack_kind_times,
     pack_u64,
     utf8,
     varint,
@@ -107,6 +107,7 @@ class SpanWriter:
         self._max = cache_entries
         self._fields: dict[bytes, Fields] = {}  # field tag -> its caches
         self._names: dict[str, bytes] = {}  # span/event name -> length-prefixed utf-8
+        self._tagged: dict[tuple[bytes, str], bytes] = {}  # (field tag, name) -> the whole field
         self._heads: dict[str, bytes] = {}  # attribute key -> KeyValue key field + value tag
         self._span_fields = self.fields(b"\x4a")
         self._event_fields = self.fields(b"\x1a")
@@ -173,7 +174,8 @@ class SpanWriter:
             if n <= _MAX_CACHED_STR:
                 cache = caches[0]
         elif t is float:
-            return tag + varint(len(head) + 10) + head + b"\x09\x21" + pack_double(value)
+            n = len(head) + 10  # KeyValue: head, AnyValue length (1 byte) and the double (9)
+            return b"".join((tag, VARINTS[n] if n < 4096 else varint(n), head, b"\x09\x21", pack_double(value)))
         elif t is int and MIN_I64 <= value <= MAX_I64:
             vi = VARINTS[value] if 0 <= value < 4096 else varint(value & M64)
             kv = head + _INT_HEADS[len(vi)] + vi
@@ -219,6 +221,16 @@ class SpanWriter:
                 if len(self._names) >= self._max:
                     self._names.clear()
                 self._names[name] = enc
+        return enc
+
+    def name_field(self, tag: bytes, name: str) -> bytes:
+        """``tag`` + ``name`` length-prefixed (a span's or an event's name field), cached as
+        :meth:`name` is."""
+        enc = tag + self.name(name)
+        if len(name) <= _MAX_CACHED_STR:
+            if len(self._tagged) >= self._max:
+                self._tagged.clear()
+            self._tagged[(tag, name)] = enc
         return enc
 
     def span(self, span: ReadableSpan) -> tuple[bytes, int]:
@@ -282,12 +294,12 @@ class SpanWriter:
         else:
             flags = FLAGS_LOCAL
         if name:
-            enc = self._names.get(name)
-            append(b"\x2a" + (enc if enc is not None else self.name(name)))
-        append(KIND[kind._value_])
-        if start and end:
-            append(pack_span_times(0x39, start, 0x41, end))
+            enc = self._tagged.get((b"\x2a", name))
+            append(enc if enc is not None else self.name_field(b"\x2a", name))
+        if start and end and type(kind) is SpanKind:  # kind, start and end in one pack
+            append(pack_kind_times(0x30, kind._value_ + 1, 0x39, start, 0x41, end))
         else:
+            append(KIND[kind._value_])
             if start:
                 append(b"\x39" + pack_u64(start))
             if end:
@@ -315,25 +327,51 @@ class SpanWriter:
         if dropped_attrs:
             append(b"\x50" + varint(dropped_attrs))
         if events:
+            ev_kv = self._event_fields
+            str_kv, int_kv, bool_kv, _ = ev_kv
             for event in events:
                 if type(event) is Event:  # the SDK's event: fields, no ABC check
                     ev_name, ev_time, ev_attrs = event._name, event._timestamp, event._attributes
-                    ev_dropped = getattr(ev_attrs, "dropped", 0)
+                    if type(ev_attrs) is BoundedAttributes and _READ_BOUNDED and ev_attrs._immutable:
+                        ev_dropped = ev_attrs.dropped
+                        ev_attrs = ev_attrs._dict
+                    else:
+                        ev_dropped = getattr(ev_attrs, "dropped", 0)
                 else:
                     ev_name, ev_time, ev_attrs = event.name, event.timestamp, event.attributes
                     ev_dropped = event.dropped_attributes
-                ev = [pack_event_time(0x09, ev_time)] if ev_time else []
                 if ev_name:
-                    enc = self._names.get(ev_name)
-                    ev.append(b"\x12" + (enc if enc is not None else self.name(ev_name)))
+                    enc = self._tagged.get((b"\x12", ev_name))
+                    if enc is None:
+                        enc = self.name_field(b"\x12", ev_name)
+                    ev = [pack_event_time(0x09, ev_time) + enc if ev_time else enc]
+                else:
+                    ev = [pack_event_time(0x09, ev_time) if ev_time else b""]
                 if ev_attrs:
-                    if type(ev_attrs) is BoundedAttributes and _READ_BOUNDED and ev_attrs._immutable:
-                        ev_attrs = ev_attrs._dict
-                    self.attrs_into(ev, b"\x1a", ev_attrs, self._event_fields)
+                    if type(ev_attrs) is dict:  # inline, as the span's attributes above
+                        for key, value in ev_attrs.items():
+                            t = type(value)
+                            if t is str:
+                                enc = str_kv.get((key, value))
+                            elif t is int:
+                                enc = int_kv.get((key, value))
+                            elif t is bool:
+                                enc = bool_kv.get((key, value))
+                            else:
+                                enc = None
+                            if enc is None:
+                                enc = self.kv(b"\x1a", key, value, ev_kv)
+                                if enc is None:
+                                    continue
+                            ev.append(enc)
+                    else:
+                        self.attrs_into(ev, b"\x1a", ev_attrs, ev_kv)
                 if ev_dropped:
                     ev.append(b"\x20" + varint(ev_dropped))
                 body = b"".join(ev)
-                append(b"\x5a" + varint(len(body)) + body)
+                n = len(body)
+                append(b"\x5a" + VARINTS[n] if n < 4096 else b"\x5a" + varint(n))
+                append(body)  # the frame and the body apart: no copy of the body
         if dropped_events:
             append(b"\x60" + varint(dropped_events))
         if links:

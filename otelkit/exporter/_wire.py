@@ -22,6 +22,7 @@ __all__ = [
     "pack_double",
     "pack_span_times",
     "pack_event_time",
+    "pack_kind_times",
     "pack_ids",
     "varint_slow",
     "VARINTS",
@@ -48,6 +49,7 @@ pack_u64 = struct.Struct("<Q").pack
 pack_double = struct.Struct("<d").pack
 pack_span_times = struct.Struct("<BQBQ").pack  # span start (field 7) + end (field 8), fixed64
 pack_event_time = struct.Struct("<BQ").pack
+pack_kind_times = struct.Struct("<BBBQBQ").pack  # kind (field 6, one-byte varint) + start + end
 pack_ids = struct.Struct(">HQQHQ").pack  # trace_id (field 1, 16 B) + span_id (field 2, 8 B)
 
 

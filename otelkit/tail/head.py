@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
@@ -35,12 +35,14 @@ _logger = logging.getLogger("otelkit.tail")
 _RECORD_ONLY = SamplingResult(Decision.RECORD_ONLY)  # a bare DROP's answer, built once
 
 
-def records_for_tail(spans: Sequence[ReadableSpan]) -> bool | None:
+def records_for_tail(spans: Sequence[Any]) -> bool | None:
     """Whether the provider that made ``spans`` (one trace) records every span for the tail.
 
     True when a span is unsampled (only a recording head passes those on) or was made by a
     provider whose sampler is a :class:`RecordForTailSampler`; False when made by a provider
-    with another sampler; None when the spans do not say (hand-built ``ReadableSpan``s).
+    with another sampler; None when the spans do not say (hand-built ``ReadableSpan``s, and
+    the tail buffer's :class:`~otelkit.tail._record.SpanRecord`s, which keep the flags but not
+    the provider's sampler: a processor then follows what it has seen, see ``_decider``).
     Per trace, not per process: another provider's sampler says nothing about this one.
     """
     for span in spans:

@@ -13,9 +13,10 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanContext, TraceFlags
 
 from otelkit.batch._queue import HELD_OVERHEAD, SpanQueue
-from otelkit.exporter._encoded import EncodedSpan, encode_held, encode_request, encode_span
+from otelkit.exporter._encoded import EncodedSpan, encode_held, encode_request, encode_sampled, encode_span
 from otelkit.exporter.http import OtlpHttpSpanExporter
 from otelkit.receiver import OtlpReceiver
 
@@ -179,3 +180,36 @@ def test_block_policy_waits_for_byte_budget_room_then_counts_the_drop() -> None:
     q.put_encoded(spans[1])  # no room in the budget and no consumer: gives up at the deadline
     snap = q.snapshot()
     assert snap["queued"] == 1 and snap["dropped_full"] == 1 and snap["queued_bytes"] == cost and q.blocked == 0
+
+
+def test_unsampled_spans_and_spans_without_a_context_are_ignored_in_encoded_mode() -> None:
+    exporter = EncodedRecording()
+    provider, processor = pipeline(exporter)
+    processor.on_end(ReadableSpan("unsampled", context=SpanContext(1, 2, False, TraceFlags(0))))
+    processor.on_end(ReadableSpan("no-context", context=None))
+    processor.on_end(ReadableSpan("sampled", context=SpanContext(1, 3, False, TraceFlags(1))))
+    assert processor.force_flush(5000)
+    assert [s.data for batch in exporter.batches for s in batch] == [encode_span(
+        ReadableSpan("sampled", context=SpanContext(1, 3, False, TraceFlags(1)))).data]
+    stats = processor.stats()
+    assert stats["spans_received"] == 1 and stats["spans_exported"] == 1
+    provider.shutdown()
+
+
+def test_a_producer_meeting_a_held_queue_lock_queues_its_span_once_the_lock_is_free() -> None:
+    # The contended path yields the GIL instead of sleeping on the lock (no lock convoy);
+    # the span is still queued and counted exactly once, and not before the lock is free.
+    q = SpanQueue(10, max_bytes=1 << 20, encode=encode_sampled)
+    span = ended(["x"])[0]
+    producer = threading.Thread(target=q.put_encoded, args=(span,))
+    q._lock.acquire()
+    try:
+        producer.start()
+        producer.join(0.05)
+        assert producer.is_alive() and len(q) == 0
+    finally:
+        q._lock.release()
+    producer.join(10)
+    assert not producer.is_alive()
+    snap = q.snapshot()
+    assert len(q) == 1 and snap["received"] == 1 and snap["queued_bytes"] == len(encode_held(span)[0]) + HELD_OVERHEAD

@@ -20,6 +20,7 @@ from otelkit.exporter._encoded import (
     EncodedBatch,
     encode_held,
     encode_request,
+    encode_sampled,
     encode_span,
     request_parts,
     split_requests,
@@ -150,3 +151,18 @@ def test_a_high_cardinality_key_caches_a_bounded_number_of_values_and_evicts_not
     assert ("http.request.method", "GET") in str_fields  # never evicted by the paths
     assert sum(1 for key, _ in str_fields if key == "url.path") == VALUES_PER_KEY
     assert bodies == [SpanEncoder().span_body(s)[0] for s in spans]
+
+
+@QUIET
+@given(strategies.batches)
+def test_the_batchers_encoder_holds_sampled_spans_as_encode_held_and_skips_the_rest(spans: list[ReadableSpan]) -> None:
+    # encode_sampled is the batcher's whole on_end: it reads the flags from the span's fields
+    for span in spans:
+        if span.context.trace_flags.sampled:
+            assert encode_sampled(span) == encode_held(span)
+        else:
+            assert encode_sampled(span) is None
+
+
+def test_the_batchers_encoder_skips_a_span_without_a_context() -> None:
+    assert encode_sampled(ReadableSpan("no-context", context=None)) is None
