@@ -53,6 +53,8 @@ class ExportSlots:
         clock: monotonic clock in seconds (the one the caller passes to :meth:`reap`).
         export: what a batch is handed to; default ``exporter.export`` (the worker passes
             ``exporter.export_encoded`` for encoded spans).
+        release: called under ``cv`` with a job's batch once no export call holds it (the
+            call returned, or the job was dropped unstarted), even after a timeout ended it.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ExportSlots:
         on_call: Callable[[float, bool, int], None],
         clock: Callable[[], float] = time.monotonic,
         export: Callable[[Any], SpanExportResult] | None = None,
+        release: Callable[[Any], None] | None = None,
     ) -> None:
         self._exporter = exporter
         self._export = export if export is not None else exporter.export
@@ -74,6 +77,7 @@ class ExportSlots:
         self._cv = cv
         self._on_end = on_end
         self._on_call = on_call
+        self._release = release
         self._waiting: deque[Job] = deque()
         self.running: dict[int, Job] = {}
         self.in_flight = 0
@@ -114,7 +118,10 @@ class ExportSlots:
         self.stopped = True
         while self._waiting:
             self.in_flight -= 1
-            self._end(self._waiting.popleft(), DROPPED, 0.0)
+            job = self._waiting.popleft()
+            if self._release is not None:
+                self._release(job.batch)
+            self._end(job, DROPPED, 0.0)
         for job in list(self.running.values()):
             assert job.started is not None
             self.timeouts += 1  # still running at the shutdown deadline
@@ -145,6 +152,8 @@ class ExportSlots:
             seconds = self._clock() - job.started
             with self._cv:
                 self.in_flight -= 1
+                if self._release is not None:
+                    self._release(job.batch)
                 self._end(job, EXPORTED if ok else FAILED, seconds)
                 self._cv.notify_all()
             self._on_call(seconds, ok, len(job.batch))

@@ -91,7 +91,7 @@ class BatchMetrics:
             description="Sampled spans offered to the processor (on_end), whatever their outcome.",
         )
         up_down("otelkit.batch.queue.bytes", callbacks=[self._gauge("queue_bytes")], unit="By",
-                description="Encoded bytes held in the queue (0 unless the exporter takes encoded spans).")
+                description="Encoded bytes held, queued or in an export call (0 unless the exporter takes encoded spans).")
         meter.create_observable_gauge(
             "otelkit.batch.target_size", callbacks=[self._gauge("target_batch")], unit="{span}",
             description="Current adaptive target batch size.",

@@ -12,8 +12,10 @@ Invariants (``q`` = this queue):
   ``Span`` bytes plus a small-int route (``encode`` returns both, see
   ``otelkit.exporter._encoded.encode_held``) in two parallel deques, so nothing it holds is
   a container the cyclic GC tracks; ``held_bytes`` (the sizes plus :data:`HELD_OVERHEAD`
-  each) never exceeds ``max_bytes``: the check and the append happen under the lock, so the
-  budget is exact. :meth:`take` returns an ``EncodedBatch``.
+  each, of the spans queued and of the batches taken and still in an export call, until
+  :meth:`release`) never exceeds ``max_bytes``: the check and the append happen
+  under the lock, so the budget is exact and bounds what a stuck exporter holds too.
+  :meth:`take` returns an ``EncodedBatch``.
 * Once :meth:`close` ran, :meth:`put` refuses (``refused_closed``); once :meth:`seal` ran,
   nothing stays queued: a span appended by a producer that passed the length check before
   the close is counted as ``refused_closed`` at the next :meth:`snapshot` or :meth:`put`.
@@ -67,6 +69,10 @@ HELD_OVERHEAD = 64
 """Bytes charged per encoded span on top of its encoded size: the ``bytes`` header (33) and
 its allocator rounding (up to 15), the two deque slots (bytes and route, 16); so the byte
 budget bounds what the queue really holds (routes are small ints, shared)."""
+
+
+def _cost(datas: Any) -> int:
+    return sum(map(len, datas)) + HELD_OVERHEAD * len(datas)
 
 
 class SpanQueue:
@@ -283,9 +289,14 @@ class SpanQueue:
         # are refused here, so nothing waits in a queue nobody takes from.
         if self._sealed and self._items:
             self.refused_closed += len(self._items)
-            self._items.clear()
-            self._routes.clear()
-            self.held_bytes = 0
+            self._drop_items()
+
+    def _drop_items(self) -> None:
+        # Under the lock: batches still exporting keep their bytes until released.
+        if self._batch is not None:
+            self.held_bytes -= _cost(self._items)
+        self._items.clear()
+        self._routes.clear()
 
     # ------------------------------------------------------------------ consumer side
 
@@ -310,15 +321,24 @@ class SpanQueue:
             self.taken += k
             if self._free is not None and not self._closed:
                 self._free.extend(repeat(None, k))  # their slots are free again
-            if self._batch is not None:
+            if self._batch is not None:  # its bytes stay held until release(batch)
                 pop = self._routes.popleft
                 routes = [pop() for _ in range(k)]
-                self.held_bytes -= sum(map(len, batch)) + HELD_OVERHEAD * k
             if self._block_s > 0:
                 self._space.notify_all()
         if self._batch is not None:
             return self._batch(batch, routes)
         return batch
+
+    def release(self, batch: Any) -> None:
+        """Encoded mode: ``batch`` (from :meth:`take`) is no longer held by an export call,
+        so its bytes leave ``held_bytes`` (the budget bounds queued and exporting spans)."""
+        if self._batch is None:
+            return
+        with self._lock:
+            self.held_bytes -= _cost(batch.datas)
+            if self._block_s > 0:
+                self._space.notify_all()
 
     def arm(self, mark: int) -> None:
         """Ask to be woken once the queue holds ``mark`` spans; clears a pending wake."""
@@ -361,9 +381,7 @@ class SpanQueue:
         with self._lock:
             self._sealed = True
             n = len(self._items)
-            self._items.clear()
-            self._routes.clear()
-            self.held_bytes = 0
+            self._drop_items()
             self.discarded += n
             return n
 

@@ -73,7 +73,8 @@ class BatchWorker:
         )
         self._slots = ExportSlots(exporter, o.max_concurrent_exports, o.export_timeout_ms / 1e3, self._cv,
                                   self._job_ended, self._export_called, clock,
-                                  export=exporter.export_encoded if encoded else None)  # type: ignore[attr-defined]
+                                  export=exporter.export_encoded if encoded else None,  # type: ignore[attr-defined]
+                                  release=queue.release if encoded else None)
         self._unfinished: dict[int, Job] = {}
         self._taken = self._exported = self._failed = self._discarded = 0
         self._warned_drops = 0

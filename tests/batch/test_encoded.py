@@ -89,6 +89,10 @@ def test_byte_budget_is_exact_and_every_refused_span_is_counted() -> None:
     assert snap["dropped_full"] == 40 and snap["received"] == 50
     taken = q.take(4)
     assert [s.size for s in taken] == [cost - HELD_OVERHEAD] * 4
+    assert q.snapshot()["queued_bytes"] == 10 * cost  # a batch in an export call still counts
+    q.put_encoded(spans[0])
+    assert q.snapshot()["queued"] == 6 and q.snapshot()["dropped_full"] == 41
+    q.release(taken)  # the export call returned
     assert q.snapshot()["queued_bytes"] == 6 * cost
     q.put_encoded(spans[0])  # room again
     assert q.snapshot()["queued"] == 7
