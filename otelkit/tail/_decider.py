@@ -35,7 +35,14 @@ _logger = logging.getLogger("otelkit.tail")
 
 def _no_th(spans: Sequence[SpanRecord]) -> bool:
     """No span of a kept trace carries ``th``: its probability is unknown (counted as 1)."""
-    return all(s.context is None or read_ot(s.context.trace_state).th is None for s in spans)
+    for s in spans:
+        state = getattr(s, "trace_state", None)  # a SpanRecord's: no SpanContext built
+        if state is None:
+            ctx = s.context
+            state = ctx.trace_state if ctx is not None else None
+        if state is not None and read_ot(state).th is not None:
+            return False
+    return True
 
 
 class _Decider:

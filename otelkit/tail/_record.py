@@ -103,7 +103,11 @@ class SpanRecord:
     ) -> None:
         self.data = data
         self.route = route
-        self.context = context
+        if type(context) is SpanContext:  # a plain tuple underneath (the context setter, inline)
+            self.trace_id, self.span_id, self.remote, flags, self.trace_state, _ = context
+            self.trace_flags = int(flags)
+        else:
+            self.context = context
         self.parent = parent
         self.name = name
         self.kind = kind
