@@ -55,7 +55,7 @@ trace ID and time ints (~230), the buffer's list slot; measured at ~530 B on CPy
 (``tests/tail/test_record.py``: spans of a trace each, writer caches included), charged
 with a margin."""
 
-_STATUS = {code: Status(code) for code in StatusCode}
+_STATUS_BY_VALUE = [Status(StatusCode(v)) for v in range(max(c.value for c in StatusCode) + 1)]
 _BY_SCOPE = _ROUTES.by_scope
 _route = _ROUTES.route
 _span_body = _ENCODER.span_body
@@ -136,8 +136,8 @@ class SpanRecord:
     @property
     def status(self) -> Status:
         """The span's status (a shared ``Status`` when it has no description)."""
-        if self.description is None:
-            return _STATUS[self.status_code]
+        if self.description is None:  # by the code's int: an Enum's hash is Python-level
+            return _STATUS_BY_VALUE[self.status_code._value_]
         return Status(self.status_code, self.description)
 
     @property
