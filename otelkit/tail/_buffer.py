@@ -85,7 +85,10 @@ class _TraceBuffer:
         self.lock = threading.Lock()
         self.counters = Counters()
         self._traces: dict[int, _Entry] = {}
-        self._root_due: deque[tuple[float, int]] = deque()
+        # the due queue as two parallel deques (due time, trace ID): a (time, ID) tuple per
+        # root would be one more GC-tracked object per held trace
+        self._due_at: deque[float] = deque()
+        self._due_tid: deque[int] = deque()
         self._early: list[tuple[int, _Entry]] = []
         self._deciding: dict[int, _Entry] = {}  # trace ID -> spans arriving while in decision
         self._flight_spans = 0
@@ -120,7 +123,8 @@ class _TraceBuffer:
             held = self._spans = self._spans + 1
             held_bytes = self._bytes = self._bytes + size
             if is_root:
-                self._root_due.append((now + self._wait_s, tid))
+                self._due_at.append(now + self._wait_s)
+                self._due_tid.append(tid)
             if (len(spans) > self._max_per_trace or held > self._max_spans
                     or held_bytes + self._flight_bytes > self._room_bytes):
                 self._overflow_locked(tid, trace, now)
@@ -155,7 +159,8 @@ class _TraceBuffer:
         self._spans += 1
         self._bytes += size
         if is_root:
-            self._root_due.append((now + self._wait_s, tid))
+            self._due_at.append(now + self._wait_s)
+            self._due_tid.append(tid)
         if self._spans > self._max_spans or self._bytes + self._flight_bytes > self._room_bytes:
             self._overflow_locked(tid, trace, now)
         return None
@@ -238,10 +243,10 @@ class _TraceBuffer:
         with self.lock:
             batch = self._early
             self._early = []
-            due = self._root_due
+            due_at, due_tid = self._due_at, self._due_tid
             traces = self._traces
-            while due and (everything or roots_only or due[0][0] <= now):
-                tid = due[0][1]
+            while due_tid and (everything or roots_only or due_at[0] <= now):
+                tid = due_tid[0]
                 trace = traces.get(tid)
                 if trace is not None:
                     if not self._fits_in_decision_locked(trace):
@@ -249,7 +254,8 @@ class _TraceBuffer:
                     self._take_locked(tid)
                     self._start_decision_locked(tid, trace)
                     batch.append((tid, trace))
-                due.popleft()
+                due_at.popleft()
+                due_tid.popleft()
             expiry = self.limits.max_wait_s
             while traces:
                 tid, trace = next(iter(traces.items()))
@@ -288,9 +294,11 @@ class _TraceBuffer:
         with self.lock:
             if self._early:
                 return float("-inf")
-            while self._root_due and self._root_due[0][1] not in self._traces:
-                self._root_due.popleft()  # decided early or evicted meanwhile
-            due = [self._root_due[0][0]] if self._root_due else []
+            due_at, due_tid = self._due_at, self._due_tid
+            while due_tid and due_tid[0] not in self._traces:
+                due_at.popleft()  # decided early or evicted meanwhile
+                due_tid.popleft()
+            due = [due_at[0]] if due_tid else []
             if self._traces:
                 due.append(next(iter(self._traces.values())).first_seen + self.limits.max_wait_s)
         return min(due, default=None)

@@ -25,14 +25,24 @@ from otelkit.tail._verdict import evaluate
 from otelkit.tail.head import records_for_tail
 from otelkit.tail.policy import Policy, TraceView
 
-__all__ = ["_Decider"]
+__all__ = ["_Decider", "TICK_MAX_S"]
+
+TICK_MAX_S = 0.1
+"""Upper bound of the decider's tick (s): how late after being due a trace may be decided."""
 
 _logger = logging.getLogger("otelkit.tail")
 
 
 def _no_th(spans: Sequence[SpanRecord]) -> bool:
     """No span of a kept trace carries ``th``: its probability is unknown (counted as 1)."""
-    return all(s.context is None or read_ot(s.context.trace_state).th is None for s in spans)
+    for s in spans:
+        state = getattr(s, "trace_state", None)  # a SpanRecord's: no SpanContext built
+        if state is None:
+            ctx = s.context
+            state = ctx.trace_state if ctx is not None else None
+        if state is not None and read_ot(state).th is not None:
+            return False
+    return True
 
 
 class _Decider:
@@ -71,6 +81,9 @@ class _Decider:
         self.wake_event = wake
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        # A trace is decided at most this long after it is due: decision_wait / 10 within
+        # 1-100 ms (100 ms at the default 1 s wait)
+        self.tick = min(TICK_MAX_S, max(0.001, buffer.limits.decision_wait_s / 10))
 
     def process_due(self, now: float | None = None, *, everything: bool = False, roots_only: bool = False) -> int:
         """Decide every trace due at ``now`` (see ``_TraceBuffer.take_due``); the count."""
@@ -145,7 +158,15 @@ class _Decider:
                 self.wake_event.wait(self.next_wakeup())
 
     def next_wakeup(self) -> float:
-        """Seconds until the next trace is due (0.001 .. 0.5); at once for early decisions."""
+        """Seconds to wait before the next batch: until the next trace is due, but at least
+        :attr:`tick` (traces coming due meanwhile are decided together, one wakeup per tick
+        instead of one per trace), at most 0.5; 0.001 when a trace is already due (queued
+        early, or left for the next batch) so it is decided at once."""
         now = self._clock()
         due = self.buffer.next_due()
-        return min(0.5, max(0.001, (now + 0.5 if due is None else due) - now))
+        if due is None:
+            return 0.5
+        wait = due - now
+        if wait <= 0:
+            return 0.001
+        return min(0.5, max(self.tick, wait))

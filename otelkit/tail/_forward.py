@@ -52,6 +52,11 @@ class _KeptSpan(ReadableSpan):
 def head_threshold(spans: Sequence[SpanSummary]) -> int | None:
     """The ``th`` of the first head-sampled span of a trace (None: none sampled or no ``th``)."""
     for span in spans:
+        flags = getattr(span, "trace_flags", None)  # a SpanRecord's: no SpanContext built
+        if flags is not None:
+            if flags & 1:
+                return read_ot(span.trace_state).th  # type: ignore[attr-defined]
+            continue
         ctx = span.context
         if ctx is not None and ctx.trace_flags.sampled:
             return read_ot(ctx.trace_state).th

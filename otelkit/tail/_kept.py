@@ -48,7 +48,7 @@ class KeptTrace:
 
     def output(self, record: SpanRecord) -> tuple[bytes, TraceState]:
         """``record``'s bytes as forwarded, and its new tracestate."""
-        state = record.context.trace_state
+        state = record.trace_state
         hit = self._memo.get(id(state))
         if hit is None or hit[0] is not state:
             new, count = self.rewrite.apply(state)

@@ -156,11 +156,9 @@ class TailSamplingProcessor(SpanProcessor):
             record, size = record_of(span, self._keys)  # the span's bytes + summary; span released
             # Tuple positions avoid Python-level property calls (SpanContext is a plain tuple:
             # trace_id, span_id, is_remote, ...).
-            ctx = record.context
             parent = record.parent
-            trace_id = ctx[0] if type(ctx) is SpanContext else ctx.trace_id
             is_root = parent is None or (parent[2] if type(parent) is SpanContext else parent.is_remote)
-            late = self._add(trace_id, record, size, is_root, self._clock())
+            late = self._add(record.trace_id, record, size, is_root, self._clock())
         except Exception as exc:  # noqa: BLE001 - the hot path never raises into the app
             warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
             self._buffer.failed()
@@ -175,7 +173,7 @@ class TailSamplingProcessor(SpanProcessor):
         try:
             parent = record.parent
             is_root = parent is None or parent.is_remote
-            late = self._add(record.context.trace_id, record, size, is_root, self._clock())
+            late = self._add(record.trace_id, record, size, is_root, self._clock())
         except Exception as exc:  # noqa: BLE001 - as on_end
             warn_limited(_logger, "tail-on-end", "tail sampling failed on a span, dropping it: %r", exc)
             self._buffer.failed()

@@ -97,3 +97,18 @@ def test_invariants_hold_under_random_traffic(span, seed, overflow) -> None:
     # every span: buffered, in decision, forwarded (settled kept or late kept) or counted dropped
     assert added == snap["buffered_spans"] + in_flight + forwarded + snap["spans_dropped"]
     assert snap["spans_kept"] == forwarded
+
+
+def test_a_held_trace_costs_the_gc_two_tracked_objects(span) -> None:
+    """Its entry and its span list, nothing per root in the due queue: every GC-tracked
+    object a held trace keeps is walked by each full collection."""
+    import gc
+
+    buf = _TraceBuffer(limits(max_spans=10_000), lambda: None)
+    records = [(t, span(trace_id=t, span_id=s)) for t in range(1, 201) for s in range(1, 4)]
+    gc.collect()
+    before = len(gc.get_objects())
+    for i, (tid, rec) in enumerate(records):
+        buf.add(tid, rec, 10, i % 3 == 0, 0.0)
+    assert len(gc.get_objects()) - before <= 2 * 200 + 10  # + the loop's own (3 per trace before)
+    assert [tid for tid, _ in buf.take_due(1.0)] == list(range(1, 201))

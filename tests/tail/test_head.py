@@ -101,3 +101,44 @@ def test_records_for_tail_reads_the_trace_s_own_provider(span) -> None:
     assert records_for_tail([plain]) is False
     assert records_for_tail([span(sampled=True)]) is None  # a hand-built span does not say
     assert records_for_tail([span(sampled=True), span(sampled=False)]) is True  # only a recording head passes it
+
+
+def _contexts():
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    state = TraceState([("ot", "th:e666"), ("v", "1")])
+    out = [None]
+    for remote in (False, True):
+        for flags in (0, 1, 3):
+            for ts in (None, state):
+                ctx = SpanContext(0xABC, 0xDEF, remote, TraceFlags(flags), ts)
+                out.append(trace.set_span_in_context(NonRecordingSpan(ctx)))
+    out.append(trace.set_span_in_context(NonRecordingSpan(SpanContext(0, 0, False))))  # invalid parent
+    return out
+
+
+@pytest.mark.parametrize("parent", _contexts())
+@pytest.mark.parametrize("attributes", [None, {}, {"a": 1, "b": "x"}])
+@pytest.mark.parametrize("root", [ALWAYS_OFF, ALWAYS_ON])
+def test_the_parentbased_shortcut_answers_as_the_delegate(parent, attributes, root) -> None:
+    """A child of a local unsampled span behind the SDK's ParentBased is answered without
+    calling it: same decision, attributes and tracestate (object) as through the delegate."""
+    fast = RecordForTailSampler(ParentBased(root))
+    slow = RecordForTailSampler(ParentBased(root))
+    slow._unsampled_child_drops = False
+    assert fast._unsampled_child_drops
+    a = fast.should_sample(parent, 0xABC, "op", attributes=attributes)
+    b = slow.should_sample(parent, 0xABC, "op", attributes=attributes)
+    assert (a.decision, dict(a.attributes)) == (b.decision, dict(b.attributes))
+    assert a.trace_state is b.trace_state
+
+
+def test_the_shortcut_is_off_when_parentbased_is_not_the_sdks() -> None:
+    class Counting(ParentBased):
+        def should_sample(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return super().should_sample(*args, **kwargs)
+
+    assert not RecordForTailSampler(Counting(ALWAYS_OFF))._unsampled_child_drops
+    assert not RecordForTailSampler(ParentBased(ALWAYS_OFF, local_parent_not_sampled=ALWAYS_ON))._unsampled_child_drops
+    assert not RecordForTailSampler(ALWAYS_OFF)._unsampled_child_drops

@@ -418,3 +418,18 @@ def test_the_worker_wakes_at_once_for_a_trace_queued_early(clock, span) -> None:
     assert proc._next_wakeup() == 0.001
     proc.process_due()
     assert proc._next_wakeup() == 0.5
+
+
+@pytest.mark.parametrize(("wait_ms", "tick"), [(1000, 0.1), (5000, 0.1), (200, 0.02), (5, 0.001)])
+def test_the_worker_decides_traces_coming_due_once_per_tick(clock, span, wait_ms, tick) -> None:
+    """Traces coming due within a tick share one wakeup (not one each): the worker waits at
+    least decision_wait/10 (1-100 ms), so a trace is decided at most that late."""
+    proc, _ = make(clock, decision_wait_ms=wait_ms)
+    proc.on_end(span(trace_id=1, span_id=1))  # a local root: due decision_wait from now
+    assert proc._next_wakeup() == pytest.approx(min(0.5, wait_ms / 1000))
+    clock.advance(wait_ms / 1000 - 0.0002)  # due in 0.2 ms: wait a whole tick
+    assert proc._next_wakeup() == pytest.approx(tick)
+    clock.advance(0.0003)  # due (e.g. left for the next batch): at once
+    assert proc._next_wakeup() == 0.001
+    assert proc.process_due() == 1
+    assert proc._next_wakeup() == 0.5

@@ -31,6 +31,11 @@ class HeadSampledPolicy:
 
     def evaluate(self, trace: TraceView) -> Decision:
         for span in trace.spans:
+            flags = getattr(span, "trace_flags", None)  # a SpanRecord's: no SpanContext built
+            if flags is not None:
+                if flags & 1:
+                    return Decision(Outcome.SAMPLED, read_ot(span.trace_state).th)  # type: ignore[attr-defined]
+                continue
             ctx = span.context
             if ctx is not None and ctx.trace_flags.sampled:
                 return Decision(Outcome.SAMPLED, read_ot(ctx.trace_state).th)
