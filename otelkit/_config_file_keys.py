@@ -42,6 +42,11 @@ _BSP = {
     "max_export_batch_size": "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 }
 _EXPORTER = {
+    # the disk spool (both exporters): where undeliverable batches wait for replay
+    "spool_dir": "OTELKIT_SPOOL_DIR",
+    "spool_max_bytes": "OTELKIT_SPOOL_MAX_BYTES",
+    "spool_max_age_s": "OTELKIT_SPOOL_MAX_AGE_S",
+    "spool_replay_spans_per_s": "OTELKIT_SPOOL_REPLAY_SPANS_PER_S",
     "compression_level": "OTELKIT_EXPORTER_COMPRESSION_LEVEL",
     "min_compress_bytes": "OTELKIT_EXPORTER_MIN_COMPRESS_BYTES",
     "max_request_bytes": "OTELKIT_EXPORTER_MAX_REQUEST_BYTES",
@@ -95,8 +100,9 @@ COMPONENTS: dict[str, Component] = {
         ),
         Component(
             "otelkit_kafka", "exporter",
-            _prefixed("OTELKIT_KAFKA_", "BOOTSTRAP_SERVERS", "TOPIC", "COMPRESSION", "KEYING", "TIMEOUT_MS",
-                      "PRODUCER_CONFIG"),
+            {**_prefixed("OTELKIT_KAFKA_", "BOOTSTRAP_SERVERS", "TOPIC", "COMPRESSION", "KEYING", "TIMEOUT_MS",
+                         "PRODUCER_CONFIG"),
+             **{k: v for k, v in _EXPORTER.items() if k.startswith("spool_")}},
             lists={"bootstrap_servers": ","},
         ),
     )

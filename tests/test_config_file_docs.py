@@ -21,7 +21,7 @@ BLOCKS = dict(re.findall(r"```yaml\n# config-file: (\S+)\n(.*?)```", PAGE.read_t
 
 
 def test_the_page_shows_every_common_setup() -> None:
-    assert set(BLOCKS) == {"adaptive", "tail", "rules", "consistent", "composite"}
+    assert set(BLOCKS) == {"adaptive", "tail", "rules", "consistent", "composite", "spool"}
 
 
 @pytest.mark.peers
@@ -32,6 +32,7 @@ def test_documented_file_reaches_rotel(name: str, tmp_path: Path, rotel: Rotel, 
     path.write_text(BLOCKS[name])
     # the files take the endpoint from ${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}, substituted at load
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", rotel.http_endpoint)
+    monkeypatch.setenv("OTELKIT_SPOOL_DIR", str(tmp_path / "spool"))  # the spool setup's directory
     assert cli.main(["config", "--file", str(path)], environ={}) == 0, capsys.readouterr().err
     with pl.configure(environ={"OTEL_CONFIG_FILE": str(path)}, set_global=False) as p:
         tracer = p.tracer("docs")
