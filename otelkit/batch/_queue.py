@@ -231,9 +231,18 @@ class SpanQueue:
             warn_limited(_logger, "batch:encode", "cannot encode span %r: %r; dropping it",
                          getattr(span, "name", "?"), exc)
             return
-        if held is None:
-            return
-        data, route = held
+        if held is not None:
+            self._hold(*held)
+
+    def put_held(self, data: bytes, route: Any) -> None:
+        """Encoded mode: queue a span already encoded (``Span`` bytes and route, sampled by
+        whoever encoded it), under the same count and byte budget as :meth:`put_encoded`."""
+        if not self._fork_mark[0]:
+            self._guard.check()
+        self._hold(data, route)
+
+    def _hold(self, data: bytes, route: Any) -> None:
+        """Queue one encoded span within the count and byte budget, else refuse it (counted)."""
         cost = len(data) + HELD_OVERHEAD
         items = self._items
         lock = self._lock
@@ -250,24 +259,6 @@ class SpanQueue:
                 return
         finally:
             lock.release()
-        self._refuse((data, route), cost)
-
-    def put_held(self, data: bytes, route: Any) -> None:
-        """Encoded mode: queue a span already encoded (``Span`` bytes and route, sampled by
-        whoever encoded it), under the same count and byte budget as :meth:`put_encoded`."""
-        if not self._fork_mark[0]:
-            self._guard.check()
-        cost = len(data) + HELD_OVERHEAD
-        items = self._items
-        with self._lock:
-            if len(items) < self._limit and self.held_bytes + cost <= self.max_bytes:
-                items.append(data)
-                self._routes.append(route)
-                self.held_bytes += cost
-                if len(items) >= self._wake_at:
-                    self._wake_at = NEVER
-                    self._wake.set()
-                return
         self._refuse((data, route), cost)
 
     def _lock_contended(self) -> None:
