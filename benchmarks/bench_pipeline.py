@@ -191,6 +191,25 @@ def _table(title: str, rows: dict[str, list[dict[str, object]]], cols: list[tupl
         print(f"| {variant} | " + " | ".join(cells) + " |")
 
 
+RATIOS = (("otelkit", "stock_bigq"), ("otelkit", "fastotel"), ("otelkit_gzip", "fastotel"),
+          ("otelkit_gzip", "stock_bigq"), ("otelkit", "stock"))
+"""The issue-14 ratios of CPU per exported span, where both variants ran."""
+
+
+def _ratios(rows: dict[str, list[dict[str, object]]]) -> None:
+    """Each ratio of :data:`RATIOS` per round (the two variants of a pair ran back to back in
+    that round, so the machine's drift cancels): median [min-max] over the rounds."""
+    lines = []
+    for a, b in RATIOS:
+        if rows.get(a) and rows.get(b):
+            key = "cpu_us_per_exported_span"
+            per_round = [float(x[key]) / float(y[key]) for x, y in zip(rows[a], rows[b], strict=True)]  # type: ignore[arg-type]
+            lines.append(f"| {a} / {b} | {_fmt(per_round, 3)} |")
+    if lines:
+        print("\n| CPU per exported span, per-round ratio | median [min-max] |\n|---|---|")
+        print("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -229,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
                     ("GC share %", "gc_pct", 1),
                     ("dropped %", "dropped_pct", 1),
                 ])
+                _ratios(rows)
         if "overload" not in skip:
             _sink_mode(url, 50_000 / 128)
             rows = {v: [] for v in variants if v != "floor"}
