@@ -68,6 +68,11 @@ def _file_command(path: str) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``otelkit`` parser and its subcommands' parsers by name."""
     parser = argparse.ArgumentParser(prog="otelkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     cfg = sub.add_parser(
@@ -91,12 +96,13 @@ def _build_parser() -> argparse.ArgumentParser:
     if demo is not None:
         demo_parser = sub.add_parser("demo", help="run an example server under load with the whole pipeline")
         demo.add_arguments(demo_parser)
-    return parser
+    return parser, dict(sub.choices)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = _build_parser().parse_args(argv)
+    parser, commands = _parsers()
+    args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     if args.command == "config":
         return _config_command(args, env)
@@ -106,6 +112,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return tail_worker_cli.run(args, env)
     if args.command == "demo":
         demo = importlib.import_module("otelkit.demo")
+        problem = demo.check_arguments(args)
+        if problem:
+            commands["demo"].error(problem)  # usage and the problem on stderr, exit 2
         return int(demo.run(args))
     return 2  # pragma: no cover - argparse rejects unknown commands
 

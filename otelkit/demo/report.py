@@ -21,7 +21,7 @@ from otelkit.demo.display import RunResult, summary_rows
 from otelkit.demo.recorder import RunSeries
 from otelkit.demo.rounds import CpuRounds
 
-__all__ = ["ReportData", "report_data", "render_html", "write_report"]
+__all__ = ["ReportData", "render_html", "render_page", "report_data", "summary_html", "write_page", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,19 @@ def report_data(rd: ReportData) -> dict[str, Any]:
     }
 
 
-def _summary_html(rd: ReportData) -> str:
-    results = [_last(rd, m)[0] for m in rd.modes]
-    rows = [summary_rows(r) for r in results]
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in rd.modes)
+def summary_html(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """The static summary table: one row per ``(label, cells)``, one cell per column."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr><td>" + html.escape(label) + "</td>" + "".join(f"<td>{html.escape(r[i][1])}</td>" for r in rows) + "</tr>"
-        for i, (label, _) in enumerate(rows[0])
+        "<tr><td>" + html.escape(label) + "</td>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        for label, cells in rows
     )
     return f'<table id="summary"><thead><tr><th>metric</th>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _summary_html(rd: ReportData) -> str:
+    rows = [summary_rows(_last(rd, m)[0]) for m in rd.modes]
+    return summary_html(rd.modes, [(label, [r[i][1] for r in rows]) for i, (label, _) in enumerate(rows[0])])
 
 
 _STYLE = """body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:760px}
@@ -118,26 +122,37 @@ figure{margin:0 0 28px}h2{font-size:16px;margin:8px 0}.legend{margin:4px 0;paddi
 td:first-child,th:first-child{text-align:left}"""
 
 
-def render_html(rd: ReportData) -> str:
-    """The whole page: summary table, chart containers, data JSON and the drawing script."""
-    data = report_data(rd)
+def render_page(intro: str, summary: str, data: Mapping[str, Any]) -> str:
+    """A whole page: ``intro`` (text), the ``summary`` table (HTML), one container per chart
+    of ``data`` (the :func:`report_data` shape), the data JSON and the drawing script."""
     # "</" inside a <script> element would end it: escape it in the JSON text
     payload = json.dumps(data, sort_keys=True).replace("</", "<\\/")
     script = resources.files("otelkit.demo").joinpath("report.js").read_text(encoding="utf-8")
     charts = "".join(f'<figure id="{c["id"]}"></figure>' for c in [*data["lines"], *data["bars"]])
-    opts = ", ".join(f"{k} {v}" for k, v in sorted(data["options"].items()) if k in ("duration", "rate", "target", "rounds"))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>otelkit demo report</title>'
         f"<style>{_STYLE}</style></head><body><h1>otelkit demo report</h1>"
-        f"<p>Pipelines: {html.escape(', '.join(rd.modes))}; {html.escape(opts)}.</p>"
-        f"{_summary_html(rd)}{charts}"
+        f"<p>{html.escape(intro)}</p>"
+        f"{summary}{charts}"
         f'<script type="application/json" id="otelkit-data">{payload}</script>'
         f"<script>{script}</script></body></html>"
     )
 
 
-def write_report(path: str | Path, rd: ReportData) -> Path:
-    """Write the page to ``path``; returns the absolute path."""
+def render_html(rd: ReportData) -> str:
+    """The page of a demo run: summary table, chart containers, data JSON and the drawing script."""
+    data = report_data(rd)
+    opts = ", ".join(f"{k} {v}" for k, v in sorted(data["options"].items()) if k in ("duration", "rate", "target", "rounds"))
+    return render_page(f"Pipelines: {', '.join(rd.modes)}; {opts}.", _summary_html(rd), data)
+
+
+def write_page(path: str | Path, page: str) -> Path:
+    """Write ``page`` to ``path``; returns the absolute path."""
     out = Path(path).resolve()
-    out.write_text(render_html(rd), encoding="utf-8")
+    out.write_text(page, encoding="utf-8")
     return out
+
+
+def write_report(path: str | Path, rd: ReportData) -> Path:
+    """Write the page of ``rd`` to ``path``; returns the absolute path."""
+    return write_page(path, render_html(rd))
