@@ -364,3 +364,22 @@ def test_kept_spans_are_exported_as_their_wire_bytes_with_th_and_the_label_splic
         after.trace_state = ""
         before.ClearField("attributes")
         assert after == before  # every other field as it came off the wire
+
+
+def test_kept_spans_go_out_under_the_resource_and_scope_bytes_they_arrived_with(otlp: Any) -> None:
+    from otelkit.exporter._encoded import encode_request
+
+    exporter = Encoded()
+    worker = TailWorker(topic="spans", policies="all=probabilistic(sampling_percentage=100)", exporter=exporter,
+                        kafka_config={}, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._last_commit = float("inf")
+    value = otlp.rich_request(otlp.span(9, 90, name="root"), otlp.span(9, 91, 90, name="child"))
+    worker._take(Msg(value, 0))
+    clock[0] += 1
+    worker._step()
+    (batch,) = exporter.batches
+    assert otlp.headers(encode_request(batch)) == otlp.headers(value)
