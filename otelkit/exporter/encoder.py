@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otelkit._warn import warn_limited
 from otelkit.exporter._request import Groups, group_spans, write_parts
 from otelkit.exporter._span_writer import DEFAULT_CACHE_ENTRIES, PLAIN_SPANS, SpanWriter
+from otelkit.exporter._verbatim import VerbatimResource, VerbatimScope
 from otelkit.exporter._wire import length_prefixed, utf8, varint
 
 __all__ = ["SpanEncoder", "DEFAULT_CACHE_ENTRIES", "PLAIN_SPANS"]
@@ -120,11 +121,13 @@ class SpanEncoder:
         return out, failed
 
     def resource_bytes(self, resource: Any) -> bytes:
-        """``ResourceSpans.resource`` field (tag + length + message) of ``resource``, cached."""
+        """``ResourceSpans.resource`` field (tag + length + message) of ``resource``, cached
+        (a :class:`~otelkit.exporter._verbatim.VerbatimResource`: the field it was read from)."""
         return self._resource(resource)
 
     def scope_bytes(self, scope: Any) -> bytes:
-        """``ScopeSpans.scope`` field (tag + length + message) of ``scope``, cached."""
+        """``ScopeSpans.scope`` field (tag + length + message) of ``scope``, cached
+        (a :class:`~otelkit.exporter._verbatim.VerbatimScope`: the field it was read from)."""
         return self._scope(scope)
 
     # ------------------------------------------------------------------ internals
@@ -133,8 +136,10 @@ class SpanEncoder:
         hit = self._resources.get(id(resource))
         if hit is not None and hit[0] is resource:
             return hit[1]
-        body = b"".join(self.writer.attrs(b"\x0a", resource.attributes))
-        enc = b"\x0a" + length_prefixed(body)
+        if type(resource) is VerbatimResource:  # read off the wire: its own bytes
+            enc = resource.field
+        else:
+            enc = b"\x0a" + length_prefixed(b"".join(self.writer.attrs(b"\x0a", resource.attributes)))
         if len(self._resources) >= 64:
             self._resources.clear()
         self._resources[id(resource)] = (resource, enc)
@@ -144,14 +149,17 @@ class SpanEncoder:
         hit = self._scopes.get(id(scope))
         if hit is not None and hit[0] is scope:
             return hit[1]
-        body = b""
-        if scope is not None:
-            if scope.name:
-                body += b"\x0a" + length_prefixed(utf8(scope.name))
-            if scope.version:
-                body += b"\x12" + length_prefixed(utf8(scope.version))
-            body += b"".join(self.writer.attrs(b"\x1a", scope.attributes))
-        enc = b"\x0a" + length_prefixed(body)
+        if type(scope) is VerbatimScope:  # read off the wire: its own bytes
+            enc = scope.field
+        else:
+            body = b""
+            if scope is not None:
+                if scope.name:
+                    body += b"\x0a" + length_prefixed(utf8(scope.name))
+                if scope.version:
+                    body += b"\x12" + length_prefixed(utf8(scope.version))
+                body += b"".join(self.writer.attrs(b"\x1a", scope.attributes))
+            enc = b"\x0a" + length_prefixed(body)
         if len(self._scopes) >= 256:
             self._scopes.clear()
         self._scopes[id(scope)] = (scope, enc)

@@ -10,10 +10,14 @@ them by trace ID.
 built for the request) and slices each ``Span`` message out as it is. Each slice becomes a
 :class:`~otelkit.tail._record.SpanRecord` (``record_from_wire``: the slice plus the summary
 the tail policies read), routed by its resource and scope: those are decoded once per
-distinct bytes (:class:`Routes` cache). A kept span is forwarded as its slice with ``th``
-and the policy attributes spliced in, and exported through ``export_encoded``: it is never
-decoded into an SDK span and encoded again. (A span whose ids are not at the front, as no
-known serializer writes them, is re-serialized once into field order first.)
+distinct bytes (:class:`Routes` cache) into a
+:class:`~otelkit.exporter._verbatim.VerbatimResource` and ``VerbatimScope``, which keep
+the bytes they were read from. A kept span is forwarded as its slice with ``th`` and the
+policy attributes spliced in, under the resource and scope bytes it arrived with (a kvlist
+or bytes value, or a field otelkit does not model, goes out as it came), and exported
+through ``export_encoded``: it is never decoded into an SDK span and encoded again. (A
+span whose ids are not at the front, as no known serializer writes them, is re-serialized
+once into field order first.)
 
 A parent is always marked local: only a span with no parent counts as the trace's root for
 ``decision_wait`` (a service's server span with a remote parent is not the trace's end).
@@ -31,13 +35,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope as PbScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as PbResource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
 from otelkit.exporter._encoded import _ROUTES
 from otelkit.exporter._routes import Route
+from otelkit.exporter._verbatim import VerbatimResource, VerbatimScope
 from otelkit.tail._record import SpanRecord, record_from_wire
 from otelkit.tail._splice import readable_of
 
@@ -51,7 +54,7 @@ Held = tuple[SpanRecord, int]
 """A span record and the bytes the tail buffer charges for it."""
 
 _ROUTE_CACHE = 1024  # distinct (resource, scope) bytes remembered (cleared when full)
-_routes: dict[tuple[bytes, bytes, bytes, bytes], Route] = {}
+_routes: dict[tuple[bytes | None, bytes, bytes | None, bytes], Route] = {}
 
 
 class BadMessage(ValueError):
@@ -113,17 +116,19 @@ def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     raise BadMessage(NOT_OTLP, "a varint runs past the end of its message (truncated?)")
 
 
-def _route(resource: bytes, res_schema: bytes, scope: bytes, scope_schema: bytes) -> Route:
+def _route(resource: bytes | None, res_schema: bytes, scope: bytes | None, scope_schema: bytes) -> Route:
+    """The route of a resource and scope (their message bytes, ``None`` when absent) and
+    schema URLs: verbatim values, so a kept span goes out under the bytes it came with."""
     key = (resource, res_schema, scope, scope_schema)
     route = _routes.get(key)
     if route is None:
         try:
-            pb_res, pb_scope = PbResource.FromString(resource), PbScope.FromString(scope)
+            pb_res, pb_scope = PbResource.FromString(resource or b""), PbScope.FromString(scope or b"")
         except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError
             raise BadMessage(NOT_OTLP, f"a resource or scope does not parse ({exc})") from None
-        res = Resource(_attrs(pb_res.attributes), res_schema.decode("utf-8", "replace") or None)
-        sc = InstrumentationScope(pb_scope.name, pb_scope.version or None,
-                                  scope_schema.decode("utf-8", "replace") or None, _attrs(pb_scope.attributes))
+        res = VerbatimResource(resource, _attrs(pb_res.attributes), res_schema.decode("utf-8", "replace") or None)
+        sc = VerbatimScope(scope, pb_scope.name, pb_scope.version or None,
+                           scope_schema.decode("utf-8", "replace") or None, _attrs(pb_scope.attributes))
         route = _ROUTES.route(res, sc)
         if len(_routes) >= _ROUTE_CACHE:
             _routes.clear()
@@ -160,7 +165,8 @@ def decode(value: bytes | None, max_bytes: int, keys: frozenset[str] | None = No
     for number, rs_start, rs_end in _fields(value, 0, len(value)):
         if number != 1:
             continue
-        resource = res_schema = b""
+        resource: bytes | None = None
+        res_schema = b""
         scopes: list[tuple[int, int]] = []
         for field, start, end in _fields(value, rs_start, rs_end):
             if field == 1:
@@ -170,7 +176,8 @@ def decode(value: bytes | None, max_bytes: int, keys: frozenset[str] | None = No
             elif field == 3:
                 res_schema = value[start:end]
         for ss_start, ss_end in scopes:
-            scope = scope_schema = b""
+            scope: bytes | None = None
+            scope_schema = b""
             spans: list[tuple[int, int]] = []
             for field, start, end in _fields(value, ss_start, ss_end):
                 if field == 1:

@@ -10,6 +10,11 @@ traces are exported (bounded), decisions flushed and offsets committed synchrono
 undecided spans are left to the next owner. A partition is paused (never dropped from)
 while its trace buffer is near full or its kept traces wait for a failed export
 (:mod:`~otelkit.tailworker._backpressure`).
+
+The worker owns the group membership (consumer, assignment, the assigned partitions) and
+the consume loop. What goes out for decided traces (the decisions producer and the kept
+traces' exporters) is owned by :class:`~otelkit.tailworker._outbound.Outbound`; the commit
+times and lag by :class:`~otelkit.tailworker._offsets.Offsets`.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from otelkit.tailworker._backpressure import Backpressure
 from otelkit.tailworker._budget import PolicySource
 from otelkit.tailworker._decode import BadMessage, decode
 from otelkit.tailworker._exports import KeptExports, default_exporters
-from otelkit.tailworker._partition import Outcome, Partition
+from otelkit.tailworker._offsets import Offsets
+from otelkit.tailworker._outbound import Outbound
+from otelkit.tailworker._partition import Partition
 
 __all__ = ["TailWorker"]
 
@@ -103,15 +110,15 @@ class TailWorker:
         self.assignment = assignment or s.OTELKIT_TAIL_WORKER_ASSIGNMENT.get(environ)
         self._refused = self._cooperative = False
         self._consumer: Any = None  # the group consumer, while run() is a member
-        self._exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
+        self.counters: dict[str, int] = {}
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        exports = KeptExports([exporter] if exporter is not None else default_exporters(environ), self._count)
+        self._out = Outbound(self.decisions_topic, self.worker_id, exports, self._count, self.revoke_s)
         self._parts: dict[int, Partition] = {}
         self._stop = threading.Event()
-        self.counters: dict[str, int] = {}
-        self._last_commit = 0.0
         high = s.OTELKIT_TAIL_WORKER_PAUSE_HIGH_WATER.get(environ)
         self._pressure = Backpressure(high, min(high, s.OTELKIT_TAIL_WORKER_PAUSE_LOW_WATER.get(environ)))
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self._lag: dict[int, int] = {}
+        self._offsets = Offsets(self.topic, self.commit_s)
         if config.OTELKIT_SELF_METRICS.resolve(self_metrics, environ):
             from otelkit.tailworker._metrics import register
 
@@ -135,9 +142,9 @@ class TailWorker:
 
     def run(self) -> None:
         """Consume, decide, export and commit until :meth:`stop`; then hand everything over."""
-        from confluent_kafka import Consumer, Producer
+        from confluent_kafka import Consumer
 
-        self._producer = Producer({**self._kafka, "linger.ms": "5"})
+        self._out.open(self._kafka)
         self._replayer = Consumer({**self._kafka, "group.id": self.group + "-replay", "enable.auto.commit": "false"})
         try:
             self.partition_count = _kafka.ensure_decisions_topic(self._kafka, self.topic, self.decisions_topic, self._stop)
@@ -148,8 +155,7 @@ class TailWorker:
                              "eager (set OTELKIT_TAIL_WORKER_ASSIGNMENT=eager on every worker)", self.group)
         finally:
             self._replayer.close()
-            self._producer.flush(self.revoke_s)
-            self._exports.shutdown()
+            self._out.close()
 
     def _member(self) -> bool:
         """Be a group member until :meth:`stop` (then hand over; False) or until the group
@@ -182,18 +188,13 @@ class TailWorker:
                 continue
             if not self._pressure.skips(msg.partition() or 0):  # else re-read after its resume
                 self._take(msg)
-        kept = [(number, self._settle(number, part.decide())) for number, part in list(self._parts.items())]
-        if any(outcomes for _, outcomes in kept):
-            # Decisions delivered before their traces are exported: whatever a killed worker
-            # exported, the next owner replays (so it follows the decision, counting duplicates).
-            self._producer.flush(self.revoke_s)
-            for number, outcomes in kept:
-                if outcomes and number in self._parts:
-                    self._exports.export(number, outcomes, self._parts[number].release)
-        self._exports.retry(self._parts)
+        out = self._out
+        out.send([(number, out.settle(number, part, part.decide())) for number, part in list(self._parts.items())],
+                 self._parts)  # decisions delivered, then the kept traces exported
+        out.exports.retry(self._parts)
         self._backpressure()
-        self._producer.poll(0)
-        if time.monotonic() - self._last_commit >= self.commit_s:
+        out.poll()
+        if self._offsets.due():
             self._commit(list(self._parts), asynchronous=True)
 
     def _backpressure(self) -> None:
@@ -201,7 +202,7 @@ class TailWorker:
         failed export; resume them after (reading on would only grow memory or force early
         decisions)."""
         fills = {number: part.fill for number, part in self._parts.items()}
-        self._pressure.apply(self._consumer, self.topic, fills, self._exports.waiting())
+        self._pressure.apply(self._consumer, self.topic, fills, self._out.exports.waiting())
 
     def _take(self, msg: Any) -> None:
         number, offset = msg.partition(), msg.offset()
@@ -219,76 +220,18 @@ class TailWorker:
             return
         late = part.add(offset, traces)
         if late:
-            self._exports.export(number, late, part.release)
+            self._out.exports.export(number, late, part.release)
         self._pressure.took(self._consumer, self.topic, number, offset, part.fill())
-
-    def _settle(self, number: int, outcomes: list[Outcome]) -> list[Outcome]:
-        """Publish the decisions, release the dropped traces; returns the kept ones to export."""
-        kept: list[Outcome] = []
-        part = self._parts[number]
-        for outcome in outcomes:
-            if outcome.publish:
-                self._publish(number, outcome)
-                keep = outcome.verdict.keep
-                self._count("kept_by_policy." + outcome.verdict.label if keep else "traces_dropped")
-            if outcome.verdict.keep and outcome.spans:
-                kept.append(outcome)
-            else:
-                part.release(outcome.offsets)
-        return kept
-
-    def _publish(self, number: int, outcome: Outcome) -> None:
-        try:
-            self._producer.produce(
-                self.decisions_topic, _decisions.encode(outcome.verdict, self.worker_id), format(outcome.trace_id, "032x").encode(),
-                partition=number, on_delivery=self._delivered,
-            )
-            self._count("decisions_published")
-        except Exception as exc:  # noqa: BLE001 - the queue may be full: counted, decisions still held locally
-            self._count("decisions_failed")
-            warn_limited(_logger, "tailworker-publish", "could not publish a decision: %r", exc)
-
-    def _delivered(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self._count("decisions_failed")
 
     # -- offsets, rebalances ----------------------------------------------------------------
     def _commit(self, numbers: list[int], *, asynchronous: bool) -> None:
-        from confluent_kafka import TopicPartition
-
-        self._last_commit = time.monotonic()
-        if self._producer.flush(self.revoke_s):
-            return  # decisions not delivered yet: committing now could let a trace be re-decided
-        offsets = []
-        for number in numbers:
-            part = self._parts.get(number)
-            self._measure_lag(number, part)
-            at = part.committable() if part is not None else None
-            if at is not None:
-                offsets.append(TopicPartition(self.topic, number, at))
-        if offsets:
-            try:
-                if asynchronous:
-                    self._consumer.commit(offsets=offsets, asynchronous=True)
-                else:
-                    self._consumer.commit(offsets=offsets, asynchronous=False)
-            except Exception as exc:  # noqa: BLE001 - e.g. a rebalance in progress; the next commit retries
-                _logger.debug("commit failed: %r", exc)
-
-    def _measure_lag(self, number: int, part: Partition | None) -> None:
-        from confluent_kafka import TopicPartition
-
-        if part is not None and part.position is not None:
-            try:
-                high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, number), cached=True)[1]
-                self._lag[number] = max(0, high - part.position)
-            except Exception:  # noqa: BLE001 - no cached watermark yet
-                self._lag.pop(number, None)
+        self._offsets.commit(self._consumer, self._parts, numbers, asynchronous=asynchronous,
+                             ready=lambda: not self._out.flush())
 
     def _retire(self, number: int) -> None:
         """Forget a partition, keeping its late-span counts in the worker's totals."""
         part = self._parts.pop(number, None)
-        self._lag.pop(number, None)
+        self._offsets.forget(number)
         if part is not None:
             self._count("late_kept_spans", part.late_kept)
             self._count("late_dropped_spans", part.late_dropped)
@@ -315,9 +258,10 @@ class TailWorker:
     def _hand_over(self, numbers: list[int]) -> None:
         """Export held kept traces (bounded), flush decisions, commit synchronously, forget."""
         deadline = time.monotonic() + self.revoke_s
-        while self._exports.waiting() & set(numbers) and time.monotonic() < deadline:
-            self._exports.retry(self._parts, only=numbers, force=True)
-            if self._exports.waiting() & set(numbers):
+        exports = self._out.exports
+        while exports.waiting() & set(numbers) and time.monotonic() < deadline:
+            exports.retry(self._parts, only=numbers, force=True)
+            if exports.waiting() & set(numbers):
                 time.sleep(0.1)
         self._commit(numbers, asynchronous=False)
         for number in numbers:
@@ -325,7 +269,7 @@ class TailWorker:
         self._forget(numbers)
 
     def _forget(self, numbers: list[int]) -> None:
-        self._exports.forget(self._parts)
+        self._out.exports.forget(self._parts)
         self._pressure.forget(numbers)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
@@ -343,7 +287,7 @@ class TailWorker:
     def stats(self) -> dict[str, Any]:
         """Counters (``kept_by_policy.<label>``, ``traces_dropped``, ``bad_messages.<reason>``,
         ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
-        parts = {n: {**p.stats(), "lag": self._lag.get(n, 0)} for n, p in list(self._parts.items())}
+        parts = {n: {**p.stats(), "lag": self._offsets.lag.get(n, 0)} for n, p in list(self._parts.items())}
         out: dict[str, Any] = dict(self.counters)
         for key in _TOTALS:
             out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())

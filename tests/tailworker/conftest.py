@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    ArrayValue,
+    InstrumentationScope,
+    KeyValue,
+    KeyValueList,
+)
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 from opentelemetry.sdk.resources import Resource as SdkResource
@@ -68,11 +74,86 @@ def request(service: str, *spans: Span) -> bytes:
     ).SerializeToString()
 
 
+def rich_request(*spans: Span) -> bytes:
+    """A request whose resource holds what otelkit's attribute model cannot hold (a kvlist,
+    bytes, a mixed array) and a double, and whose scope has a version, attributes and a
+    dropped-attributes count; both with schema URLs. Serialized by protobuf."""
+    mixed = ArrayValue(values=[AnyValue(string_value="a"), AnyValue(int_value=1), AnyValue(double_value=2.5)])
+    nested = KeyValueList(values=[kv("k", "v"), kv("n", 7)])
+    resource = Resource(
+        attributes=[kv("service.name", "rich"), KeyValue(key="labels", value=AnyValue(kvlist_value=nested)),
+                    KeyValue(key="blob", value=AnyValue(bytes_value=b"\x00\xffok")),
+                    KeyValue(key="mixed", value=AnyValue(array_value=mixed)),
+                    KeyValue(key="ratio", value=AnyValue(double_value=0.25))],
+        dropped_attributes_count=2,
+    )
+    scope = InstrumentationScope(name="lib", version="2.1", attributes=[kv("scope.attr", "x"), kv("level", 3)],
+                                 dropped_attributes_count=1)
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(
+        resource=resource, schema_url="https://opentelemetry.io/schemas/1.26.0",
+        scope_spans=[ScopeSpans(scope=scope, spans=list(spans), schema_url="https://example.com/scope/1")],
+    )]).SerializeToString()
+
+
+def _fields(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(field number, the field as written, its value) of each field of a message made of
+    length-delimited fields only (a request, ResourceSpans, ScopeSpans)."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        start = pos
+        tag, pos = _varint(data, pos)
+        assert tag & 7 == 2, "not a length-delimited field"
+        n, pos = _varint(data, pos)
+        out.append((tag >> 3, data[start:pos + n], data[pos:pos + n]))
+        pos += n
+    return out
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def headers(value: bytes) -> list[tuple[bytes, bytes, list[tuple[bytes, bytes]]]]:
+    """Per ResourceSpans of a serialized request: its ``resource`` and ``schema_url`` fields
+    as written (tag, length and bytes; b"" when absent), and the same two of each ScopeSpans
+    (``scope``, ``schema_url``). Sliced from the bytes: nothing is parsed and re-serialized."""
+    out = []
+    for number, _, rs in _fields(value):
+        assert number == 1
+        resource = res_schema = b""
+        scopes = []
+        for field, written, inner in _fields(rs):
+            if field == 1:
+                resource = written
+            elif field == 3:
+                res_schema = written
+            else:
+                scope = scope_schema = b""
+                for f, w, _ in _fields(inner):
+                    if f == 1:
+                        scope = w
+                    elif f == 3:
+                        scope_schema = w
+                scopes.append((scope, scope_schema))
+        out.append((resource, res_schema, scopes))
+    return out
+
+
 class Otlp:
     """The builders above, as a fixture (tests here import nothing from each other)."""
 
     span = staticmethod(pb_span)
     request = staticmethod(request)
+    rich_request = staticmethod(rich_request)
+    headers = staticmethod(headers)
 
 
 @pytest.fixture

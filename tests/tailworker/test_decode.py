@@ -118,3 +118,36 @@ def test_malformed_wire_structure_is_not_otlp(value: bytes) -> None:
     with pytest.raises(BadMessage) as info:
         decode(value, MAX)
     assert info.value.reason == NOT_OTLP
+
+
+def test_resource_and_scope_are_reframed_as_the_bytes_they_arrived_in(otlp: Any) -> None:
+    # kvlist, bytes and a mixed array have no exact SDK attribute form: rebuilt from decoded
+    # values, the resource would go out different (a kvlist as its str, bytes as hex)
+    from otelkit.exporter._encoded import EncodedBatch, encode_request
+
+    value = otlp.rich_request(otlp.span(1, 10, name="root"), otlp.span(1, 11, 10, name="child"))
+    held = [h for hs in decode(value, MAX).values() for h in hs]
+    again = encode_request(EncodedBatch([r.data for r, _ in held], [r.route for r, _ in held]))
+    assert otlp.headers(again) == otlp.headers(value)
+    assert again == value  # and so the whole request, byte for byte
+    record = held[0][0]
+    assert record.resource.attributes["service.name"] == "rich"  # what policies read is still decoded
+    assert record.instrumentation_scope is not None and record.instrumentation_scope.version == "2.1"
+
+
+def test_resources_that_decode_alike_but_arrived_as_other_bytes_stay_apart(otlp: Any) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from otelkit.exporter._encoded import EncodedBatch, encode_request
+
+    a = ExportTraceServiceRequest.FromString(otlp.request("svc", otlp.span(1, 10)))
+    b = ExportTraceServiceRequest.FromString(otlp.request("svc", otlp.span(1, 11, 10)))
+    a.resource_spans[0].resource.attributes.append(KeyValue(key="id", value=AnyValue(bytes_value=b"\xab")))
+    b.resource_spans[0].resource.attributes.append(KeyValue(key="id", value=AnyValue(string_value="ab")))
+    a.resource_spans.extend(b.resource_spans)  # one message, two resources: decoded, both {"id": "ab"}
+    value = a.SerializeToString()
+    held = [h for hs in decode(value, MAX).values() for h in hs]
+    assert held[0][0].resource.attributes == held[1][0].resource.attributes
+    again = encode_request(EncodedBatch([r.data for r, _ in held], [r.route for r, _ in held]))
+    assert again == value

@@ -123,15 +123,15 @@ def test_failed_export_pauses_the_partition_and_holds_its_offsets_until_it_succe
     part = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
                      clock=lambda: clock[0])
     worker._parts[2] = part
-    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
-    worker._last_commit = float("inf")
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
+    worker._offsets.last = float("inf")
     worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 0))
     clock[0] += 1
     worker._step()
     assert worker._consumer.paused == {2}
     assert part.committable() == 0 and worker.counters["export_failures"] == 1
     exporter.fail = False
-    worker._exports.due_at = 0.0
+    worker._out.exports.due_at = 0.0
     worker._step()
     assert worker._consumer.paused == set()
     assert part.committable() == 1 and len(exporter.spans) == 1
@@ -149,8 +149,8 @@ def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any
     clock = [100.0]
     worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
                                  clock=lambda: clock[0])
-    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
-    worker._last_commit = float("inf")
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
+    worker._offsets.last = float("inf")
     worker._take(Msg(b"\xff\xfe garbage", 0))
     worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 1))
     worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 2))
@@ -219,8 +219,8 @@ def test_decisions_are_delivered_before_their_kept_traces_are_exported(otlp: Any
     clock = [100.0]
     worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
                                  clock=lambda: clock[0])
-    worker._consumer, worker._producer = FakeConsumer(), FakeProducer(log)
-    worker._last_commit = float("inf")
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer(log)
+    worker._offsets.last = float("inf")
     worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True), otlp.span(5, 51, 50)), 0))
     worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 1))
     clock[0] += 1
@@ -241,8 +241,8 @@ def test_a_partition_whose_buffer_nears_its_limit_is_paused_rewound_and_resumed_
                      clock=lambda: clock[0])
     worker._parts[2] = part
     consumer = worker._consumer = FakeConsumer()
-    worker._producer = FakeProducer()
-    worker._last_commit = float("inf")
+    worker._out.producer = FakeProducer()
+    worker._offsets.last = float("inf")
     consumer.batch = [Msg(otlp.request("a", otlp.span(100 + i, 1000 + i, error=i == 0)), i) for i in range(12)]
     worker._step()
     assert consumer.paused == {2} and consumer.sought == [(2, 8)]
@@ -312,7 +312,7 @@ def test_a_group_refusing_cooperative_makes_the_worker_rejoin(otlp: Any) -> None
 
     worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
                         kafka_config={}, environ={})
-    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
     worker._consumer.batch = [Refused()]
     worker._step()
     assert worker._refused is False  # eager already: nothing to fall back from
@@ -345,8 +345,8 @@ def test_kept_spans_are_exported_as_their_wire_bytes_with_th_and_the_label_splic
     clock = [100.0]
     worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
                                  clock=lambda: clock[0])
-    worker._consumer, worker._producer = FakeConsumer(), FakeProducer()
-    worker._last_commit = float("inf")
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
+    worker._offsets.last = float("inf")
     tid = (1 << 64) - 1  # randomness (low 56 bits) at its top: kept at 50 %
     sent = [otlp.span(tid, 50, name="root", attrs={"k": "v"}), otlp.span(tid, 51, 50, name="child")]
     worker._take(Msg(otlp.request("a", *sent), 0))
@@ -364,3 +364,22 @@ def test_kept_spans_are_exported_as_their_wire_bytes_with_th_and_the_label_splic
         after.trace_state = ""
         before.ClearField("attributes")
         assert after == before  # every other field as it came off the wire
+
+
+def test_kept_spans_go_out_under_the_resource_and_scope_bytes_they_arrived_with(otlp: Any) -> None:
+    from otelkit.exporter._encoded import encode_request
+
+    exporter = Encoded()
+    worker = TailWorker(topic="spans", policies="all=probabilistic(sampling_percentage=100)", exporter=exporter,
+                        kafka_config={}, environ={})
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
+    worker._offsets.last = float("inf")
+    value = otlp.rich_request(otlp.span(9, 90, name="root"), otlp.span(9, 91, 90, name="child"))
+    worker._take(Msg(value, 0))
+    clock[0] += 1
+    worker._step()
+    (batch,) = exporter.batches
+    assert otlp.headers(encode_request(batch)) == otlp.headers(value)
