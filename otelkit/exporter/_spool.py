@@ -14,9 +14,9 @@ skipped to the next magic. Each is counted in ``corrupt_records`` with a rate-li
 warning, never raised.
 
 fsync policy: every record is written with one ``write`` call (in the OS page cache at once,
-so it survives the process being killed); the segment is ``fdatasync``-ed at most once per
-second while appending, and on rotation and close. A power loss can lose up to the last
-second of spooled batches, or replay a delivered record once more.
+so it survives the process being killed), never synced in the append: :mod:`._spool_sync`
+``fdatasync``-s it about a second later on its own thread. A power loss can lose the last
+second or so of spooled batches, or replay a delivered record once more.
 """
 
 from __future__ import annotations
@@ -44,13 +44,14 @@ from otelkit.exporter._spool_format import (
     checksum,
     pack,
 )
+from otelkit.exporter._spool_sync import Segment, SegmentSyncer
 
 __all__ = ["Spool", "Claim", "Record", "PENDING", "DELIVERED", "DROPPED", "CORRUPT"]
 
 _logger = logging.getLogger("otelkit.exporter.spool")
 
 SEGMENT_BYTES = 4 * 1024 * 1024
-_FSYNC_INTERVAL_S = 1.0
+CLOSE_SYNC_TIMEOUT_S = 2.0
 _SCAN_INTERVAL_S = 1.0
 COUNT_KEYS = ("spooled_spans", "spooled_records", "replayed_spans", "expired_spans", "dropped_spans",
               "full_spans", "corrupt_records")
@@ -74,11 +75,10 @@ class Spool:
         self.max_bytes, self.max_age_s, self._clock = max_bytes, max_age_s, clock
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(COUNT_KEYS, 0)
-        self._fd: int | None = None
-        self._active: Path | None = None
+        self._syncer = SegmentSyncer()
+        self._seg: Segment | None = None  # the active segment
         self._active_size = 0
         self._active_since = 0.0
-        self._synced_at = 0.0
         self._dir_bytes = 0
         self._scanned_at = -1e18
         self._seen_garbage: set[tuple[int, int]] = set()
@@ -89,13 +89,14 @@ class Spool:
         # The child must not append to the parent's segment, nor keep the parent's locks alive:
         # a flock lasts while any descriptor of it is open, so close the inherited copies.
         self._lock = threading.Lock()
-        for fd in [self._fd, *self._claimed]:
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._fd, self._active, self._active_size = None, None, 0
+        if self._seg is not None:
+            self._seg.close_inherited()
+        for fd in self._claimed:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._seg, self._active_size = None, 0
         self._claimed = set()
 
     # ------------------------------------------------------------------ writing
@@ -110,56 +111,61 @@ class Spool:
                              "dropping %d spans", self.path, self._used_bytes(), self.max_bytes, spans)
                 return False
             try:
-                fd = self._active_fd()
-                if os.write(fd, record) != len(record):  # disk full mid-record: undo it
-                    os.ftruncate(fd, self._active_size)
+                seg = self._active_segment()
+                if os.write(seg.fd, record) != len(record):  # disk full mid-record: undo it
+                    os.ftruncate(seg.fd, self._active_size)
                     raise OSError("short write (disk full?)")
             except OSError as exc:
                 self._counts["full_spans"] += spans
                 warn_limited(_logger, "spool-write", "cannot write to spool %s: %s; dropping %d spans",
                              self.path, exc, spans)
-                self._close_active()
+                self._retire_active()
                 return False
             self._active_size += len(record)
             self._dir_bytes += len(record)
             self._counts["spooled_spans"] += spans
             self._counts["spooled_records"] += 1
-            now = time.monotonic()
-            if now - self._synced_at >= _FSYNC_INTERVAL_S:
-                os.fdatasync(fd)
-                self._synced_at = now
+            self._syncer.written(seg)  # synced on the syncer's thread, never here
             if self._active_size >= SEGMENT_BYTES:
-                self._close_active()
+                self._retire_active()
             return True
 
     def rotate(self, min_age_s: float = 0.0) -> None:
-        """Close the active segment (if it holds records and is ``min_age_s`` old) so that it
-        becomes replayable."""
+        """Sync and close the active segment (if it holds records and is ``min_age_s`` old) and
+        any the syncer has yet to close, so they are replayable on return; the syncs run in
+        the caller's (the replayer's) thread, outside the lock appends take."""
         with self._lock:
-            if self._fd is not None and self._active_size and time.monotonic() - self._active_since >= min_age_s:
-                self._close_active()
+            seg = self._seg
+            if seg is not None and self._active_size and time.monotonic() - self._active_since >= min_age_s:
+                self._seg = None
+            else:
+                seg = None
+        self._syncer.retire(seg, now=True)
 
-    def close(self) -> None:
-        self.rotate()
+    def close(self, timeout_s: float = CLOSE_SYNC_TIMEOUT_S) -> bool:
+        """Sync and close every segment written here, waiting at most ``timeout_s`` for the
+        syncer's thread; False when that passed first. A later append opens a new segment."""
+        with self._lock:
+            self._retire_active()
+        return self._syncer.flush(timeout_s)
 
-    def _active_fd(self) -> int:
-        if self._fd is None:
+    def _active_segment(self) -> Segment:
+        if self._seg is None:
             name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
             tmp = self.path / (name + ".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)  # held while active: nobody replays a segment being written
             os.rename(tmp, self.path / (name + ".seg"))
-            self._fd, self._active, self._active_size = fd, self.path / (name + ".seg"), 0
+            self._seg, self._active_size = Segment(fd, self.path / (name + ".seg")), 0
             self._active_since = time.monotonic()
-        return self._fd
+            self._syncer.opened(self._seg)
+        return self._seg
 
-    def _close_active(self) -> None:
-        fd, self._fd, self._active = self._fd, None, None
-        if fd is not None:
-            try:
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)  # releases the lock: the segment is now replayable
+    def _retire_active(self) -> None:
+        """Under ``self._lock``: the syncer syncs and closes the active segment (then it is replayable)."""
+        seg, self._seg = self._seg, None
+        if seg is not None:
+            self._syncer.retire(seg)
 
     def _used_bytes(self) -> int:
         now = time.monotonic()
@@ -169,9 +175,9 @@ class Spool:
         return self._dir_bytes
 
     def _segments(self, include_active: bool = False) -> list[Path]:
-        out = []
+        out, active = [], self._seg.path if self._seg is not None else None
         for entry in os.scandir(self.path):
-            if entry.name.endswith(".seg") and (include_active or self.path / entry.name != self._active):
+            if entry.name.endswith(".seg") and (include_active or self.path / entry.name != active):
                 out.append(Path(entry.path))
         return sorted(out)
 
