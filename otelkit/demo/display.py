@@ -185,7 +185,7 @@ def _liveroom_rows(s: Snapshot) -> list[tuple[str, str]]:
     return [
         ("live-room requests", f"{load.room_requests:,}"),
         ("ws messages sent / received", f"{load.ws_sent:,} / {load.ws_received:,}"),
-        ("ws messages via Kafka published / consumed", f"{fmt(c.messages_published)} / {fmt(c.messages_consumed)}"),
+        ("Kafka published / consumed", f"{fmt(c.messages_published)} / {fmt(c.messages_consumed)}"),
         ("spans received by service", by_service or DASH),
     ]
 

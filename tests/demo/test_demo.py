@@ -199,7 +199,7 @@ def test_liveroom_runs_the_websocket_and_kafka_service_and_exports_its_spans() -
     sent, received = (_number(v) for v in _row(out, "ws messages sent / received")[0].split(" / "))
     assert sent > 0 and 0 < received <= 3 * sent  # 12 viewers in 4 rooms: each message goes to the room's 3
     # every message went through Kafka (Tansu) and its consumer before the run ended
-    assert _row(out, "ws messages via Kafka published / consumed") == [f"{sent:,.0f} / {sent:,.0f}"]
+    assert _row(out, "Kafka published / consumed") == [f"{sent:,.0f} / {sent:,.0f}"]
     # the receiver got both services' spans; the live-room's hold at least room message, send
     # and process for every message (the client's traceparent is sampled, the tail keeps it)
     by_service = dict(kv.rsplit(" ", 1) for kv in _row(out, "spans received by service")[0].split(", "))
@@ -214,3 +214,19 @@ def test_liveroom_runs_the_websocket_and_kafka_service_and_exports_its_spans() -
     assert _row(out, "traces unaccounted") == ["0"]
     pids = _pids(out)
     assert len(pids) == 3 and not [p for p in pids if _alive(p)]  # API server, live-room service, Tansu
+
+
+@pytest.mark.timeout(200)
+def test_liveroom_compare_closes_every_pipelines_trace_account() -> None:
+    # the stock side counts kept traces as sampled local roots; a message's trace has two
+    modes, _ = compare_modes(True, fastotel_installed())
+    out = _demo("--liveroom", "--compare", "--rounds", "1", "--duration", "3", "--seed", "6", timeout=180)
+    n = len(modes)
+    for cell in _row(out, "ws messages sent / received"):
+        sent, received = (_number(v) for v in cell.split(" / "))
+        assert sent > 0 and received > 0
+    assert all(_number(c) > 0 for c in _row(out, "traces exported"))
+    assert _row(out, "traces lost") == ["0"] * n
+    assert _row(out, "traces unaccounted") == ["0"] * n
+    assert _row(out, "spans dropped") == ["0"] * n
+    assert len(_pids(out)) == 3 * n and not [p for p in _pids(out) if _alive(p)]
