@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -47,13 +48,19 @@ EXCLUDED_PATHS = ("/health", "/_otelkit/stats", "/_otelkit/flush")
 
 class SpanCounter(SpanProcessor):
     """Counts ended recording spans, how many of them were sampled (to be exported), and the
-    sampled local roots (no parent, or a remote one): the traces the head sampler kept."""
+    traces of sampled local roots (no parent, or a remote one): the traces the head sampler
+    kept. A trace with two local roots (the live-room's ``room message`` and its Kafka
+    ``process`` span, whose parent came back through Kafka) counts once, as long as its
+    trace ID is among the last :data:`SEEN_TRACES` counted."""
+
+    SEEN_TRACES = 65_536
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._created = 0
         self._sampled = 0
         self._roots = 0
+        self._seen: OrderedDict[int, None] = OrderedDict()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -66,7 +73,11 @@ class SpanCounter(SpanProcessor):
             self._created += 1
             if sampled:
                 self._sampled += 1
-                self._roots += root
+                if root and ctx.trace_id not in self._seen:
+                    self._roots += 1
+                    self._seen[ctx.trace_id] = None
+                    if len(self._seen) > self.SEEN_TRACES:
+                        self._seen.popitem(last=False)
 
     def stats(self) -> dict[str, int]:
         with self._lock:

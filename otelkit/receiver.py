@@ -85,6 +85,14 @@ def _attrs(kvs: Any) -> dict[str, Any]:
     return {kv.key: _any_value(kv.value) for kv in kvs}
 
 
+def _service_name(kvs: Any) -> str:
+    """A resource's ``service.name`` (``""`` when it has none or it is not a string)."""
+    for kv in kvs:
+        if kv.key == "service.name":
+            return str(kv.value.string_value)
+    return ""
+
+
 class OtlpReceiver:
     """A threaded OTLP/HTTP receiver on 127.0.0.1 that keeps (or only counts) what arrives.
 
@@ -114,6 +122,7 @@ class OtlpReceiver:
             "errors": 0,
         }
         self._encodings: dict[str, int] = {}
+        self._services: dict[str, int] = {}
         self._trace_ids: set[bytes] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
@@ -160,11 +169,13 @@ class OtlpReceiver:
 
     def stats(self) -> dict[str, Any]:
         """Counts: ``requests``, ``spans``, ``traces`` (distinct trace IDs, exact for the first
-        :data:`MAX_TRACE_IDS`), ``wire_bytes``, ``raw_bytes`` (decompressed), ``errors`` and
-        ``encodings`` (requests per content encoding)."""
+        :data:`MAX_TRACE_IDS`), ``wire_bytes``, ``raw_bytes`` (decompressed), ``errors``,
+        ``encodings`` (requests per content encoding) and ``services`` (spans per resource
+        ``service.name``; ``""`` for a resource without one)."""
         with self._lock:
             out: dict[str, Any] = dict(self._counts)
             out["encodings"] = dict(self._encodings)
+            out["services"] = dict(self._services)
             return out
 
     def wait_for_spans(self, count: int, timeout: float = 10.0) -> bool:
@@ -185,10 +196,13 @@ class OtlpReceiver:
         received: list[ReceivedSpan] = []
         n = 0
         trace_ids: set[bytes] = set()
+        services: dict[str, int] = {}
         for rs in request.resource_spans:
             resource = _attrs(rs.resource.attributes) if self._keep else {}
+            service = _service_name(rs.resource.attributes)
             for ss in rs.scope_spans:
                 n += len(ss.spans)
+                services[service] = services.get(service, 0) + len(ss.spans)
                 trace_ids.update(s.trace_id for s in ss.spans)
                 if self._keep:
                     received.extend(ReceivedSpan(s, resource, ss.scope.name) for s in ss.spans)
@@ -203,6 +217,8 @@ class OtlpReceiver:
             c["wire_bytes"] += wire
             c["raw_bytes"] += len(body)
             self._encodings[encoding] = self._encodings.get(encoding, 0) + 1
+            for service, count in services.items():
+                self._services[service] = self._services.get(service, 0) + count
             self._spans.extend(received)
             number = c["requests"]
             self._lock.notify_all()

@@ -167,7 +167,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Any:
     async def stats(request: Request) -> Response:
         data = tracing.stats()
         data.update(
-            published=bus.published, consumed=bus.consumed, stored=store.count(), online=rooms.online_total()
+            published=bus.published, consumed=bus.consumed, polls=bus.polls, transport=bus.transport,
+            stored=store.count(), online=rooms.online_total(),
         )
         return Response(json.dumps(data, default=str), media_type="application/json")
 

@@ -102,6 +102,8 @@ class MessageBus:
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.consumed = 0
+        self.polls = 0
+        """Non-empty Kafka fetches: each makes a ``poll <topic>`` span in a trace of its own."""
 
     async def start(self) -> None:
         if not self._bootstrap:
@@ -129,6 +131,11 @@ class MessageBus:
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._consume(), name="liveroom-consumer")
+
+    @property
+    def transport(self) -> str:
+        """``kafka`` once the producer is started, else ``in-process``."""
+        return "in-process" if self._producer is None else "kafka"
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -158,6 +165,7 @@ class MessageBus:
             batch = await aiokafka_getmany(
                 self._consumer, timeout_ms=500, consumer_group=self._group, tracer_provider=self._provider
             )
+            self.polls += any(batch.values())
             for records in batch.values():
                 for record in records:
                     self._handle(record)

@@ -69,9 +69,11 @@ class RunResult:
 
     @property
     def traces(self) -> TraceAccount:
-        """Where every trace went: one trace per request (and per live-room message)."""
-        load = self.final.load
-        return trace_account(self.final.counts, self.final.totals, float(load.requests + load.ws_sent))
+        """Where every trace went: one trace per request, and with the live-room service one
+        per WebSocket message, per WebSocket connection and per non-empty Kafka fetch."""
+        s = self.final
+        started = s.load.requests + s.load.ws_sent + s.load.ws_connections + (s.counts.consumer_polls or 0)
+        return trace_account(s.counts, s.totals, float(started))
 
     @property
     def wire_bytes_per_span(self) -> float | None:
@@ -110,10 +112,11 @@ def _head_text(c: Counts) -> str:
     return f"{c.probability:.3g}"
 
 
-def _traces_rows(a: TraceAccount) -> list[tuple[str, str]]:
+def _traces_rows(a: TraceAccount, liveroom: bool) -> list[tuple[str, str]]:
     out = fmt(a.sampled_out) + (" (started - kept)" if a.derived and a.sampled_out is not None else "")
+    per = "request, ws message, ws connection, poll" if liveroom else "request"
     return [
-        ("traces started (1 per request)", fmt(a.started)),
+        (f"traces started (1 per {per})", fmt(a.started)),
         ("traces sampled out", out),
         ("traces kept by sampling", fmt(a.kept)),
         ("traces exported", fmt(a.exported)),
@@ -175,16 +178,28 @@ def live_rows(s: Snapshot) -> list[tuple[str, str]]:
     return rows
 
 
+def _liveroom_rows(s: Snapshot) -> list[tuple[str, str]]:
+    """What the live-room service handled, and the spans each service delivered to the receiver."""
+    c, load = s.counts, s.load
+    by_service = ", ".join(f"{k or '(unnamed)'} {v:,.0f}" for k, v in sorted(s.totals.by_service.items()))
+    return [
+        ("live-room requests", f"{load.room_requests:,}"),
+        ("ws messages sent / received", f"{load.ws_sent:,} / {load.ws_received:,}"),
+        ("Kafka published / consumed", f"{fmt(c.messages_published)} / {fmt(c.messages_consumed)}"),
+        ("spans received by service", by_service or DASH),
+    ]
+
+
 def summary_rows(r: RunResult) -> list[tuple[str, str]]:
     """Labelled values of one run's summary (the comparison columns)."""
     s = r.final
-    ws = [("ws messages sent / received", f"{s.load.ws_sent:,} / {s.load.ws_received:,}")] if s.load.ws_connections else []
+    room = bool(s.load.ws_connections)
     return [
         ("requests", f"{s.load.requests:,}"),
-        *ws,
+        *(_liveroom_rows(s) if room else []),
         ("requests/s", fmt(s.load.requests / s.duration if s.duration else None, ",.1f")),
         ("5xx responses", f"{s.load.server_errors:,}"),
-        *_traces_rows(r.traces),
+        *_traces_rows(r.traces, room),
         ("head probability", _head_text(s.counts)),
         ("tail-kept by policy", _policy_text(s.counts)),
         ("spans recorded", fmt(s.counts.spans_created)),

@@ -30,6 +30,8 @@ class LoadStats:
     ws_sent: int = 0
     ws_received: int = 0
     ws_connections: int = 0
+    room_requests: int = 0
+    """The part of ``requests`` that went to the live-room service (its REST API)."""
 
     @property
     def server_errors(self) -> int:
@@ -154,8 +156,11 @@ async def liveroom_load(
         for r in range(rooms):
             async with session.post("/rooms", json={"name": f"room{r}", "host": f"host{r}"}) as resp:
                 room_ids.append(int((await resp.json())["id"]))
+                stats.count(resp.status)
             async with session.post(f"/rooms/{room_ids[-1]}/start") as resp:
                 await resp.read()
+                stats.count(resp.status)
+            stats.room_requests += 2
         conns: list[Any] = []
         readers: list[asyncio.Task[None]] = []
 
@@ -190,6 +195,7 @@ async def liveroom_load(
                     async with session.get("/rooms/hot?limit=3") as resp:
                         await resp.read()
                         stats.count(resp.status)
+                        stats.room_requests += 1
                     await asyncio.sleep(0.5)
 
             await asyncio.gather(_paced(rate, 8, duration, job), hot_rooms())

@@ -73,6 +73,13 @@ class Counts:
     spool_bytes: float | None = None
     probability_by_key: dict[str, float] = field(default_factory=dict)
     """The adaptive sampler's probability of its busiest keys (empty when not reported)."""
+    messages_published: float | None = None
+    """Live-room messages the service published to Kafka (``None``: no Kafka; it then hands
+    them over in-process)."""
+    messages_consumed: float | None = None
+    """Live-room messages its Kafka consumer processed and stored."""
+    consumer_polls: float | None = None
+    """The live-room consumer's non-empty fetches (each starts a ``poll`` trace of its own)."""
 
 
 _MAX_FIELDS = ("probability", "p50_ms", "p99_ms", "export_ewma_ms")
@@ -91,6 +98,7 @@ def extract(stats: Mapping[str, Any]) -> Counts:
     by_key = _dict(sampler, "probability_by_key") or {}
     spool = exp is not None and "spool_bytes" in exp
     drops = _dict(tail, "dropped_by_policy") or {}
+    kafka = stats.get("transport") == "kafka"
     return Counts(
         spans_created=_num(stats, "spans_created"),
         spans_sampled=_num(stats, "spans_sampled"),
@@ -125,6 +133,9 @@ def extract(stats: Mapping[str, Any]) -> Counts:
         spool_replayed=_num(exp, "spool_replayed_spans") if spool else None,
         spool_bytes=_num(exp, "spool_bytes") if spool else None,
         probability_by_key={str(k): float(v) for k, v in by_key.items() if isinstance(v, (int, float))},
+        messages_published=_num(stats, "published") if kafka else None,
+        messages_consumed=_num(stats, "consumed") if kafka else None,
+        consumer_polls=_num(stats, "polls"),
     )
 
 
@@ -166,6 +177,8 @@ class Totals:
     """Export requests (batches) that carried the exported spans."""
     traces: float | None = None
     """Distinct traces exported (only known from the receiver)."""
+    by_service: dict[str, float] = field(default_factory=dict)
+    """Spans the receiver got per ``service.name`` (empty without a receiver)."""
 
     @property
     def dropped_total(self) -> float | None:
@@ -210,7 +223,9 @@ def totals(counts: Counts, receiver: Mapping[str, Any] | None, *, final: bool = 
     raw = counts.raw_bytes if counts.raw_bytes is not None else _num(receiver, "raw_bytes")
     wire = counts.wire_bytes if counts.wire_bytes is not None else _num(receiver, "wire_bytes")
     requests = _num(receiver, "requests") if received is not None else counts.exp_requests
-    return Totals(exported, expected, dropped, raw, wire, requests, _num(receiver, "traces"))
+    services = _dict(receiver, "services") or {}
+    by_service = {str(k): float(v) for k, v in services.items() if isinstance(v, (int, float))}
+    return Totals(exported, expected, dropped, raw, wire, requests, _num(receiver, "traces"), by_service)
 
 
 @dataclass(frozen=True)

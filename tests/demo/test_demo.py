@@ -188,3 +188,45 @@ def test_ctrl_c_stops_every_process_the_demo_started() -> None:
     assert "every process the demo started was stopped" in rest
     assert "Traceback" not in rest
     assert not [p for p in pids if _alive(p)]
+
+
+def test_liveroom_runs_the_websocket_and_kafka_service_and_exports_its_spans() -> None:
+    # docs/examples.md: `otelkit demo --liveroom` ("also the live-room service (WebSocket + Kafka on Tansu)")
+    out = _demo("--liveroom", "--duration", "4", "--seed", "4", timeout=90)
+    assert re.search(r", liveroom http://127\.0\.0\.1:\d+ \(pid \d+\), kafka 127\.0\.0\.1:\d+ \(pid \d+\)", out)
+    requests, room_requests = _number(_row(out, "requests")[0]), _number(_row(out, "live-room requests")[0])
+    assert 0 < room_requests < requests  # its REST API (rooms, hot rooms) next to the API server's load
+    sent, received = (_number(v) for v in _row(out, "ws messages sent / received")[0].split(" / "))
+    assert sent > 0 and 0 < received <= 3 * sent  # 12 viewers in 4 rooms: each message goes to the room's 3
+    # every message went through Kafka (Tansu) and its consumer before the run ended
+    assert _row(out, "Kafka published / consumed") == [f"{sent:,.0f} / {sent:,.0f}"]
+    # the receiver got both services' spans; the live-room's hold at least room message, send
+    # and process for every message (the client's traceparent is sampled, the tail keeps it)
+    by_service = dict(kv.rsplit(" ", 1) for kv in _row(out, "spans received by service")[0].split(", "))
+    assert set(by_service) == {"example-api", "example-liveroom"}
+    assert _number(by_service["example-liveroom"]) >= 3 * sent
+    assert sum(_number(v) for v in by_service.values()) == _number(_row(out, "spans exported")[0])
+    assert _row(out, "spans dropped") == ["0"]
+    assert _row(out, "spans spooled / replayed") == ["0 / 0"]
+    # the trace account closes: 1 trace per request, ws message, ws connection and consumer poll
+    assert _number(_row(out, "traces started (1 per request, ws message, ws connection, poll)")[0]) > requests + sent
+    assert _row(out, "traces lost") == ["0"]
+    assert _row(out, "traces unaccounted") == ["0"]
+    pids = _pids(out)
+    assert len(pids) == 3 and not [p for p in pids if _alive(p)]  # API server, live-room service, Tansu
+
+
+@pytest.mark.timeout(200)
+def test_liveroom_compare_closes_every_pipelines_trace_account() -> None:
+    # the stock side counts kept traces as sampled local roots; a message's trace has two
+    modes, _ = compare_modes(True, fastotel_installed())
+    out = _demo("--liveroom", "--compare", "--rounds", "1", "--duration", "3", "--seed", "6", timeout=180)
+    n = len(modes)
+    for cell in _row(out, "ws messages sent / received"):
+        sent, received = (_number(v) for v in cell.split(" / "))
+        assert sent > 0 and received > 0
+    assert all(_number(c) > 0 for c in _row(out, "traces exported"))
+    assert _row(out, "traces lost") == ["0"] * n
+    assert _row(out, "traces unaccounted") == ["0"] * n
+    assert _row(out, "spans dropped") == ["0"] * n
+    assert len(_pids(out)) == 3 * n and not [p for p in _pids(out) if _alive(p)]

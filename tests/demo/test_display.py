@@ -129,3 +129,20 @@ def test_without_tail_sampled_out_is_derived_from_the_sampled_roots() -> None:
     assert (rows["traces lost"], rows["traces unaccounted"]) == ("10", "0")
     missing = dict(summary_rows(RunResult(_snap("stock"))))
     assert missing["traces sampled out"] == "-" and missing["traces unaccounted"] == "-"
+
+
+def test_liveroom_rows_and_its_traces_started() -> None:
+    snap = _snap()  # 4,000 requests
+    snap.load.ws_connections, snap.load.ws_sent, snap.load.ws_received, snap.load.room_requests = 12, 400, 1200, 28
+    snap.counts.messages_published, snap.counts.messages_consumed, snap.counts.consumer_polls = 400.0, 399.0, 50.0
+    snap.totals.by_service = {"example-api": 700.0, "example-liveroom": 1300.0, "": 1.0}
+    rows = dict(summary_rows(RunResult(snap)))
+    assert rows["live-room requests"] == "28"
+    assert rows["ws messages sent / received"] == "400 / 1,200"
+    assert rows["Kafka published / consumed"] == "400 / 399"
+    assert rows["spans received by service"] == "(unnamed) 1, example-api 700, example-liveroom 1,300"
+    # a trace per request, message, connection and non-empty consumer fetch
+    assert rows["traces started (1 per request, ws message, ws connection, poll)"] == "4,462"
+    snap.counts.messages_published = snap.counts.messages_consumed = None  # in-process, no Kafka
+    assert dict(summary_rows(RunResult(snap)))["Kafka published / consumed"] == "- / -"
+    assert "live-room requests" not in dict(summary_rows(RunResult(_snap())))

@@ -95,3 +95,18 @@ def test_export_requests_come_from_the_receiver_else_the_exporter() -> None:
 def test_combine_keeps_the_probability_range_of_several_servers() -> None:
     c = combine([extract({"sampler": {"probability": 0.25}}), extract({"sampler": {"probability": 1.0}})])
     assert (c.probability_min, c.probability) == (0.25, 1.0)
+
+
+def test_liveroom_counts_kafka_messages_only_over_kafka() -> None:
+    room = {"published": 40, "consumed": 39, "polls": 7, "transport": "kafka"}
+    c = combine([extract(FULL), extract(room)])
+    assert (c.messages_published, c.messages_consumed, c.consumer_polls) == (40, 39, 7)
+    local = extract({**room, "transport": "in-process"})  # no Kafka: nothing was published to it
+    assert (local.messages_published, local.messages_consumed) == (None, None)
+    assert extract(FULL).consumer_polls is None
+
+
+def test_totals_take_spans_per_service_from_the_receiver() -> None:
+    rx = {"spans": 10, "services": {"example-api": 4, "example-liveroom": 6, "bad": "x"}}
+    assert totals(Counts(), rx).by_service == {"example-api": 4.0, "example-liveroom": 6.0}
+    assert totals(Counts(), None).by_service == {}

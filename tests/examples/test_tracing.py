@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
@@ -30,6 +31,23 @@ def test_span_counter_counts_recorded_and_sampled_spans(sampler: object, created
     stats = tracing.stats()
     assert (stats["spans_created"], stats["spans_sampled"]) == (created, sampled)
     assert stats["cpu_seconds"] > 0 and stats["mode"] == "otelkit"
+
+
+def test_sampled_roots_count_each_trace_once() -> None:
+    # the live-room's message trace has two local roots under remote parents: the server span
+    # (the client's traceparent) and the consumer's process span (the producer's, via Kafka)
+    tracing = Tracing("stock", TracerProvider(sampler=ALWAYS_ON))
+    tracer = tracing.tracer("t")
+    remote = trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(
+        trace_id=7, span_id=1, is_remote=True, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED))))
+    for name in ("room message", "process"):
+        with tracer.start_as_current_span(name, context=remote):
+            with tracer.start_as_current_span("child"):
+                pass
+    with tracer.start_as_current_span("another trace"):
+        pass
+    stats = tracing.stats()
+    assert (stats["spans_created"], stats["roots_sampled"]) == (5, 2)
 
 
 def test_off_mode_has_no_provider_and_leaves_the_app_alone() -> None:
