@@ -8,10 +8,10 @@ Invariants (``tests/tail/test_deciding.py``; the buffer's in ``tests/tail/test_b
 
 * ``spans``/``bytes`` are the sums over the entries started and not released, stragglers
   included;
-* ``spans`` stays within ``max_spans`` unless one trace alone is in decision (a trace that
-  does not :meth:`~DecisionPool.fits` is not started beside others); a straggler is taken
-  only while ``spans`` is below ``max_spans`` and the whole budget (the caller's undecided
-  bytes plus ``bytes``) has room for it;
+* ``spans`` stays within ``max_spans`` unless one trace alone is in decision: the buffer
+  starts a trace only when it :meth:`~DecisionPool.fits`, and a straggler is taken only
+  while ``spans`` is below ``max_spans`` and the whole budget (the caller's undecided bytes
+  plus ``bytes``) has room for it;
 * a trace ID is in decision at most once; each started trace is released once.
 
 Not thread-safe: the :class:`~otelkit.tail._buffer._TraceBuffer` that owns it calls it under
