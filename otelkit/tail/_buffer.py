@@ -1,13 +1,16 @@
 """The tail processor's trace buffer: every span it holds, the decision caches, the limits.
 
 :class:`_TraceBuffer` is the one owner of the state that the hot path (``on_end``) and the
-decider (the worker) share, behind its own lock:
+decider (the worker) share, behind its own lock (its pool and memory are small objects with
+their own invariants, called only under that lock):
 
 * undecided traces, oldest first, each an :class:`_Entry` (span records, their bytes, arrival);
 * the due queue: traces whose local root ended, with the time they become due;
 * traces *in decision*: queued early by an overflow or taken by the decider, plus the spans
-  that arrive for them until their decision is settled;
-* the kept and dropped decision caches (late spans follow them);
+  that arrive for them until their decision is settled, in its
+  :class:`~otelkit.tail._deciding.DecisionPool`;
+* the kept and dropped decision caches (late spans follow them), in its
+  :class:`~otelkit.tail._memory.DecisionMemory`;
 * the counters (:class:`~otelkit.tail._stats.Counters`).
 
 Invariants (``tests/tail/test_buffer.py``), true whenever the lock is free:
@@ -41,8 +44,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from otelkit.tail._cache import DecisionCache
+from otelkit.tail._deciding import DecisionPool, _Entry
 from otelkit.tail._limits import Limits
+from otelkit.tail._memory import DROPPED, DecisionMemory, Late
 from otelkit.tail._record import SpanRecord
 from otelkit.tail._stats import Counters
 
@@ -55,19 +59,6 @@ early decision."""
 
 OVERFLOW = "overflow"
 """Drop reason of a span that arrived for a trace in decision when that pool was full."""
-
-Late = tuple[str, int | None]
-
-
-class _Entry:
-    """The span records of one trace, their bytes and when its first span arrived."""
-
-    __slots__ = ("spans", "bytes", "first_seen")
-
-    def __init__(self, now: float) -> None:
-        self.spans: list[SpanRecord] = []
-        self.bytes = 0
-        self.first_seen = now
 
 
 class _TraceBuffer:
@@ -89,20 +80,15 @@ class _TraceBuffer:
         # root would be one more GC-tracked object per held trace
         self._due_at: deque[float] = deque()
         self._due_tid: deque[int] = deque()
-        self._early: list[tuple[int, _Entry]] = []
-        self._deciding: dict[int, _Entry] = {}  # trace ID -> spans arriving while in decision
-        self._flight_spans = 0
-        self._flight_bytes = 0
-        # trace ID -> (label, threshold, decided at) / decided at
-        self._kept: DecisionCache[tuple[str, int | None, float]] = DecisionCache(limits.decision_cache_size)
-        self._dropped: DecisionCache[float] = DecisionCache(limits.decision_cache_size)
+        self._pool = DecisionPool(limits.max_spans, limits.max_bytes)
+        self._pending = self._pool.pending  # bound once: asked for the first span of every trace
+        self._memory = DecisionMemory(limits.decision_cache_size, self.counters)
         self._spans = 0
         self._bytes = 0
         self._stopped = False
         # limits copied to plain attributes for the hot path
         self._wait_s = limits.decision_wait_s
         self._max_spans = limits.max_spans
-        self._max_bytes = limits.max_bytes
         # overflow="decide" frees bytes down to this, leaving the rest for early decisions
         reserve = RESERVE if limits.overflow == "decide" else 1 << 62
         self._room_bytes = limits.max_bytes - limits.max_bytes // reserve
@@ -126,30 +112,20 @@ class _TraceBuffer:
                 self._due_at.append(now + self._wait_s)
                 self._due_tid.append(tid)
             if (len(spans) > self._max_per_trace or held > self._max_spans
-                    or held_bytes + self._flight_bytes > self._room_bytes):
+                    or held_bytes + self._pool.bytes > self._room_bytes):
                 self._overflow_locked(tid, trace, now)
             return None
 
     def _route_locked(self, tid: int, span: SpanRecord, size: int, is_root: bool, now: float) -> Late | None:
         """A span of a trace not buffered: in decision, late (kept/dropped) or new."""
-        pending = self._deciding.get(tid)
+        pending = self._pending(tid)
         if pending is not None:
-            if self._flight_spans >= self._max_spans or self._bytes + self._flight_bytes + size > self._max_bytes:
+            if not self._pool.join(pending, span, size, self._bytes):
                 self.counters.overflow()
-                return None
-            pending.spans.append(span)
-            pending.bytes += size
-            self._flight_spans += 1
-            self._flight_bytes += size
             return None
-        kept = self._kept.get(tid)
-        if kept is not None:
-            self.counters.late_kept(kept[0], now - kept[2])
-            return kept[0], kept[1]
-        dropped_at = self._dropped.get(tid)
-        if dropped_at is not None:
-            self.counters.late_dropped(now - dropped_at)
-            return None
+        late = self._memory.follow(tid, now)
+        if late is not None:
+            return None if late is DROPPED else late
         if self._stopped:
             self.counters.after_shutdown()
             return None
@@ -161,7 +137,7 @@ class _TraceBuffer:
         if is_root:
             self._due_at.append(now + self._wait_s)
             self._due_tid.append(tid)
-        if self._spans > self._max_spans or self._bytes + self._flight_bytes > self._room_bytes:
+        if self._spans > self._max_spans or self._bytes + self._pool.bytes > self._room_bytes:
             self._overflow_locked(tid, trace, now)
         return None
 
@@ -173,7 +149,8 @@ class _TraceBuffer:
         with the traces in decision: the more of it they hold, the less stays undecided.
         """
         victims: list[int] = []
-        spans, size = self._spans, self._bytes + self._flight_bytes
+        pool = self._pool
+        spans, size = self._spans, self._bytes + pool.bytes
         if len(trace.spans) > self._max_per_trace:
             victims.append(tid)
             spans -= len(trace.spans)
@@ -192,32 +169,15 @@ class _TraceBuffer:
             taken = self._take_locked(victim)
             if taken is None:
                 continue
-            if decide and self._fits_in_decision_locked(taken) and self._fits_in_budget_locked(taken):
-                self._start_decision_locked(victim, taken)
-                self._early.append((victim, taken))
+            if decide and pool.fits(taken) and pool.fits_in_budget(taken, self._bytes):
+                pool.queue_early(victim, taken)
                 self.counters.decided_early += 1
                 queued = True
             else:
-                self._dropped.put(victim, now)
+                self._memory.dropped(victim, now)
                 self.counters.evicted(len(taken.spans))
         if queued:
             self._wake()
-
-    def _fits_in_decision_locked(self, entry: _Entry) -> bool:
-        """Room for ``entry`` among the traces in decision (always, for one alone)."""
-        if not self._flight_spans:
-            return True
-        return (
-            self._flight_spans + len(entry.spans) <= self._max_spans
-            and self._flight_bytes + entry.bytes <= self._max_bytes
-        )
-
-    def _fits_in_budget_locked(self, entry: _Entry) -> bool:
-        """Room for ``entry`` in the shared budget (undecided + in decision); always for one
-        trace alone in decision."""
-        if not self._flight_spans:
-            return True
-        return self._bytes + self._flight_bytes + entry.bytes <= self._max_bytes
 
     def _take_locked(self, tid: int) -> _Entry | None:
         trace = self._traces.pop(tid, None)
@@ -225,11 +185,6 @@ class _TraceBuffer:
             self._spans -= len(trace.spans)
             self._bytes -= trace.bytes
         return trace
-
-    def _start_decision_locked(self, tid: int, entry: _Entry) -> None:
-        self._deciding[tid] = _Entry(entry.first_seen)  # collects the spans arriving meanwhile
-        self._flight_spans += len(entry.spans)
-        self._flight_bytes += entry.bytes
 
     # -- decider side --------------------------------------------------------------------
     def take_due(self, now: float, *, everything: bool = False, roots_only: bool = False) -> list[tuple[int, _Entry]]:
@@ -241,18 +196,18 @@ class _TraceBuffer:
         fits in the in-decision pool: call again after :meth:`settle` for the rest.
         """
         with self.lock:
-            batch = self._early
-            self._early = []
+            pool = self._pool
+            batch = pool.take_early()
             due_at, due_tid = self._due_at, self._due_tid
             traces = self._traces
             while due_tid and (everything or roots_only or due_at[0] <= now):
                 tid = due_tid[0]
                 trace = traces.get(tid)
                 if trace is not None:
-                    if not self._fits_in_decision_locked(trace):
+                    if not pool.fits(trace):
                         break  # the next batch takes it, once this one is settled
                     self._take_locked(tid)
-                    self._start_decision_locked(tid, trace)
+                    pool.start(tid, trace)
                     batch.append((tid, trace))
                 due_at.popleft()
                 due_tid.popleft()
@@ -261,10 +216,10 @@ class _TraceBuffer:
                 tid, trace = next(iter(traces.items()))
                 if not everything and trace.first_seen + expiry > now:
                     break
-                if not self._fits_in_decision_locked(trace):
+                if not pool.fits(trace):
                     break
                 self._take_locked(tid)
-                self._start_decision_locked(tid, trace)
+                pool.start(tid, trace)
                 batch.append((tid, trace))
             return batch
 
@@ -276,23 +231,20 @@ class _TraceBuffer:
         forward: list[tuple[list[SpanRecord], str, int | None]] = []
         with self.lock:
             for tid, entry, keep, label, threshold in decided:
-                extra = self._deciding.pop(tid, None)
-                spans = entry.spans if extra is None else entry.spans + extra.spans
-                self._flight_spans -= len(spans)
-                self._flight_bytes -= entry.bytes + (extra.bytes if extra is not None else 0)
+                spans = self._pool.release(tid, entry)
                 if keep:
-                    self._kept.put(tid, (label, threshold, now))
+                    self._memory.kept(tid, label, threshold, now)
                     self.counters.kept(label, len(spans))
                     forward.append((spans, label, threshold))
                 else:
-                    self._dropped.put(tid, now)
+                    self._memory.dropped(tid, now)
                     self.counters.dropped(label, len(spans))
         return forward
 
     def next_due(self) -> float | None:
         """When the next trace becomes due (monotonic s); -inf when one waits already."""
         with self.lock:
-            if self._early:
+            if self._pool.has_early():
                 return float("-inf")
             due_at, due_tid = self._due_at, self._due_tid
             while due_tid and due_tid[0] not in self._traces:
@@ -333,7 +285,7 @@ class _TraceBuffer:
             out["buffered_traces"] = len(self._traces)
             out["buffered_spans"] = self._spans
             out["buffered_bytes"] = self._bytes
-            out["awaiting_decision_traces"] = len(self._deciding)
-            out["awaiting_decision_spans"] = self._flight_spans
-            out["awaiting_decision_bytes"] = self._flight_bytes
+            out["awaiting_decision_traces"] = len(self._pool)
+            out["awaiting_decision_spans"] = self._pool.spans
+            out["awaiting_decision_bytes"] = self._pool.bytes
         return out

@@ -1,19 +1,52 @@
 """Self-metrics of a tail worker (observable instruments reading ``TailWorker.stats()``).
 
-================================================  =========  ========================"""
+Attribute names are namespaced as the in-process tail processor's (``otelkit.tail.*``): the
+partition is the semantic conventions' ``messaging.destination.partition.id`` (a string, as
+the convention types it), the others ``otelkit.tailworker.*``.
+
+================================================  ===========  ============================================
+instrument                                        unit         attributes
+================================================  ===========  ============================================
+``otelkit.tailworker.traces`` (counter)           {trace}      ``otelkit.tailworker.decision``, ``.policy``
+``otelkit.tailworker.spans_exported`` (counter)   {span}
+``otelkit.tailworker.export_failures`` (counter)  {call}
+``otelkit.tailworker.bad_messages`` (counter)     {message}    ``otelkit.tailworker.reason`` (why skipped)
+``otelkit.tailworker.late_spans`` (counter)       {span}       ``otelkit.tailworker.outcome``: kept/dropped
+``otelkit.tailworker.duplicate_spans`` (counter)  {span}
+``otelkit.tailworker.pause_events`` (counter)     {event}      ``otelkit.tailworker.reason``: buffer/export
+``otelkit.tailworker.lag`` (gauge)                {message}    ``messaging.destination.partition.id``
+``otelkit.tailworker.buffered.spans`` (gauge)     {span}       ``messaging.destination.partition.id``
+``otelkit.tailworker.paused`` (gauge)             {partition}
+================================================  ===========  ============================================
+"""
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
+from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
+    MESSAGING_DESTINATION_PARTITION_ID,
+)
 
 if TYPE_CHECKING:
     from otelkit.tailworker.worker import TailWorker
 
-__all__ = ["register"]
+__all__ = ["register", "PARTITION", "DECISION", "POLICY", "REASON", "OUTCOME"]
+
+PARTITION = MESSAGING_DESTINATION_PARTITION_ID
+"""The spans partition of a per-partition gauge (its number as a string)."""
+DECISION = "otelkit.tailworker.decision"
+"""``kept`` or ``dropped``."""
+POLICY = "otelkit.tailworker.policy"
+"""The keeping policy's label (empty on ``dropped``)."""
+REASON = "otelkit.tailworker.reason"
+"""Why a message was skipped (``too_large``, ``not_otlp``, ``empty``) or a partition paused
+(``buffer``, ``export``)."""
+OUTCOME = "otelkit.tailworker.outcome"
+"""What a late span did: ``kept`` (exported) or ``dropped``."""
 
 Build = Callable[[dict[str, Any]], list[Observation]]
 
@@ -26,22 +59,23 @@ def _reader(ref: weakref.ref[TailWorker], build: Build) -> Callable[[CallbackOpt
     return callback
 
 
-def _prefixed(prefix: str, attribute: str, **fixed: str) -> Build:
+def _prefixed(prefix: str, attribute: str, fixed: Mapping[str, str] | None = None) -> Build:
+    """One point per ``<prefix><value>`` counter of ``stats()``, ``attribute`` = value."""
     def build(stats: dict[str, Any]) -> list[Observation]:
-        return [Observation(n, {**fixed, attribute: k[len(prefix):]}) for k, n in stats.items()
+        return [Observation(n, {**(fixed or {}), attribute: k[len(prefix):]}) for k, n in stats.items()
                 if k.startswith(prefix) and isinstance(n, int)]
 
     return build
 
 
 def _traces(stats: dict[str, Any]) -> list[Observation]:
-    return _prefixed("kept_by_policy.", "policy", decision="kept")(stats) + [
-        Observation(stats.get("traces_dropped", 0), {"decision": "dropped", "policy": ""})
+    return _prefixed("kept_by_policy.", POLICY, {DECISION: "kept"})(stats) + [
+        Observation(stats.get("traces_dropped", 0), {DECISION: "dropped", POLICY: ""})
     ]
 
 
 def _per_partition(key: str) -> Build:
-    return lambda s: [Observation(p[key], {"partition": n}) for n, p in s["partitions"].items()]
+    return lambda s: [Observation(p[key], {PARTITION: str(n)}) for n, p in s["partitions"].items()]
 
 
 def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:
@@ -52,13 +86,13 @@ def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:
         ("traces", _traces, "{trace}", "Traces decided by the tail worker, by decision and keeping policy."),
         ("spans_exported", lambda s: [Observation(s.get("spans_exported", 0))], "{span}", "Kept spans exported."),
         ("export_failures", lambda s: [Observation(s.get("export_failures", 0))], "{call}", "Failed export calls."),
-        ("bad_messages", _prefixed("bad_messages.", "reason"), "{message}", "Spans-topic messages skipped, by reason."),
-        ("late_spans", lambda s: [Observation(s["late_kept_spans"], {"outcome": "kept"}),
-                                  Observation(s["late_dropped_spans"], {"outcome": "dropped"})],
+        ("bad_messages", _prefixed("bad_messages.", REASON), "{message}", "Spans-topic messages skipped, by reason."),
+        ("late_spans", lambda s: [Observation(s["late_kept_spans"], {OUTCOME: "kept"}),
+                                  Observation(s["late_dropped_spans"], {OUTCOME: "dropped"})],
          "{span}", "Spans that followed an earlier decision, by outcome."),
         ("duplicate_spans", lambda s: [Observation(s["duplicate_spans"])], "{span}",
          "Kept spans exported again after their partition moved (they followed a replayed decision)."),
-        ("pause_events", _prefixed("pause_events.", "reason"), "{event}",
+        ("pause_events", _prefixed("pause_events.", REASON), "{event}",
          "Partitions paused by backpressure, by reason (buffer near full, export failed)."),
     ]
     for name, build, unit, doc in counters:

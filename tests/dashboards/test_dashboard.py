@@ -192,7 +192,7 @@ def test_the_tail_worker_run_emits_every_queried_tail_worker_metric(tailworker_r
     missing = sorted(wanted - set(tailworker_run))
     assert not missing, f"the tail worker run does not emit {missing}"
     assert tailworker_run["otelkit_tailworker_lag"]["unit"] == "{message}"
-    assert {"partition"} <= tailworker_run["otelkit_tailworker_lag"]["labels"]
+    assert {"messaging_destination_partition_id"} <= tailworker_run["otelkit_tailworker_lag"]["labels"]
 
 
 @pytest.mark.peers  # the tail worker run starts Tansu

@@ -62,7 +62,7 @@ def test_the_command_exports_lag_and_decisions_over_otlp(tansu: Tansu) -> None:
 
             def decided() -> bool:
                 traces = sink.metrics().get("otelkit.tailworker.traces")
-                return traces is not None and "decision" in traces["attributes"]
+                return traces is not None and "otelkit.tailworker.decision" in traces["attributes"]
 
             assert _until(decided), (sink.metrics().keys(), worker.log())
             assert _until(lambda: "otelkit.tailworker.lag" in sink.metrics()), worker.log()
@@ -71,6 +71,8 @@ def test_the_command_exports_lag_and_decisions_over_otlp(tansu: Tansu) -> None:
             provider.shutdown()
     got = sink.metrics()
     assert got["otelkit.tailworker.lag"]["unit"] == "{message}"
-    assert got["otelkit.tailworker.lag"]["attributes"] == ["partition"]
+    assert got["otelkit.tailworker.lag"]["attributes"] == ["messaging.destination.partition.id"]
+    assert sorted(got["otelkit.tailworker.traces"]["attributes"]) == ["otelkit.tailworker.decision",
+                                                                      "otelkit.tailworker.policy"]
     assert got["otelkit.tailworker.spans_exported"]["unit"] == "{span}"
     assert rx.stats()["spans"] == 8

@@ -25,13 +25,17 @@ def check_invariants(buf: _TraceBuffer, held: dict) -> None:
         assert buf._bytes == sum(e.bytes for e in buf._traces.values())
         assert buf._spans <= buf.limits.max_spans and buf._bytes <= buf.limits.max_bytes
         assert all(len(e.spans) <= buf.limits.max_spans_per_trace for e in buf._traces.values())
-        early = {tid: e for tid, e in buf._early}
-        flight = list(early.values()) + list(held.values()) + list(buf._deciding.values())
-        assert buf._flight_spans == sum(len(e.spans) for e in flight)
-        assert buf._flight_bytes == sum(e.bytes for e in flight)
-        assert buf._flight_spans <= buf.limits.max_spans or len(early) + len(held) == 1
-        assert not set(buf._traces) & set(buf._deciding)
-        assert set(early) | set(held) == set(buf._deciding)
+        pool = buf._pool
+        early = {tid: e for tid, e in pool._early}
+        flight = list(early.values()) + list(held.values()) + list(pool._stragglers.values())
+        assert pool.spans == sum(len(e.spans) for e in flight)
+        assert pool.bytes == sum(e.bytes for e in flight)
+        assert pool.spans <= buf.limits.max_spans or len(early) + len(held) == 1
+        assert not set(buf._traces) & set(pool._stragglers)
+        assert set(early) | set(held) == set(pool._stragglers)
+        memory = buf._memory
+        assert not set(memory._kept) & set(memory._dropped)  # one decision per remembered trace
+        assert max(memory.remembered()) <= memory.size
 
 
 def test_late_spans_follow_the_settled_decision(span) -> None:

@@ -21,8 +21,8 @@ def test_a_stalled_decider_keeps_both_pools_within_one_budget(span: Any) -> None
         size = rng.randrange(100, 3000)
         buf.add(tid, span(trace_id=tid, span_id=i + 1), size, rng.random() < 0.1, float(i))
         with buf.lock:
-            total = buf._bytes + buf._flight_bytes
-            alone = len(buf._deciding) == 1
+            total = buf._bytes + buf._pool.bytes
+            alone = len(buf._pool) == 1
         assert total <= max_bytes or alone
     stats = buf.snapshot()
     assert stats["awaiting_decision_bytes"] > 0 and stats["evicted_traces"] > 0

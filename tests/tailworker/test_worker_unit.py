@@ -162,10 +162,13 @@ def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 points[metric.name] = list(metric.data.data_points)
-    traces = {(p.attributes["decision"], p.attributes["policy"]): p.value for p in points["otelkit.tailworker.traces"]}
+    traces = {(p.attributes["otelkit.tailworker.decision"], p.attributes["otelkit.tailworker.policy"]): p.value
+              for p in points["otelkit.tailworker.traces"]}
     assert traces == {("kept", "errors"): 1, ("dropped", ""): 1}
-    assert {p.attributes["reason"]: p.value for p in points["otelkit.tailworker.bad_messages"]} == {"not_otlp": 1}
-    assert [(p.attributes["partition"], p.value) for p in points["otelkit.tailworker.buffered.spans"]] == [(2, 1)]
+    bad = {p.attributes["otelkit.tailworker.reason"]: p.value for p in points["otelkit.tailworker.bad_messages"]}
+    assert bad == {"not_otlp": 1}
+    buffered = [(dict(p.attributes), p.value) for p in points["otelkit.tailworker.buffered.spans"]]
+    assert buffered == [({"messaging.destination.partition.id": "2"}, 1)]  # semconv: a string
     assert [p.value for p in points["otelkit.tailworker.spans_exported"]] == [1]
     provider.shutdown()
 
