@@ -125,12 +125,14 @@ class Replayer:
         self._thread.start()
 
     def stop(self, timeout_s: float = 1.0) -> None:
-        """Stop replaying (records left stay spooled for the next process)."""
+        """Stop replaying: no new segment or batch is started; wait at most ``timeout_s`` for
+        the thread (0: do not wait; call again to wait later). Records left stay spooled for
+        the next process. The spool stays open: its owner, the exporter, closes it when
+        nothing more can be written to it."""
         self._stop.set()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        if timeout_s > 0 and thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
-        self.spool.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

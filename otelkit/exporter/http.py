@@ -217,6 +217,8 @@ class OtlpHttpSpanExporter(SpanExporter):
         self._shutdown.set()
         if self._replayer is not None:
             self._replayer.stop()
+        if self._spool is not None:
+            self._spool.close()
         try:
             self._sender.close()
         except Exception:  # noqa: BLE001

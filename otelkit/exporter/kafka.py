@@ -12,8 +12,11 @@ whole batch as one unkeyed message.
 
 The exporter is built for ``OTEL_TRACES_EXPORTER=otelkit_kafka``: constructible with no
 arguments, it reads ``OTELKIT_KAFKA_*`` (see :mod:`otelkit.config`); explicit arguments win.
-``export`` waits for broker acknowledgements at most ``timeout_ms``, counts every span as
-exported or failed from the per-message delivery reports, and never raises.
+``export`` waits for broker acknowledgements at most ``timeout_ms`` and never raises; every
+span is counted exactly once as exported, spooled or failed by
+:class:`~otelkit.exporter._kafka_delivery.DeliveryLedger`, which owns the messages in flight.
+``shutdown`` stops taking exports, flushes for at most ``timeout_ms``, spools what the broker
+did not acknowledge, and only then closes the spool (synced).
 """
 
 from __future__ import annotations
@@ -33,12 +36,8 @@ from otelkit.exporter._export import export_spans
 from otelkit.exporter._http_send import Outcome
 from otelkit.exporter._kafka_call import KafkaCall as _Call
 from otelkit.exporter._kafka_call import extra_properties, group_spans, replay_messages, trace_key
-from otelkit.exporter._kafka_client import (
-    COMPRESSION_REFUSED,
-    ConfluentProducer,
-    DeliveryCallback,
-    MessageProducer,
-)
+from otelkit.exporter._kafka_client import ConfluentProducer, MessageProducer
+from otelkit.exporter._kafka_delivery import SHUTDOWN, DeliveryLedger
 from otelkit.exporter._spool import Record
 from otelkit.exporter._spool_replay import Replayer
 from otelkit.exporter._spool_settings import OTELKIT_SPOOL_REPLAY_SPANS_PER_S, spool_from_env
@@ -50,7 +49,7 @@ _logger = logging.getLogger("otelkit.exporter.kafka")
 
 _POLL_SLICE_S = 0.05
 _REPLAY_BATCH = 500  # spooled messages produced together on replay
-_SPOOLED = "\x00spooled"  # a _Call outcome key: written to the disk spool
+_REPLAY_JOIN_S = 1.0  # longest shutdown waits for the replay thread (within its timeout)
 
 
 class KafkaSpanExporter(SpanExporter):
@@ -117,8 +116,6 @@ class KafkaSpanExporter(SpanExporter):
                 extra_properties(producer_config, environ),
             )
         self._producer = producer
-        self._bootstrap = config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ)
-        self._refused_codecs: set[str] = set()
         self._clock = clock
         self._shutdown = False
         self._stats = ExportStats(
@@ -134,6 +131,10 @@ class KafkaSpanExporter(SpanExporter):
             )
             self._stats.observe_spool(self._spool.snapshot)
             self._replayer.start()
+        self._ledger = DeliveryLedger(
+            producer, self.topic, self._stats, self._spool, self._replayer,
+            config.OTELKIT_KAFKA_BOOTSTRAP_SERVERS.resolve(bootstrap_servers, environ),
+        )
 
     # ------------------------------------------------------------------ export
 
@@ -152,10 +153,12 @@ class KafkaSpanExporter(SpanExporter):
         acknowledgement wait, stats and result as :meth:`export`."""
         if self._shutdown:
             if spans:
-                self._stats.spans(failed=len(spans), error="shutdown")
+                self._stats.spans(failed=len(spans), error=SHUTDOWN)
             return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
+        if self._replayer is not None:
+            self._replayer.start()  # no-op unless a forked child lost the thread
         start = self._clock()
         deadline = start + self.timeout_s
         self._stats.begin(len(spans))
@@ -173,7 +176,7 @@ class KafkaSpanExporter(SpanExporter):
             call.failed = True
         with call.lock:
             ok = not call.failed and call.pending == 0
-        self._flush_stats(call)
+        self._ledger.finish_call(call)
         self._stats.end(len(spans))
         self._stats.latency(self._clock() - start, ok)
         if not ok:
@@ -191,106 +194,7 @@ class KafkaSpanExporter(SpanExporter):
             self._stats.spans(failed=len(group), error="encode")
             call.failed = True
             return
-        self._send_message(call, key, value, len(group))
-
-    def _send_message(self, call: _Call, key: bytes | None, value: bytes, n_spans: int) -> None:
-        """The send path for one encoded message of ``n_spans`` spans (an encoded
-        ``ExportTraceServiceRequest``): produce it, or spool it while the broker is down."""
-        replayer = self._replayer
-        if replayer is not None:
-            replayer.start()  # no-op unless a forked child lost the thread
-        if replayer is not None and replayer.outage:  # the broker is down: straight to disk
-            self._to_spool(call, key, value, n_spans)
-            return
-        with call.lock:
-            call.pending += 1
-        try:
-            self._producer.send(self.topic, key, value, self._on_done(call, n_spans, key, value))
-        except Exception as exc:  # noqa: BLE001 - queue full, message too large, closed client
-            with call.lock:
-                call.pending -= 1
-            warn_limited(_logger, "kafka-send", "Kafka producer refused a message: %s", exc)
-            if replayer is not None:
-                replayer.failed()
-                self._to_spool(call, key, value, n_spans)
-                return
-            with call.lock:
-                call.failed = True
-            self._stats.spans(failed=n_spans, error=type(exc).__name__)
-            return
-        call.messages += 1
-        call.raw += len(value)
-        call.wire += len(value) + (len(key) if key else 0)
-
-    def _flush_stats(self, call: _Call) -> None:
-        if call.messages:
-            self._stats.request(call.raw, call.wire, retry=False, count=call.messages)
-        for error, n_spans in call.close().items():
-            self._count(error, n_spans)
-
-    def _count(self, outcome: str, n_spans: int) -> None:
-        if outcome == _SPOOLED:
-            self._stats.spans(spooled=n_spans)
-        elif outcome:
-            self._stats.spans(failed=n_spans, error=outcome)
-        else:
-            self._stats.spans(exported=n_spans)
-
-    def _to_spool(self, call: _Call, key: bytes | None, value: bytes, n_spans: int) -> None:
-        """Spool one message (counted as spooled, or failed ``spool_full``)."""
-        assert self._spool is not None
-        outcome = _SPOOLED if self._spool.append(n_spans, value, key) else "spool_full"
-        if outcome != _SPOOLED:
-            call.failed = True
-        if not call.add_outcome(n_spans, outcome):
-            self._count(outcome, n_spans)
-
-    def _on_done(
-        self, call: _Call, n_spans: int, key: bytes | None, value: bytes, codec: str | None = None
-    ) -> DeliveryCallback:
-        codec = codec if codec is not None else getattr(self._producer, "compression", None)
-
-        def done(err: BaseException | None) -> None:
-            if getattr(err, "code", "") == COMPRESSION_REFUSED and self._resend(call, n_spans, key, value, codec):
-                return  # re-sent with the fallback codec; its own report ends it
-            replayer = self._replayer
-            if err is not None:
-                warn_limited(_logger, "kafka-delivery", "Kafka delivery failed: %s", err)
-            if err is not None and replayer is not None:
-                replayer.failed()
-                self._to_spool(call, key, value, n_spans)
-            else:
-                if replayer is not None:
-                    replayer.delivered()
-                error = "" if err is None else type(err).__name__
-                if not call.add_outcome(n_spans, error):  # late report: export() already returned
-                    self._count(error, n_spans)
-            with call.lock:
-                call.pending -= 1
-                if err is not None and replayer is None:
-                    call.failed = True
-                if call.pending <= 0:
-                    call.done.set()
-
-        return done
-
-    def _resend(self, call: _Call, n_spans: int, key: bytes | None, value: bytes, codec: str | None) -> bool:
-        """The broker refused ``codec``: switch the client to the next codec (one warning) and
-        send this message again; False when there is no fallback (the message then fails)."""
-        fall_back = getattr(self._producer, "fall_back", None)
-        now = fall_back(codec) if fall_back is not None and codec is not None else None
-        if now is None or codec is None:
-            return False
-        if codec not in self._refused_codecs:  # one warning per refused codec
-            self._refused_codecs.add(codec)
-            _logger.warning("Kafka broker %s refused %s-compressed messages (UNSUPPORTED_COMPRESSION_TYPE); "
-                            "re-sent them with %s and using %s from now on. Set OTELKIT_KAFKA_COMPRESSION=%s to "
-                            "silence this.", self._bootstrap, codec, now, now, now)
-        try:
-            self._producer.send(self.topic, key, value, self._on_done(call, n_spans, key, value, now))
-        except Exception:  # noqa: BLE001 - the local queue refused it: fail (or spool) as usual
-            return False
-        return True
+        self._ledger.send(call, key, value, len(group))
 
     def _replay(self, record: Record) -> Outcome:
         return self._replay_many([record])[0]
@@ -322,19 +226,32 @@ class KafkaSpanExporter(SpanExporter):
             return False
 
     def shutdown(self) -> None:
-        """Flush for at most ``timeout_ms``, then release the client; later exports fail fast."""
+        """Stop taking exports, flush for at most ``timeout_ms``, spool what the broker did
+        not acknowledge (without a spool: count it failed, ``shutdown_timeout``), then close
+        the spool, synced, so the next process can replay it. Later exports fail fast."""
         if self._shutdown:
             return
         self._shutdown = True
-        if self._replayer is not None:
-            self._replayer.stop()
+        deadline = self._clock() + self.timeout_s
+        replayer = self._replayer
+        if replayer is not None:
+            replayer.stop(0.0)  # no new replay batch; the thread is joined after the flush
+        try:  # a delivery that fails now is spooled: the spool is still open
+            self._producer.flush(max(0.0, deadline - self._clock()))
+        except Exception:  # noqa: BLE001
+            _logger.debug("Kafka producer flush failed", exc_info=True)
+        if replayer is not None:  # its poll may serve live reports too: let it end first
+            replayer.stop(min(_REPLAY_JOIN_S, max(0.0, deadline - self._clock())))
+        left = self._ledger.close()
+        if left:
+            warn_limited(_logger, "kafka-shutdown", "%d Kafka messages were not acknowledged at shutdown; %s", left,
+                         "spooled" if self._spool is not None else "counted failed (shutdown_timeout)")
         try:
-            left = self._producer.flush(self.timeout_s)
-            if left:
-                warn_limited(_logger, "kafka-shutdown", "%d Kafka messages were not acknowledged at shutdown", left)
             self._producer.close()
         except Exception:  # noqa: BLE001
             _logger.debug("Kafka producer shutdown failed", exc_info=True)
+        if self._spool is not None:
+            self._spool.close()  # after the ledger: nothing is written to it any more
 
     # ------------------------------------------------------------------- stats
 
