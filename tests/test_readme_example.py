@@ -7,7 +7,8 @@ the free port Rotel listens on. ``app.py`` is a small Starlette service (instrum
 ``DURATION_S`` seconds at ``RATE`` per second, above the README's target, so the head
 sampler has to drop. Checks: spans arrive (zstd accepted or fallen back), kept roots/s
 within 10% of the target, every failed request's trace kept, and the sum of the adjusted
-counts of the kept roots within 5% of the requests sent.
+counts of the kept roots within 4 standard deviations (estimated from the kept
+counts themselves) of the requests sent.
 """
 
 from __future__ import annotations
@@ -155,5 +156,11 @@ def test_readme_env_only_example_against_rotel(tmp_path: Path, rotel: Rotel, sin
     assert abs(rate - target) <= 0.1 * target, (rate, window, sent)
 
     # the adjusted counts of the kept roots add up to the requests sent
-    total = sum(float(s.attributes.get("otelkit.sampling.adjusted_count", 1)) for s in roots)
-    assert abs(total - sent) <= 0.05 * sent, (total, sent)
+    # (Horvitz-Thompson: the sum is unbiased, and sum c*(c-1) over the kept roots estimates its
+    # variance; at ~0.4 probability over 1,500 requests its SD is ~3% of the total, so a fixed
+    # 5% bound failed about one run in ten by chance: the bound is 4 estimated SDs)
+    counts = [float(s.attributes.get("otelkit.sampling.adjusted_count", 1)) for s in roots]
+    total = sum(counts)
+    sd = sum(c * (c - 1.0) for c in counts) ** 0.5
+    assert 0 < sd <= 0.05 * sent, (sd, sent)  # the head really sampled, and not too thinly
+    assert abs(total - sent) <= 4 * sd, (total, sent, sd)
