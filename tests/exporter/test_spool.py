@@ -15,6 +15,8 @@ import pytest
 from otelkit.exporter._spool import DELIVERED, Spool
 from otelkit.exporter._spool_replay import BACKOFF_MAX_S, Replayer
 
+from .spooling import drain, make
+
 
 class WallClock:
     def __init__(self) -> None:
@@ -22,23 +24,6 @@ class WallClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def make(tmp_path: Path, **kw: object) -> Spool:
-    kw.setdefault("max_bytes", 64 * 1024 * 1024)
-    kw.setdefault("max_age_s", 3600.0)
-    return Spool(str(tmp_path), "otlp_http", **kw)  # type: ignore[arg-type]
-
-
-def drain(spool: Spool) -> list[bytes]:
-    """Deliver every claimable record; the bodies in order."""
-    got = []
-    while (claim := spool.claim()) is not None:
-        for record in claim.records():
-            got.append(record.body)
-            claim.mark(record, DELIVERED)
-        claim.finish()
-    return got
 
 
 def test_records_round_trip_and_a_drained_segment_is_removed(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from otelkit.exporter import _spool
-from otelkit.exporter._spool import DELIVERED, Spool
 from otelkit.exporter._spool_sync import SegmentSyncer
+
+from .spooling import drain, make
 
 LIVE_S = 10.0
 SYNCER = "otelkit-spool-sync"
@@ -78,22 +79,8 @@ def returns(fn: Callable[[], object]) -> bool:
     return done.wait(LIVE_S)
 
 
-def make(tmp_path: Path) -> Spool:
-    return Spool(str(tmp_path), "otlp_http", max_bytes=64 * 1024 * 1024, max_age_s=3600.0)
-
-
 def segments(tmp_path: Path, pid: int | None = None) -> list[Path]:
     return sorted((tmp_path / "otlp_http").glob(f"*-{pid}-*.seg" if pid else "*.seg"))
-
-
-def drain(spool: Spool) -> list[bytes]:
-    got = []
-    while (claim := spool.claim()) is not None:
-        for record in claim.records():
-            got.append(record.body)
-            claim.mark(record, DELIVERED)
-        claim.finish()
-    return got
 
 
 def test_appends_return_while_the_disk_is_too_busy_to_sync(tmp_path: Path, fake: Callable[..., FakeSync]) -> None:
