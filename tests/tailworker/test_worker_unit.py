@@ -43,6 +43,17 @@ class Msg:
         return None
 
 
+def _wired(worker: TailWorker, producer: Any = None) -> list[float]:
+    """Give ``worker`` partition 2 on a fake clock (returned: ``clock[0]`` is now), a fake
+    consumer and producer, and no commit by time."""
+    clock = [100.0]
+    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
+                                 clock=lambda: clock[0])
+    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer() if producer is None else producer
+    worker._offsets.last = float("inf")
+    return clock
+
+
 def test_bad_messages_are_counted_warned_with_their_position_and_skipped(otlp: Any, caplog: Any) -> None:
     worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
                         kafka_config={}, environ={})
@@ -146,11 +157,7 @@ def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any
     provider = MeterProvider(metric_readers=[reader])
     worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Memory(),
                         kafka_config={}, self_metrics=True, meter_provider=provider, environ={})
-    clock = [100.0]
-    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
-                                 clock=lambda: clock[0])
-    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
-    worker._offsets.last = float("inf")
+    clock = _wired(worker)
     worker._take(Msg(b"\xff\xfe garbage", 0))
     worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True)), 1))
     worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 2))
@@ -219,11 +226,7 @@ def test_decisions_are_delivered_before_their_kept_traces_are_exported(otlp: Any
     log: list[str] = []
     worker = TailWorker(topic="spans", policies="errors=status_code(status_codes=ERROR)", exporter=Ordered(log),
                         kafka_config={}, environ={})
-    clock = [100.0]
-    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
-                                 clock=lambda: clock[0])
-    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer(log)
-    worker._offsets.last = float("inf")
+    clock = _wired(worker, FakeProducer(log))
     worker._take(Msg(otlp.request("a", otlp.span(5, 50, error=True), otlp.span(5, 51, 50)), 0))
     worker._take(Msg(otlp.request("a", otlp.span(6, 60)), 1))
     clock[0] += 1
@@ -345,11 +348,7 @@ def test_kept_spans_are_exported_as_their_wire_bytes_with_th_and_the_label_splic
     exporter = Encoded()
     worker = TailWorker(topic="spans", policies="p=probabilistic(sampling_percentage=50)", exporter=exporter,
                         kafka_config={}, environ={})
-    clock = [100.0]
-    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
-                                 clock=lambda: clock[0])
-    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
-    worker._offsets.last = float("inf")
+    clock = _wired(worker)
     tid = (1 << 64) - 1  # randomness (low 56 bits) at its top: kept at 50 %
     sent = [otlp.span(tid, 50, name="root", attrs={"k": "v"}), otlp.span(tid, 51, 50, name="child")]
     worker._take(Msg(otlp.request("a", *sent), 0))
@@ -375,11 +374,7 @@ def test_kept_spans_go_out_under_the_resource_and_scope_bytes_they_arrived_with(
     exporter = Encoded()
     worker = TailWorker(topic="spans", policies="all=probabilistic(sampling_percentage=100)", exporter=exporter,
                         kafka_config={}, environ={})
-    clock = [100.0]
-    worker._parts[2] = Partition(worker.policies, ttl_s=60, cache_size=10, environ={}, decision_wait_ms=10,
-                                 clock=lambda: clock[0])
-    worker._consumer, worker._out.producer = FakeConsumer(), FakeProducer()
-    worker._offsets.last = float("inf")
+    clock = _wired(worker)
     value = otlp.rich_request(otlp.span(9, 90, name="root"), otlp.span(9, 91, 90, name="child"))
     worker._take(Msg(value, 0))
     clock[0] += 1
