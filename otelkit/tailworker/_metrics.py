@@ -1,8 +1,9 @@
 """Self-metrics of a tail worker (observable instruments reading ``TailWorker.stats()``).
 
-Attribute names are namespaced as the in-process tail processor's (``otelkit.tail.*``): the
-partition is the semantic conventions' ``messaging.destination.partition.id`` (a string, as
-the convention types it), the others ``otelkit.tailworker.*``.
+Attribute names are namespaced as the in-process tail processor's (``otelkit.tail.*``): a
+per-partition point carries the semantic conventions' ``messaging.destination.name`` (the
+spans topic) and ``messaging.destination.partition.id`` (a string, as the convention types
+it); the others are ``otelkit.tailworker.*``.
 
 ================================================  ===========  ============================================
 instrument                                        unit         attributes
@@ -14,8 +15,8 @@ instrument                                        unit         attributes
 ``otelkit.tailworker.late_spans`` (counter)       {span}       ``otelkit.tailworker.outcome``: kept/dropped
 ``otelkit.tailworker.duplicate_spans`` (counter)  {span}
 ``otelkit.tailworker.pause_events`` (counter)     {event}      ``otelkit.tailworker.reason``: buffer/export
-``otelkit.tailworker.lag`` (gauge)                {message}    ``messaging.destination.partition.id``
-``otelkit.tailworker.buffered.spans`` (gauge)     {span}       ``messaging.destination.partition.id``
+``otelkit.tailworker.lag`` (gauge)                {message}    ``messaging.destination.name``, ``.partition.id``
+``otelkit.tailworker.buffered.spans`` (gauge)     {span}       ``messaging.destination.name``, ``.partition.id``
 ``otelkit.tailworker.paused`` (gauge)             {partition}
 ================================================  ===========  ============================================
 """
@@ -28,14 +29,17 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
 from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
+    MESSAGING_DESTINATION_NAME,
     MESSAGING_DESTINATION_PARTITION_ID,
 )
 
 if TYPE_CHECKING:
     from otelkit.tailworker.worker import TailWorker
 
-__all__ = ["register", "PARTITION", "DECISION", "POLICY", "REASON", "OUTCOME"]
+__all__ = ["register", "TOPIC", "PARTITION", "DECISION", "POLICY", "REASON", "OUTCOME"]
 
+TOPIC = MESSAGING_DESTINATION_NAME
+"""The spans topic of a per-partition gauge."""
 PARTITION = MESSAGING_DESTINATION_PARTITION_ID
 """The spans partition of a per-partition gauge (its number as a string)."""
 DECISION = "otelkit.tailworker.decision"
@@ -75,7 +79,7 @@ def _traces(stats: dict[str, Any]) -> list[Observation]:
 
 
 def _per_partition(key: str) -> Build:
-    return lambda s: [Observation(p[key], {PARTITION: str(n)}) for n, p in s["partitions"].items()]
+    return lambda s: [Observation(p[key], {TOPIC: s["topic"], PARTITION: str(n)}) for n, p in s["partitions"].items()]
 
 
 def register(worker: TailWorker, provider: MeterProvider | None = None) -> None:

@@ -286,11 +286,12 @@ class TailWorker:
 
     def stats(self) -> dict[str, Any]:
         """Counters (``kept_by_policy.<label>``, ``traces_dropped``, ``bad_messages.<reason>``,
-        ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...)."""
+        ``spans_exported``, ...) plus per-partition gauges (``lag``, ``buffered_spans``, ...) and the spans ``topic``."""
         parts = {n: {**p.stats(), "lag": self._offsets.lag.get(n, 0)} for n, p in list(self._parts.items())}
         out: dict[str, Any] = dict(self.counters)
         for key in _TOTALS:
             out[key] = out.get(key, 0) + sum(p[key] for p in parts.values())
+        out["topic"] = self.topic
         out["assignment"] = self.assignment
         out["paused_partitions"] = sorted(self._pressure.paused)
         out["buffer_full_partitions"] = sorted(self._pressure.full())

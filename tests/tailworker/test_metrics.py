@@ -13,9 +13,13 @@ from otelkit.tailworker._metrics import register
 STATS: dict[str, Any] = {
     "kept_by_policy.errors": 3, "traces_dropped": 5, "spans_exported": 6, "export_failures": 1,
     "bad_messages.not_otlp": 2, "late_kept_spans": 4, "late_dropped_spans": 1, "duplicate_spans": 2,
-    "pause_events.buffer": 1, "paused_partitions": [1],
+    "pause_events.buffer": 1, "paused_partitions": [1], "topic": "shop_spans",
     "partitions": {0: {"lag": 7, "buffered_spans": 9}, 1: {"lag": 0, "buffered_spans": 0}},
 }
+
+
+SEMCONV = ("messaging.destination.name", "messaging.destination.partition.id")
+TOPIC = ("messaging.destination.name", "shop_spans")
 
 
 class FakeWorker:
@@ -40,7 +44,7 @@ def test_every_instrument_has_a_unit_and_only_namespaced_attributes() -> None:
         assert metric.unit, name
         for point in metric.data.data_points:
             for key in point.attributes or {}:
-                assert key.startswith("otelkit.tailworker.") or key == "messaging.destination.partition.id", (name, key)
+                assert key.startswith("otelkit.tailworker.") or key in SEMCONV, (name, key)
 
 
 def test_points_carry_the_namespaced_attributes() -> None:
@@ -57,8 +61,8 @@ def test_points_carry_the_namespaced_attributes() -> None:
     assert points("otelkit.tailworker.pause_events") == {(("otelkit.tailworker.reason", "buffer"),): 1}
     assert points("otelkit.tailworker.late_spans") == {(("otelkit.tailworker.outcome", "kept"),): 4,
                                                        (("otelkit.tailworker.outcome", "dropped"),): 1}
-    # semconv types messaging.destination.partition.id as a string
-    assert points("otelkit.tailworker.lag") == {(("messaging.destination.partition.id", "0"),): 7,
-                                                (("messaging.destination.partition.id", "1"),): 0}
-    assert points("otelkit.tailworker.buffered.spans")[(("messaging.destination.partition.id", "0"),)] == 9
+    # per partition: the spans topic, and the partition as semconv types it (a string)
+    assert points("otelkit.tailworker.lag") == {(TOPIC, ("messaging.destination.partition.id", "0")): 7,
+                                                (TOPIC, ("messaging.destination.partition.id", "1")): 0}
+    assert points("otelkit.tailworker.buffered.spans")[(TOPIC, ("messaging.destination.partition.id", "0"))] == 9
     assert metrics["otelkit.tailworker.lag"].unit == "{message}"

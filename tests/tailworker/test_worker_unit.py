@@ -175,7 +175,8 @@ def test_self_metrics_report_decisions_bad_messages_and_buffered_spans(otlp: Any
     bad = {p.attributes["otelkit.tailworker.reason"]: p.value for p in points["otelkit.tailworker.bad_messages"]}
     assert bad == {"not_otlp": 1}
     buffered = [(dict(p.attributes), p.value) for p in points["otelkit.tailworker.buffered.spans"]]
-    assert buffered == [({"messaging.destination.partition.id": "2"}, 1)]  # semconv: a string
+    # semconv: the spans topic, and the partition as a string
+    assert buffered == [({"messaging.destination.name": "spans", "messaging.destination.partition.id": "2"}, 1)]
     assert [p.value for p in points["otelkit.tailworker.spans_exported"]] == [1]
     provider.shutdown()
 
