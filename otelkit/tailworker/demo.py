@@ -98,8 +98,9 @@ class _Watch:
             ends = [self.group.get_watermark_offsets(tp, timeout=2)[1] for tp in self.tps]
         except Exception:  # noqa: BLE001 - a rebalance in progress: unknown this second
             return None
-        # committed and end offsets are read one after the other: a commit read past the end it
-        # was compared with leaves 0 in that partition, not a negative lag
+        # Tansu reports a high watermark of the last record batch's base offset + 1 (a batch of
+        # offsets 0-4 gives 1, not 5), so a caught-up partition can read below its committed
+        # offset: count it as 0, not as a negative lag (docs/tail-worker.md)
         return sum(max(0, end - max(0, tp.offset)) for tp, end in zip(committed, ends, strict=True))
 
     def close(self) -> None:
