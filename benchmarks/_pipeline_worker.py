@@ -7,7 +7,10 @@ per span: the sustained-overload case); ``GET /count`` returns ``{"requests", "s
 
 ``python _pipeline_worker.py run JSON`` builds one variant (``floor``, ``stock``,
 ``stock_bigq`` (queue of 65536: drops nothing), ``otelkit``, ``otelkit_gzip``, ``fastotel``, ``fastotel_none``), runs one measurement
-(``cpu``, ``rss`` or ``overload``) and prints one JSON line.
+(``cpu``, ``rss`` or ``overload``) and prints one JSON line. A variant ending in ``_lean``
+(``otelkit_lean``) creates its spans with ``span_floor.py``'s lean tracer over the same
+pipeline: the upper bound of a lighter pure-Python span, which is not shipped
+(``docs/fast-spans.md``); it answers "what would the rows be with a lighter span".
 """
 
 from __future__ import annotations
@@ -132,6 +135,17 @@ def _provider(variant: str, endpoint: str, queue: int | None) -> tuple[Any, Any,
                                                if k.startswith(("dropped", "spans_"))}
 
 
+def lean_tracer(tracer: Any) -> Any:
+    """``span_floor.py``'s lean tracer (the upper bound, not shipped) over ``tracer``'s
+    sampler, resource, processors and limits."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from span_floor import _LeanTracer
+
+    t = tracer
+    return _LeanTracer(t.sampler, t.resource, t.span_processor, t.id_generator, t.instrumentation_info,
+                       t._span_limits, t._instrumentation_scope)
+
+
 def make_spans(tracer: Any, n: int, offset: int = 0) -> None:
     """The issue-14 workload: a span with 10 attributes (5 at start, 5 set later) + 1 event."""
     from opentelemetry.trace import SpanKind
@@ -177,8 +191,11 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     variant, mode, endpoint = cfg["variant"], cfg["mode"], cfg["endpoint"]
     spans, threads = int(cfg["spans"]), int(cfg.get("threads", 1))
     queue = cfg.get("queue")
-    tp, flush, stats = _provider(variant, endpoint, queue)
+    lean = variant.endswith("_lean")
+    tp, flush, stats = _provider(variant.removesuffix("_lean"), endpoint, queue)
     tracer = tp.get_tracer("bench", "1.0")
+    if lean:
+        tracer = lean_tracer(tracer)
     out: dict[str, Any] = {"variant": variant, "mode": mode, "threads": threads, "spans": spans}
     if mode == "rss":  # the sink never answers in time: every span stays held
         make_spans(tracer, 200)  # warm caches and lazy imports

@@ -191,7 +191,8 @@ def _table(title: str, rows: dict[str, list[dict[str, object]]], cols: list[tupl
         print(f"| {variant} | " + " | ".join(cells) + " |")
 
 
-RATIOS = (("otelkit", "stock_bigq"), ("otelkit", "fastotel"), ("otelkit_gzip", "fastotel"),
+RATIOS = (("otelkit", "stock_bigq"), ("otelkit", "fastotel"), ("otelkit_lean", "fastotel"),
+          ("otelkit_lean", "stock_bigq"), ("otelkit_gzip", "fastotel"),
           ("otelkit_gzip", "stock_bigq"), ("otelkit", "stock"))
 """The issue-14 ratios of CPU per exported span, where both variants ran."""
 
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--spans", type=int, default=30_000)
     ap.add_argument("--threads", default="1,2,4")
     ap.add_argument("--variants", default=",".join(VARIANTS),
-                    help="comma list; 'otelkit@DIR' runs the otelkit package found in DIR (e.g. another branch)")
+                    help="comma list; 'otelkit@DIR' runs the otelkit package found in DIR (e.g. another branch); "
+                         "'otelkit_lean' creates the spans with span_floor.py's lean tracer (an upper bound, not shipped)")
     ap.add_argument("--skip", default="", help="comma list of: cpu, rss, overload")
     ap.add_argument("--json", help="write every raw result here")
     args = ap.parse_args(argv)

@@ -12,7 +12,10 @@ root, 4 attributes on each child), 2% of roots with an error status.
 Usage::
 
     git worktree add /tmp/base ef52c48            # "today's" tree, once
-    python benchmarks/bench_tail_bytes.py --base /tmp/base [--rounds 5] [--spans 20000]
+    python benchmarks/bench_tail_bytes.py --base /tmp/base [--rounds 5] [--spans 20000] [--lean]
+
+``--lean`` adds a third variant: this tree with its spans created by ``span_floor.py``'s lean
+tracer (the upper bound of a lighter pure-Python span, not shipped: ``docs/fast-spans.md``).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def _produce(tracer: Any, traces: int) -> None:
         root.end()
 
 
-def worker(endpoint: str, spans: int) -> dict[str, Any]:
+def worker(endpoint: str, spans: int, lean: bool = False) -> dict[str, Any]:
     import otelkit
 
     env = {
@@ -74,6 +77,10 @@ def worker(endpoint: str, spans: int) -> dict[str, Any]:
     }
     pipeline = otelkit.configure(set_global=False, environ=env)
     tracer = pipeline.provider.get_tracer("bench")
+    if lean:
+        from _pipeline_worker import lean_tracer
+
+        tracer = lean_tracer(tracer)
     _produce(tracer, 40)  # warm-up: caches, threads
     pipeline.force_flush(30_000)
     traces = spans // 5
@@ -92,9 +99,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(tree: Path, endpoint: str, spans: int) -> dict[str, Any]:
+def _run(tree: Path, endpoint: str, spans: int, lean: bool = False) -> dict[str, Any]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tree), "HOME": os.environ.get("HOME", "/tmp")}
-    out = subprocess.run([sys.executable, str(HERE / "bench_tail_bytes.py"), "--worker", endpoint, str(spans)],
+    out = subprocess.run([sys.executable, str(HERE / "bench_tail_bytes.py"), "--worker", endpoint, str(spans)]
+                         + (["--lean"] if lean else []),
                          capture_output=True, text=True, timeout=600, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -104,6 +112,7 @@ def main() -> None:
     parser.add_argument("--base", default="/tmp/base", help="the tree to compare with (default /tmp/base)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--spans", type=int, default=20_000)
+    parser.add_argument("--lean", action="store_true", help="also run this tree with the lean tracer (upper bound)")
     args = parser.parse_args()
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}/v1/traces"
@@ -117,11 +126,13 @@ def main() -> None:
             except OSError:
                 time.sleep(0.05)
         trees = {"new": ROOT, "base": Path(args.base)}
+        if args.lean:
+            trees["lean"] = ROOT
         results: dict[str, list[float]] = {name: [] for name in trees}
         for r in range(args.rounds):
             order = list(trees) if r % 2 == 0 else list(reversed(trees))
             for name in order:
-                got = _run(trees[name], endpoint, args.spans)
+                got = _run(trees[name], endpoint, args.spans, lean=name == "lean")
                 results[name].append(got["us_per_span"])
                 print(f"round {r + 1} {name:4s} {got['us_per_span']:7.1f} us/span  ({got['otelkit']})", flush=True)
         med = {name: statistics.median(v) for name, v in results.items()}
@@ -130,6 +141,14 @@ def main() -> None:
             print(f"{name:4s} median {med[name]:.1f} us/span  range {min(values):.1f}..{max(values):.1f}")
         print(f"ratio new/base: {med['new'] / med['base']:.2f} (per-round {ratios[0]:.2f}..{ratios[-1]:.2f}, "
               f"{args.rounds} rounds, {args.spans} spans each)")
+        # the two trees of a round ran back to back: the median of those ratios is the figure
+        # that a busy machine's drift moves least
+        print(f"median of per-round ratios: {statistics.median(ratios):.3f} "
+              f"({sum(r < 1 for r in ratios)}/{len(ratios)} rounds below 1.0)")
+        if args.lean:
+            lean = sorted(n / b for n, b in zip(results["lean"], results["base"], strict=True))
+            print(f"lean tracer (upper bound, not shipped) / base, median of per-round ratios: "
+                  f"{statistics.median(lean):.3f} (per-round {lean[0]:.2f}..{lean[-1]:.2f})")
     finally:
         sink.terminate()
         sink.wait(10)
@@ -137,6 +156,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        print(json.dumps(worker(sys.argv[2], int(sys.argv[3]))))
+        print(json.dumps(worker(sys.argv[2], int(sys.argv[3]), lean="--lean" in sys.argv[4:])))
     else:
         main()
