@@ -29,7 +29,8 @@ from .conftest import realistic_batch
 
 SUCCESS, FAILURE = SpanExportResult.SUCCESS, SpanExportResult.FAILURE
 # Scheduling slack on a loaded 2-core CI box (a correctness bound, not speed): 0.5 s was once
-# exceeded in the full suite. Each fault below lasts well past timeout + MARGIN_S on its own.
+# exceeded in the full suite. The slow, trickled and backing-off faults below last well past
+# timeout + MARGIN_S without the deadline; for refused connections it bounds the retries.
 MARGIN_S = 1.5
 
 

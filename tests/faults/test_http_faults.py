@@ -30,8 +30,9 @@ from ._spans import batch, ids_of, wait_until
 
 SUCCESS, FAILURE = SpanExportResult.SUCCESS, SpanExportResult.FAILURE
 # Scheduling slack on a loaded 2-core CI box: a correctness bound, not a speed claim. 0.5 s
-# was once exceeded (1.51 s for a 1.0 s timeout, late in the full suite). Every fault here
-# would run far past timeout + MARGIN_S without the deadline (they never finish by themselves).
+# was once exceeded (1.51 s for a 1.0 s timeout, late in the full suite). The faults that never
+# end by themselves (trickles, a server that never reads, an endless body) run far past
+# timeout + MARGIN_S without the deadline; for the others the bound checks retries stop in time.
 MARGIN_S = 1.5
 
 
